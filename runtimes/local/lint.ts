@@ -1,0 +1,187 @@
+/**
+ * Lint through real SQLFluff from the dbt-core virtual environment. The dbt
+ * templater (refs, sources and macros resolved by dbt itself) is used when
+ * sqlfluff-templater-dbt is installed; otherwise the jinja templater. A
+ * project's own `.sqlfluff` / `.sqlfluffignore` apply; its `templater` and
+ * `dialect` settings win over ours.
+ *
+ * @module
+ */
+import { join, relative, resolve } from "node:path";
+import { sqlfluffDialect } from "../../src/dialects.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
+import { adapterType, resolveProject } from "../../src/project.ts";
+import type { CallOptions, ProjectRef } from "../../src/runtime.ts";
+import {
+  type LintIssue,
+  type LintResult,
+  lintResultOf,
+} from "../../src/schemas.ts";
+import { acquireProjectLock } from "./lock.ts";
+
+interface SqlfluffViolation {
+  start_line_no?: number;
+  start_line_pos?: number;
+  line_no?: number;
+  line_pos?: number;
+  code: string;
+  description: string;
+  warning?: boolean;
+}
+
+/** `[sqlfluff]` keys of a project's own .sqlfluff (dialect, templater). */
+function projectSettings(projectDir: string): Record<string, string> {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(join(projectDir, ".sqlfluff"));
+  } catch {
+    return {};
+  }
+  const out: Record<string, string> = {};
+  let section = "";
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    const s = line.match(/^\[(.+)\]$/);
+    if (s) section = s[1]!.trim();
+    const kv = line.match(/^([A-Za-z_]+)\s*=\s*(.*)$/);
+    if (kv && section === "sqlfluff") out[kv[1]!] = kv[2]!.trim();
+  }
+  return out;
+}
+
+/** Parse SQLFluff's `--format json` report into lint issues. */
+export function parseSqlfluffReport(
+  json: string,
+  projectDir: string,
+): LintIssue[] {
+  const files = JSON.parse(json) as {
+    filepath: string;
+    violations: SqlfluffViolation[];
+  }[];
+  const issues: LintIssue[] = [];
+  for (const f of files) {
+    const path = relative(projectDir, resolve(projectDir, f.filepath));
+    for (const v of f.violations) {
+      issues.push({
+        file_path: path,
+        line: v.start_line_no ?? v.line_no ?? 0,
+        column: v.start_line_pos ?? v.line_pos ?? 0,
+        severity: v.warning ? "warning" : "error",
+        rule_code: v.code,
+        message: v.description,
+      });
+    }
+  }
+  return issues;
+}
+
+async function hasDbtTemplater(python: string): Promise<boolean> {
+  const out = await new Deno.Command(python, {
+    args: ["-c", "import sqlfluff_templater_dbt"],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return out.success;
+}
+
+function sqlfluffError(
+  step: string,
+  stderr: string,
+  code: number,
+): FloeDbtError {
+  const msg = stderr.trim().split("\n").filter((l) => l.trim()).slice(-6)
+    .join(" | ");
+  return new FloeDbtError(
+    ERROR_CODES.lint,
+    `SQLFluff ${step} failed (exit ${code}): ${msg || "no message"}`,
+    {
+      hint:
+        "check the project's .sqlfluff and that sqlfluff is installed in the dbt-core environment (scripts/setup)",
+    },
+  );
+}
+
+/** Lint (and with `fix`, fix) a project's model SQL with SQLFluff. */
+export async function lintWithSqlfluff(
+  python: string,
+  ref: ProjectRef,
+  options: CallOptions & { fix?: boolean; select?: string[] },
+): Promise<LintResult> {
+  const project = resolveProject(ref);
+  const settings = projectSettings(project.projectDir);
+  const dialect = settings.dialect || sqlfluffDialect(adapterType(project));
+  const templater = settings.templater ||
+    (await hasDbtTemplater(python) ? "dbt" : "jinja");
+  const modelPaths = Array.isArray(project.project["model-paths"])
+    ? project.project["model-paths"] as string[]
+    : ["models"];
+  const paths = options.select?.length ? options.select : modelPaths;
+  const args = [
+    "--dialect",
+    dialect,
+    "--templater",
+    templater,
+    "--processes",
+    String(Math.max(1, navigator.hardwareConcurrency || 1)),
+    "--disable-progress-bar",
+  ];
+  let extraConfig: string | undefined;
+  if (templater === "dbt") {
+    extraConfig = await Deno.makeTempFile({ suffix: ".sqlfluff" });
+    await Deno.writeTextFile(
+      extraConfig,
+      [
+        "[sqlfluff:templater:dbt]",
+        `project_dir = ${project.projectDir}`,
+        `profiles_dir = ${project.profilesDir}`,
+        ...(project.target ? [`target = ${project.target}`] : []),
+        "",
+      ].join("\n"),
+    );
+    args.push("--config", extraConfig);
+  }
+  const run = (sub: string, extra: string[]) =>
+    new Deno.Command(python, {
+      args: ["-m", "sqlfluff", sub, ...args, ...extra, "--", ...paths],
+      cwd: project.projectDir,
+      stdout: "piped",
+      stderr: "piped",
+      env: { DBT_SEND_ANONYMOUS_USAGE_STATS: "false" },
+      ...(options.signal ? { signal: options.signal } : {}),
+    }).output();
+  // The dbt templater runs dbt-core: hold the project lock only then.
+  const lock = templater === "dbt"
+    ? await acquireProjectLock(
+      project.projectDir,
+      "sqlfluff lint",
+      3600,
+      options.signal,
+    )
+    : undefined;
+  try {
+    if (options.fix) {
+      const fixed = await run("fix", []);
+      if (fixed.code > 1) {
+        throw sqlfluffError(
+          "fix",
+          new TextDecoder().decode(fixed.stderr),
+          fixed.code,
+        );
+      }
+    }
+    // Exit 0: clean, 1: violations, anything else: SQLFluff itself failed.
+    const out = await run("lint", ["--format", "json"]);
+    const stdout = new TextDecoder().decode(out.stdout);
+    if (out.code > 1 || !stdout.trim().startsWith("[")) {
+      throw sqlfluffError(
+        "lint",
+        new TextDecoder().decode(out.stderr) || stdout,
+        out.code,
+      );
+    }
+    return lintResultOf(parseSqlfluffReport(stdout, project.projectDir));
+  } finally {
+    lock?.release();
+    if (extraConfig) await Deno.remove(extraConfig).catch(() => {});
+  }
+}

@@ -1,0 +1,353 @@
+/**
+ * The local runtime: real dbt-core driven through dbtRunner in a warm Python
+ * worker, one dbt-core run at a time per project (in-process mutex + flock).
+ *
+ * @module
+ */
+import { type LocalConfig, LocalConfigSchema } from "../../src/config.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
+import { DbtEventTranslator } from "../../src/dbt_events.ts";
+import {
+  artifactPaths,
+  readArtifact,
+  runResultFrom,
+} from "../../src/artifacts.ts";
+import { firstExisting, venvCandidates } from "../../src/paths.ts";
+import { resolveProject, targetDir } from "../../src/project.ts";
+import type {
+  Availability,
+  CallOptions,
+  DbtRuntime,
+  ProjectRef,
+  RuntimeMetadata,
+  Selection,
+} from "../../src/runtime.ts";
+import {
+  type DbtCommand,
+  FLOE_API_VERSION,
+  type LintResult,
+  type RunResult,
+} from "../../src/schemas.ts";
+import { errorFromDbt } from "./errors.ts";
+import { projectFingerprint } from "./fingerprint.ts";
+import { acquireProjectLock } from "./lock.ts";
+import { Worker, type WorkerResult } from "./worker.ts";
+import { lintWithSqlfluff } from "./lint.ts";
+
+/** dbt selection flags as an argument list. */
+export function selectionArgs(selection: Selection = {}): string[] {
+  const args: string[] = [];
+  if (selection.select?.length) args.push("--select", ...selection.select);
+  if (selection.exclude?.length) args.push("--exclude", ...selection.exclude);
+  if (selection.fullRefresh) args.push("--full-refresh");
+  return args;
+}
+
+/** The local dbt-core runtime. */
+export class LocalRuntime implements DbtRuntime {
+  readonly name = "local";
+  readonly version = "0.1.0";
+  readonly floeApiVersion = FLOE_API_VERSION;
+  readonly config: LocalConfig;
+  #worker: Worker | undefined;
+  #starting: Promise<Worker> | undefined;
+  #recycles: { reason: string; at: string }[] = [];
+  #workerStarts = 0;
+  #lastReady: Worker["ready"] | undefined;
+
+  constructor(config: Partial<LocalConfig> = {}) {
+    this.config = LocalConfigSchema.parse(config);
+  }
+
+  /** The Python of the dbt-core environment, or undefined when none is found. */
+  python(): string | undefined {
+    if (this.config.python) return this.config.python;
+    const env = Deno.env.get("FLOE_DBT_PYTHON");
+    if (env) return env;
+    return firstExisting(venvCandidates("dbt-core", "python"));
+  }
+
+  #requirePython(): string {
+    const python = this.python();
+    if (!python) {
+      throw new FloeDbtError(
+        ERROR_CODES.configuration,
+        `No dbt-core Python found: looked in ${
+          venvCandidates("dbt-core", "python").join(", ")
+        }`,
+        {
+          hint:
+            "run scripts/setup, or set FLOE_DBT_PYTHON or dbt_runtime_config.local.python",
+        },
+      );
+    }
+    return python;
+  }
+
+  /** The warm worker, started (or recycled) as needed; between runs only. */
+  async #ensureWorker(): Promise<Worker> {
+    const w = this.#worker;
+    if (w && !w.exited) {
+      let reason: string | undefined;
+      if (w.invocations >= this.config.max_invocations) {
+        reason = `invocation limit ${this.config.max_invocations} reached`;
+      } else {
+        const rss = await w.rssMb();
+        if (rss !== undefined && rss > this.config.max_rss_mb) {
+          reason = `resident memory ${
+            rss.toFixed(0)
+          } MiB over ${this.config.max_rss_mb} MiB`;
+        }
+      }
+      if (!reason) return w;
+      this.#recycles.push({ reason, at: new Date().toISOString() });
+      this.#worker = undefined;
+      await w.stop(this.config.kill_grace_seconds * 1000);
+    } else if (w?.exited) {
+      this.#recycles.push({
+        reason: "worker exited",
+        at: new Date().toISOString(),
+      });
+      this.#worker = undefined;
+    }
+    this.#starting ??= Worker.start(this.#requirePython()).finally(() => {
+      this.#starting = undefined;
+    });
+    const fresh = await this.#starting;
+    this.#workerStarts++;
+    this.#worker = fresh;
+    this.#lastReady = fresh.ready;
+    return fresh;
+  }
+
+  async execute(
+    command: DbtCommand,
+    ref: ProjectRef,
+    selection: Selection = {},
+    options: CallOptions = {},
+  ): Promise<RunResult> {
+    const started = performance.now();
+    const project = resolveProject(ref);
+    const common = [
+      "--project-dir",
+      project.projectDir,
+      "--profiles-dir",
+      project.profilesDir,
+      ...(project.target ? ["--target", project.target] : []),
+    ];
+    const args = selectionArgs(
+      command === "compile" || command === "test"
+        ? { ...selection, fullRefresh: false }
+        : selection,
+    );
+    options.signal?.throwIfAborted();
+    const lock = await acquireProjectLock(
+      project.projectDir,
+      `dbt ${command}`,
+      this.config.lock_timeout_seconds,
+      options.signal,
+    );
+    try {
+      const worker = await this.#ensureWorker();
+      const env = Deno.env.toObject();
+      const target = targetDir(project);
+      const fingerprint = await projectFingerprint(
+        project.projectDir,
+        project.profilesDir,
+        common,
+        env,
+        [target],
+      );
+      const translator = new DbtEventTranslator();
+      const onEvent = options.onEvent;
+      const result = await this.#invokeCancellable(
+        worker,
+        {
+          command,
+          common,
+          args,
+          cwd: project.projectDir,
+          env,
+          fingerprint,
+        },
+        (ev) => {
+          if (!onEvent) return;
+          for (const p of translator.translate(ev)) onEvent(p);
+        },
+        options.signal,
+      );
+      if (result.exception) throw errorFromDbt(command, result.exception);
+      const run = await runResultFrom(target, {
+        runtime: "local",
+        command,
+        dbt_version: worker.ready.dbt_version,
+        worker_pid: worker.ready.pid,
+        reused_manifest: result.reused_manifest ?? false,
+        parse_seconds: result.parse_seconds ?? 0,
+        lock_wait_seconds: lock.waitedMs / 1000,
+        target: project.target ?? null,
+        select: selection.select ?? [],
+        exclude: selection.exclude ?? [],
+        full_refresh: Boolean(selection.fullRefresh),
+      }, result.success);
+      run.execution_time_seconds = (performance.now() - started) / 1000;
+      return run;
+    } finally {
+      lock.release();
+    }
+  }
+
+  async #invokeCancellable(
+    worker: Worker,
+    req: Parameters<Worker["invoke"]>[0],
+    onEvent: Parameters<Worker["invoke"]>[1],
+    signal: AbortSignal | undefined,
+  ): Promise<WorkerResult> {
+    if (!signal) return await worker.invoke(req, onEvent);
+    const onAbort = () => {
+      this.#worker = undefined;
+      this.#recycles.push({
+        reason: "cancelled",
+        at: new Date().toISOString(),
+      });
+      worker.stop(this.config.kill_grace_seconds * 1000);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await worker.invoke(req, onEvent);
+    } catch (e) {
+      if (signal.aborted) {
+        throw new FloeDbtError(
+          ERROR_CODES.cancelled,
+          `dbt ${req.command} was cancelled; the dbt-core worker and its processes were stopped`,
+          { hint: "the next call starts a fresh worker", cause: e },
+        );
+      }
+      throw e;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async compileProject(
+    ref: ProjectRef,
+    options?: CallOptions,
+  ): Promise<string> {
+    const result = await this.execute("compile", ref, {}, options);
+    if (!result.success) {
+      const first =
+        (result.metadata.errors as { message?: string }[] | undefined)
+          ?.[0];
+      throw new FloeDbtError(
+        ERROR_CODES.compilation,
+        `dbt compile failed: ${first?.message ?? "see dbt's log"}`,
+        { hint: "fix the model dbt names, then compile again" },
+      );
+    }
+    return result.manifest_path;
+  }
+
+  runModels(
+    ref: ProjectRef,
+    selection?: Selection,
+    options?: CallOptions,
+  ): Promise<RunResult> {
+    return this.execute("run", ref, selection, options);
+  }
+
+  testModels(
+    ref: ProjectRef,
+    selection?: Pick<Selection, "select" | "exclude">,
+    options?: CallOptions,
+  ): Promise<RunResult> {
+    return this.execute("test", ref, selection, options);
+  }
+
+  lintProject(
+    ref: ProjectRef,
+    options: CallOptions & { fix?: boolean; select?: string[] } = {},
+  ): Promise<LintResult> {
+    return lintWithSqlfluff(this.#requirePython(), ref, options);
+  }
+
+  getManifest(ref: ProjectRef): Promise<Record<string, unknown>> {
+    return readArtifact(artifactPaths(targetDir(resolveProject(ref))).manifest);
+  }
+
+  getRunResults(ref: ProjectRef): Promise<Record<string, unknown>> {
+    return readArtifact(
+      artifactPaths(targetDir(resolveProject(ref))).runResults,
+    );
+  }
+
+  supportsParallelExecution(): boolean {
+    return false;
+  }
+
+  supportsSqlLinting(): boolean {
+    return true;
+  }
+
+  getRuntimeMetadata(): RuntimeMetadata {
+    return {
+      type: "local",
+      runtime_version: this.version,
+      floe_api_version: this.floeApiVersion,
+      python: this.python() ?? null,
+      dbt_version: this.#lastReady?.dbt_version ?? null,
+      python_version: this.#lastReady?.python_version ?? null,
+      adapters: this.#lastReady
+        ? Object.fromEntries(
+          Object.entries(this.#lastReady).filter(([k]) => k.startsWith("dbt-")),
+        )
+        : {},
+      worker_pid: this.#worker && !this.#worker.exited
+        ? this.#worker.ready.pid
+        : null,
+      worker_starts: this.#workerStarts,
+      worker_invocations: this.#worker?.invocations ?? 0,
+      recycles: this.#recycles.length,
+      recycle_log: this.#recycles.slice(-10),
+      parallel_execution: false,
+    };
+  }
+
+  async availability(): Promise<Availability> {
+    const python = this.python();
+    if (!python) {
+      return {
+        available: false,
+        reason: "no dbt-core virtual environment found (run scripts/setup)",
+      };
+    }
+    try {
+      const out = await new Deno.Command(python, {
+        args: [
+          "-c",
+          "import importlib.metadata as m; print(m.version('dbt-core'))",
+        ],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      if (!out.success) {
+        return {
+          available: false,
+          reason: `dbt-core is not installed in ${python}`,
+        };
+      }
+      const version = new TextDecoder().decode(out.stdout).trim();
+      return { available: true, reason: `dbt-core ${version} at ${python}` };
+    } catch (e) {
+      return {
+        available: false,
+        reason: `cannot run ${python}: ${(e as Error).message}`,
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    const w = this.#worker;
+    this.#worker = undefined;
+    await w?.stop(this.config.kill_grace_seconds * 1000);
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * The agent's side of the warm dbt-core worker: start it, send one request at
+ * a time, stream its events, notice when it dies, stop its process group.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
+import { cacheDir } from "../../src/paths.ts";
+import { WORKER_PROTOCOL, WORKER_PY } from "./worker_py.ts";
+
+/** What the worker says when it has imported dbt. */
+export interface WorkerReady {
+  pid: number;
+  dbt_version: string;
+  python_version: string;
+  import_seconds: number;
+  [pkg: string]: unknown;
+}
+
+/** A dbt event as the worker forwards it. */
+export interface WorkerEvent {
+  name: string;
+  level: string;
+  msg: string;
+  data: Record<string, unknown>;
+}
+
+/** The worker's reply to an invoke. */
+export interface WorkerResult {
+  success: boolean;
+  exception: { type: string; module: string; message: string } | null;
+  reused_manifest?: boolean;
+  parse_seconds?: number;
+  trace?: string;
+}
+
+/** One invoke request. */
+export interface InvokeRequest {
+  command: string;
+  common: string[];
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  fingerprint: string | null;
+}
+
+interface Pending {
+  resolve(r: WorkerResult): void;
+  reject(e: unknown): void;
+  onEvent(e: WorkerEvent): void;
+}
+
+async function writeScript(): Promise<string> {
+  const bytes = new TextEncoder().encode(WORKER_PY);
+  const hash = Array.from(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).slice(0, 8),
+  ).map((b) => b.toString(16).padStart(2, "0")).join("");
+  // One directory per script version holding only that file: Python puts the
+  // script's directory first on sys.path, and dbt's spawned helper processes
+  // must never see another version of the worker there.
+  const dir = join(cacheDir(), `worker-v${WORKER_PROTOCOL}-${hash}`);
+  const path = join(dir, "floe_dbt_worker.py");
+  try {
+    await Deno.stat(path);
+    return path;
+  } catch {
+    await Deno.mkdir(dir, { recursive: true });
+    const tmp = `${path}.${Deno.pid}.tmp`;
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+    return path;
+  }
+}
+
+/** A running Python worker with dbt imported. */
+export class Worker {
+  readonly ready: WorkerReady;
+  readonly #child: Deno.ChildProcess;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  #pending: Pending | undefined;
+  readonly #stderr: { text: string };
+  #exited = false;
+  #exitStatus: Deno.CommandStatus | undefined;
+  #nextId = 1;
+  /** dbt invocations served (parse included). */
+  invocations = 0;
+
+  private constructor(
+    child: Deno.ChildProcess,
+    ready: WorkerReady,
+    lines: AsyncIterator<string>,
+    stderr: { text: string },
+  ) {
+    this.#child = child;
+    this.#stderr = stderr;
+    this.ready = ready;
+    this.#stdin = child.stdin.getWriter();
+    this.#pump(lines);
+    child.status.then((s) => {
+      this.#exited = true;
+      this.#exitStatus = s;
+      this.#pending?.reject(this.#diedError());
+      this.#pending = undefined;
+    });
+  }
+
+  /** Start a worker with the given Python; resolves once dbt is imported. */
+  static async start(python: string): Promise<Worker> {
+    const script = await writeScript();
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(python, {
+        args: ["-u", script],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+        detached: true,
+        env: { PYTHONUNBUFFERED: "1", DBT_SEND_ANONYMOUS_USAGE_STATS: "false" },
+      }).spawn();
+    } catch (e) {
+      throw new FloeDbtError(
+        ERROR_CODES.configuration,
+        `Cannot start the dbt-core worker with Python '${python}': ${
+          (e as Error).message
+        }`,
+        {
+          hint:
+            "run scripts/setup, or set FLOE_DBT_PYTHON / dbt_runtime_config.local.python",
+        },
+      );
+    }
+    const stderrTail = { text: "" };
+    (async () => {
+      for await (
+        const chunk of child.stderr.pipeThrough(new TextDecoderStream())
+      ) {
+        stderrTail.text = (stderrTail.text + chunk).slice(-8000);
+        if (Deno.env.get("FLOE_DBT_DEBUG")) {
+          await Deno.stderr.write(new TextEncoder().encode(chunk));
+        }
+      }
+    })().catch(() => {});
+    const lines = readLines(child.stdout);
+    const first = await lines.next();
+    if (first.done) {
+      const status = await child.status;
+      throw new FloeDbtError(
+        ERROR_CODES.configuration,
+        `The dbt-core worker exited before it was ready (exit ${status.code}): ${
+          lastLines(stderrTail.text)
+        }`,
+        {
+          hint:
+            "check that dbt-core is installed in that Python: run scripts/setup",
+        },
+      );
+    }
+    const ready = JSON.parse(first.value) as WorkerReady & { type: string };
+    return new Worker(child, ready, lines, stderrTail);
+  }
+
+  /** True once the process has exited. */
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  /** Resident memory of the worker in MiB (Linux /proc), or undefined. */
+  async rssMb(): Promise<number | undefined> {
+    try {
+      const status = await Deno.readTextFile(`/proc/${this.ready.pid}/status`);
+      const m = status.match(/VmRSS:\s+(\d+)\s+kB/);
+      return m ? Number(m[1]) / 1024 : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Send one invoke; events arrive through onEvent until it resolves. */
+  invoke(
+    req: InvokeRequest,
+    onEvent: (e: WorkerEvent) => void,
+  ): Promise<WorkerResult> {
+    if (this.#exited) return Promise.reject(this.#diedError());
+    if (this.#pending) {
+      return Promise.reject(new Error("worker is busy (internal error)"));
+    }
+    const id = this.#nextId++;
+    const line = JSON.stringify({ id, op: "invoke", ...req }) + "\n";
+    return new Promise((resolve, reject) => {
+      this.#pending = { resolve, reject, onEvent };
+      this.#stdin.write(new TextEncoder().encode(line)).catch(() => {
+        // The exit handler reports the failure.
+      });
+    }).then((r) => {
+      this.invocations += (r as WorkerResult).parse_seconds ? 2 : 1;
+      return r as WorkerResult;
+    });
+  }
+
+  /** Stop the worker's whole process group: SIGTERM, then SIGKILL. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (this.#exited) return;
+    try {
+      await this.#stdin.close();
+    } catch {
+      // already closed
+    }
+    this.#killGroup("SIGTERM");
+    const timer = setTimeout(() => this.#killGroup("SIGKILL"), graceMs);
+    await this.#child.status;
+    clearTimeout(timer);
+    // dbt's own children may outlive the leader: finish the group.
+    this.#killGroup("SIGKILL");
+  }
+
+  #killGroup(signal: Deno.Signal) {
+    try {
+      Deno.kill(-this.ready.pid, signal);
+    } catch {
+      // the group is gone
+    }
+  }
+
+  #diedError(): FloeDbtError {
+    const s = this.#exitStatus;
+    const how = s?.signal ? `killed by ${s.signal}` : `exit code ${s?.code}`;
+    const tail = lastLines(this.#stderr.text);
+    return new FloeDbtError(
+      ERROR_CODES.execution,
+      `The dbt-core worker (pid ${this.ready.pid}) died during the call (${how})${
+        tail ? `: ${tail}` : ""
+      }`,
+      {
+        hint:
+          "the next call starts a fresh worker; if it was out of memory, lower dbt threads or raise the pod's memory",
+      },
+    );
+  }
+
+  async #pump(lines: AsyncIterator<string>) {
+    for (;;) {
+      const next = await lines.next().catch(() => ({ done: true, value: "" }));
+      if (next.done) return;
+      let msg: Record<string, unknown>;
+      try {
+        msg = JSON.parse(next.value);
+      } catch {
+        continue;
+      }
+      const pending = this.#pending;
+      if (!pending) continue;
+      if (msg.type === "event") {
+        pending.onEvent(msg as unknown as WorkerEvent);
+      } else if (msg.type === "result") {
+        this.#pending = undefined;
+        pending.resolve(msg as unknown as WorkerResult);
+      }
+    }
+  }
+}
+
+function lastLines(text: string, n = 5): string {
+  return text.trim().split("\n").slice(-n).join(" | ");
+}
+
+async function* readLines(
+  stream: ReadableStream<Uint8Array>,
+): AsyncGenerator<string> {
+  let buf = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, i);
+      buf = buf.slice(i + 1);
+    }
+  }
+  if (buf) yield buf;
+}

@@ -1,0 +1,168 @@
+/**
+ * The Python worker that drives dbt-core through dbtRunner. It ships inside the
+ * agent as text and is written to the cache dir before start (a compiled
+ * agent's embedded files are not visible to a child process).
+ *
+ * Protocol: one JSON object a line. Requests on stdin:
+ * `{id, op: "invoke", command, common: [...], args: [...], cwd, env, fingerprint}`
+ * or `{id, op: "ping"}`. Replies on the worker's original stdout (dbt's own
+ * console output is moved to stderr): `{type: "ready", ...}` once, then
+ * `{type: "event", id, ...}` while a call runs and `{type: "result", id, ...}`.
+ *
+ * @module
+ */
+
+/** Bumped when the protocol changes; part of the cached file's name. */
+export const WORKER_PROTOCOL = 1;
+
+/** The worker's source code. */
+export const WORKER_PY = String.raw`
+import json, os, sys, time, traceback
+
+# dbt starts helper processes with multiprocessing's spawn method, which
+# re-imports this file as __mp_main__: only the real main may run the worker.
+def main():
+    global _proto, send, dbtRunner, msg_to_dict, _version
+
+    # The protocol owns the original stdout; everything dbt prints goes to stderr.
+    _proto = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def _watch_parent(ppid):
+        # The agent holds the project lock: if it dies, stop dbt at once, with
+        # every process of this group, so no orphan keeps writing.
+        import signal, threading
+        def loop():
+            while True:
+                time.sleep(0.5)
+                if os.getppid() != ppid:
+                    try:
+                        os.killpg(0, signal.SIGKILL)
+                    finally:
+                        os._exit(137)
+        threading.Thread(target=loop, daemon=True).start()
+
+    _watch_parent(os.getppid())
+
+    def send(obj):
+        _proto.write(json.dumps(obj, default=str) + "\n")
+        _proto.flush()
+
+    t0 = time.time()
+    from importlib.metadata import version as _version
+    from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import msg_to_dict
+
+    FORWARD = {
+        "LogStartLine", "LogModelResult", "LogTestResult", "LogSeedResult",
+        "LogSnapshotResult", "NodeFinished", "NodeStart", "EndOfRunSummary",
+        "RunResultError", "RunResultFailure", "MainEncounteredError",
+        "CompiledNode", "ParseCmdPerfInfoPath", "ConcurrencyLine",
+    }
+
+    state = {"manifest": None, "fingerprint": None, "invocations": 0}
+
+    def make_callback(rid):
+        def cb(ev):
+            try:
+                name = ev.info.name
+                level = ev.info.level
+                if name not in FORWARD and level not in ("error", "warn"):
+                    return
+                d = msg_to_dict(ev)
+                send({"type": "event", "id": rid, "name": name, "level": level,
+                      "msg": ev.info.msg, "data": d.get("data", {})})
+            except Exception as e:  # never let progress break a run
+                sys.stderr.write("floe-dbt worker: event error %r\n" % (e,))
+        return cb
+
+    def exc_info(exc):
+        if exc is None:
+            return None
+        return {"type": type(exc).__name__, "module": type(exc).__module__,
+                "message": str(exc)}
+
+    def invoke(req):
+        rid = req["id"]
+        os.environ.clear()
+        os.environ.update(req.get("env") or {})
+        os.chdir(req["cwd"])
+        cb = make_callback(rid)
+        common = req.get("common") or []
+        fp = req.get("fingerprint")
+        reused = False
+        parse_seconds = 0.0
+        manifest = None
+        if fp is not None and fp == state["fingerprint"] and state["manifest"] is not None:
+            manifest = state["manifest"]
+            reused = True
+        elif fp is not None:
+            state["manifest"] = None
+            state["fingerprint"] = None
+            p0 = time.time()
+            res = dbtRunner(callbacks=[cb]).invoke(["parse"] + common)
+            state["invocations"] += 1
+            parse_seconds = time.time() - p0
+            if not res.success:
+                return {"type": "result", "id": rid, "success": False,
+                        "exception": exc_info(res.exception) or {"type": "ParseError", "module": "dbt", "message": "dbt parse failed"},
+                        "reused_manifest": False, "parse_seconds": parse_seconds}
+            manifest = res.result
+            state["manifest"] = manifest
+            state["fingerprint"] = fp
+        args = [req["command"]] + common + (req.get("args") or [])
+        res = dbtRunner(manifest=manifest, callbacks=[cb]).invoke(args)
+        state["invocations"] += 1
+        if res.exception is not None:
+            # A failed call may leave a half-updated manifest: parse afresh next time.
+            state["manifest"] = None
+            state["fingerprint"] = None
+        return {"type": "result", "id": rid, "success": bool(res.success),
+                "exception": exc_info(res.exception), "reused_manifest": reused,
+                "parse_seconds": parse_seconds}
+
+    def versions():
+        out = {"dbt_version": _version("dbt-core"),
+               "python_version": sys.version.split()[0]}
+        for pkg in ("dbt-duckdb", "dbt-postgres", "sqlfluff"):
+            try:
+                out[pkg] = _version(pkg)
+            except Exception:
+                pass
+        return out
+
+    send(dict({"type": "ready", "pid": os.getpid(),
+               "import_seconds": time.time() - t0}, **versions()))
+
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            req = json.loads(line)
+        except Exception as e:
+            send({"type": "result", "id": None, "success": False,
+                  "exception": {"type": "ProtocolError", "module": "floe", "message": str(e)}})
+            continue
+        op = req.get("op")
+        try:
+            if op == "ping":
+                send({"type": "result", "id": req.get("id"), "success": True,
+                      "exception": None, "invocations": state["invocations"]})
+            elif op == "invoke":
+                send(invoke(req))
+            else:
+                send({"type": "result", "id": req.get("id"), "success": False,
+                      "exception": {"type": "ProtocolError", "module": "floe", "message": "unknown op %r" % (op,)}})
+        except BaseException as e:
+            state["manifest"] = None
+            state["fingerprint"] = None
+            send({"type": "result", "id": req.get("id"), "success": False,
+                  "exception": {"type": type(e).__name__, "module": type(e).__module__,
+                                "message": str(e)},
+                  "trace": traceback.format_exc(limit=8)})
+
+if __name__ == "__main__":
+    main()
+`;

@@ -1,0 +1,145 @@
+/**
+ * dbt artifacts on disk: find them, read them, turn run_results.json into the
+ * contract's run result.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { ERROR_CODES, FloeDbtError } from "./errors.ts";
+import type { RunResult } from "./schemas.ts";
+
+/** One entry of run_results.json `results[]` (the fields we read). */
+export interface NodeResult {
+  unique_id: string;
+  status: string;
+  message?: string | null;
+  failures?: number | null;
+  execution_time?: number;
+}
+
+/** Statuses that count as failures: errored nodes and failed tests. */
+const FAILED = new Set(["error", "fail", "runtime error"]);
+/** Statuses of nodes that did not execute. */
+const NOT_RUN = new Set(["skipped"]);
+
+/** Read a JSON artifact; a missing or broken file is E002 naming it. */
+export async function readArtifact(
+  path: string,
+): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new FloeDbtError(
+      ERROR_CODES.execution,
+      `dbt artifact '${path}' is missing: ${(e as Error).message}`,
+      { hint: "run a dbt command (compile, run, build) on the project first" },
+    );
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new FloeDbtError(
+      ERROR_CODES.execution,
+      `dbt artifact '${path}' is not valid JSON: ${(e as Error).message}`,
+      { hint: "re-run the dbt command that writes it" },
+    );
+  }
+}
+
+/** The paths of a target directory's artifacts. */
+export function artifactPaths(targetDir: string): {
+  manifest: string;
+  runResults: string;
+  catalog: string;
+} {
+  return {
+    manifest: join(targetDir, "manifest.json"),
+    runResults: join(targetDir, "run_results.json"),
+    catalog: join(targetDir, "catalog.json"),
+  };
+}
+
+/** Counts and failures from a parsed run_results.json. */
+export function summarize(runResults: Record<string, unknown>): {
+  modelsRun: number;
+  testsRun: number;
+  seedsRun: number;
+  snapshotsRun: number;
+  skipped: number;
+  failures: NodeResult[];
+  elapsed: number;
+  statuses: Record<string, number>;
+} {
+  const results =
+    (Array.isArray(runResults.results)
+      ? runResults.results
+      : []) as NodeResult[];
+  const ran = (prefix: string) =>
+    results.filter((r) =>
+      r.unique_id.startsWith(prefix) && !NOT_RUN.has(r.status)
+    ).length;
+  const statuses: Record<string, number> = {};
+  for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+  return {
+    modelsRun: ran("model."),
+    testsRun: ran("test.") + ran("unit_test."),
+    seedsRun: ran("seed."),
+    snapshotsRun: ran("snapshot."),
+    skipped: results.filter((r) => NOT_RUN.has(r.status)).length,
+    failures: results.filter((r) => FAILED.has(r.status)),
+    elapsed: typeof runResults.elapsed_time === "number"
+      ? runResults.elapsed_time
+      : 0,
+    statuses,
+  };
+}
+
+/** Build the contract's run result from a target directory's artifacts. */
+export async function runResultFrom(
+  targetDir: string,
+  metadata: Record<string, unknown>,
+  invocationSucceeded: boolean,
+): Promise<RunResult> {
+  const paths = artifactPaths(targetDir);
+  const runResults = await readArtifact(paths.runResults);
+  const s = summarize(runResults);
+  let catalog: string | null = null;
+  try {
+    await Deno.stat(paths.catalog);
+    catalog = paths.catalog;
+  } catch {
+    catalog = null;
+  }
+  const success = invocationSucceeded && s.failures.length === 0;
+  const meta: Record<string, unknown> = {
+    ...metadata,
+    seeds_run: s.seedsRun,
+    snapshots_run: s.snapshotsRun,
+    skipped: s.skipped,
+    statuses: s.statuses,
+    dbt_elapsed_seconds: s.elapsed,
+    invocation_id: (runResults.metadata as Record<string, unknown> | undefined)
+      ?.invocation_id ?? null,
+  };
+  if (s.failures.length > 0) {
+    meta.error_code = ERROR_CODES.execution;
+    meta.errors = s.failures.map((f) => ({
+      unique_id: f.unique_id,
+      status: f.status,
+      message: f.message ?? null,
+      failures: f.failures ?? null,
+    }));
+  }
+  return {
+    success,
+    manifest_path: paths.manifest,
+    run_results_path: paths.runResults,
+    catalog_path: catalog,
+    execution_time_seconds: s.elapsed,
+    models_run: s.modelsRun,
+    tests_run: s.testsRun,
+    failures: s.failures.length,
+    metadata: meta,
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * Command-line parsing: flags named like dbt's (`--select/-s`, `--exclude`,
+ * `--target/-t`, `--project-dir`, `--profiles-dir`, `--full-refresh`), read
+ * with node:util parseArgs (JSR's @std/cli is unreachable here).
+ *
+ * @module
+ */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { ERROR_CODES, FloeDbtError } from "../errors.ts";
+
+/** The commands of the CLI. */
+export const COMMANDS = [
+  "compile",
+  "run",
+  "test",
+  "seed",
+  "build",
+  "lint",
+  "manifest",
+  "run-results",
+  "runtimes",
+  "config",
+] as const;
+/** A CLI command. */
+export type Command = typeof COMMANDS[number];
+
+/** Parsed command line. */
+export interface CliArgs {
+  command: Command | "help" | "version";
+  help: boolean;
+  projectDir: string;
+  profilesDir: string;
+  target: string | undefined;
+  select: string[];
+  exclude: string[];
+  fullRefresh: boolean;
+  fix: boolean;
+  json: boolean;
+  logFormat: "text" | "json";
+  runtime: string | undefined;
+  config: string | undefined;
+  noCache: boolean;
+  quiet: boolean;
+  positionals: string[];
+}
+
+const OPTIONS = {
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+  "project-dir": { type: "string" },
+  "profiles-dir": { type: "string" },
+  target: { type: "string", short: "t" },
+  select: { type: "string", short: "s", multiple: true },
+  models: { type: "string", short: "m", multiple: true },
+  exclude: { type: "string", multiple: true },
+  "full-refresh": { type: "boolean" },
+  fix: { type: "boolean" },
+  json: { type: "boolean" },
+  "log-format": { type: "string" },
+  runtime: { type: "string" },
+  config: { type: "string" },
+  "no-cache": { type: "boolean" },
+  quiet: { type: "boolean", short: "q" },
+} as const;
+
+function usage(message: string): FloeDbtError {
+  return new FloeDbtError(ERROR_CODES.usage, message, {
+    hint: "run 'floe-dbt --help' or 'floe-dbt COMMAND --help'",
+  });
+}
+
+/** Split dbt-style selector lists: `-s "a b" -s c` gives [a, b, c]. */
+function selectors(values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(/\s+/)).filter(Boolean);
+}
+
+/** Parse argv (without the program name). */
+export function parseCli(
+  argv: string[],
+  env: { get(name: string): string | undefined } = Deno.env,
+): CliArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    throw usage((e as Error).message.split("\n")[0]!);
+  }
+  const v = parsed.values;
+  const [first, ...rest] = parsed.positionals;
+  let command: CliArgs["command"];
+  if (v.version) command = "version";
+  else if (!first) command = "help";
+  else if ((COMMANDS as readonly string[]).includes(first)) {
+    command = first as Command;
+  } else throw usage(`Unknown command '${first}'`);
+  const projectDir = resolve(
+    v["project-dir"] ?? env.get("DBT_PROJECT_DIR") ?? Deno.cwd(),
+  );
+  const profilesDir = resolve(
+    v["profiles-dir"] ?? env.get("DBT_PROFILES_DIR") ??
+      (existsSync(join(projectDir, "profiles.yml"))
+        ? projectDir
+        : join(env.get("HOME") ?? Deno.cwd(), ".dbt")),
+  );
+  const logFormat = v["log-format"] ?? "text";
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw usage(`--log-format must be 'text' or 'json', not '${logFormat}'`);
+  }
+  const takesPositionals = command === "config";
+  if (!takesPositionals && rest.length > 0) {
+    throw usage(
+      `Unexpected argument '${
+        rest[0]
+      }' for '${command}' (quote several selectors: -s "a b")`,
+    );
+  }
+  return {
+    command,
+    help: Boolean(v.help),
+    projectDir,
+    profilesDir,
+    target: v.target ?? env.get("DBT_TARGET") ?? undefined,
+    select: selectors([...(v.select ?? []), ...(v.models ?? [])]),
+    exclude: selectors(v.exclude),
+    fullRefresh: Boolean(v["full-refresh"]),
+    fix: Boolean(v.fix),
+    json: Boolean(v.json),
+    logFormat,
+    runtime: v.runtime,
+    config: v.config,
+    noCache: Boolean(v["no-cache"]) || env.get("FLOE_DISABLE_CACHE") === "true",
+    quiet: Boolean(v.quiet),
+    positionals: rest,
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * Help texts of the CLI.
+ *
+ * @module
+ */
+
+const PROJECT_FLAGS = `
+Project flags (named like dbt's):
+  --project-dir DIR     dbt project directory (env DBT_PROJECT_DIR; default: .)
+  --profiles-dir DIR    directory with profiles.yml (env DBT_PROFILES_DIR;
+                        default: the project dir if it has one, else ~/.dbt)
+  -t, --target NAME     profile target (env DBT_TARGET)
+  --runtime NAME        local | fusion | cloud (default: plugins.dbt_runtime)
+  --config FILE         platform manifest.yaml (default: ./manifest.yaml if present)
+  --json                print exactly one JSON object on stdout (the result)
+  --log-format FORMAT   progress on stderr as text (default) or json lines
+  -q, --quiet           no progress output
+  --no-cache            bypass the artifact cache (also FLOE_DISABLE_CACHE=true)
+  -h, --help            this help`;
+
+const SELECT_FLAGS = `
+Selection:
+  -s, --select SEL      dbt selector(s); repeat or quote several: -s "a b+"
+  --exclude SEL         dbt selector(s) to leave out`;
+
+/** Top-level help. */
+export const MAIN_HELP =
+  `floe-dbt: run dbt projects through pluggable runtimes (local, fusion, cloud)
+
+Usage: floe-dbt COMMAND [flags]
+
+Commands:
+  compile        compile the project; prints the manifest path
+  run            dbt run  (--select, --exclude, --full-refresh)
+  test           dbt test (--select, --exclude)
+  seed           dbt seed (--select, --full-refresh)
+  build          dbt build: seeds, models, tests in DAG order
+  lint           lint the project's SQL (--fix to apply fixes)
+  manifest       print the project's manifest.json
+  run-results    print the project's latest run_results.json
+  runtimes       list the runtimes and whether each is usable here
+  config validate FILE
+                 check a manifest.yaml
+
+Exit codes: 0 success, 1 dbt reported failures, 2 usage or configuration error.
+Run 'floe-dbt COMMAND --help' for a command's flags.`;
+
+const COMMAND_HELP: Record<string, string> = {
+  compile:
+    `Usage: floe-dbt compile [flags]\n\nCompile the project (Jinja to SQL) and print the path of manifest.json.\n${PROJECT_FLAGS}`,
+  run:
+    `Usage: floe-dbt run [flags]\n\nBuild the selected models.\n${SELECT_FLAGS}\n  --full-refresh        rebuild incremental models from scratch\n${PROJECT_FLAGS}`,
+  test:
+    `Usage: floe-dbt test [flags]\n\nRun the selected data tests.\n${SELECT_FLAGS}\n${PROJECT_FLAGS}`,
+  seed:
+    `Usage: floe-dbt seed [flags]\n\nLoad the project's seed CSV files.\n${SELECT_FLAGS}\n  --full-refresh        drop and recreate seed tables\n${PROJECT_FLAGS}`,
+  build:
+    `Usage: floe-dbt build [flags]\n\nSeed, run and test the selected nodes in DAG order.\n${SELECT_FLAGS}\n  --full-refresh        rebuild incremental models and seeds\n${PROJECT_FLAGS}`,
+  lint:
+    `Usage: floe-dbt lint [--fix] [flags]\n\nLint the project's model SQL (SQLFluff for local; the dialect comes from the\nprofile target's adapter type). Exit 1 when there are lint errors.\n  --fix                 apply the fixes the linter can make, report what remains\n  -s, --select PATH     lint only these files or directories (relative to the project)\n${PROJECT_FLAGS}`,
+  manifest:
+    `Usage: floe-dbt manifest [flags]\n\nPrint the project's manifest.json (filesystem, or the dbt Cloud artifact).\n${PROJECT_FLAGS}`,
+  "run-results":
+    `Usage: floe-dbt run-results [flags]\n\nPrint the project's latest run_results.json.\n${PROJECT_FLAGS}`,
+  runtimes:
+    `Usage: floe-dbt runtimes [--json] [--config FILE]\n\nList the registered runtimes, whether each can run here and why, their\nparallel-safety and metadata.`,
+  config:
+    `Usage: floe-dbt config validate FILE\n\nValidate a platform manifest.yaml; errors name the file, line, column and key.`,
+};
+
+/** Help for one command (or the main help). */
+export function helpFor(command: string): string {
+  return COMMAND_HELP[command] ?? MAIN_HELP;
+}

@@ -1,0 +1,120 @@
+/**
+ * Text the CLI shows: progress lines and summaries. Pure functions returning
+ * strings; only main.ts writes them.
+ *
+ * @module
+ */
+import type { LintResult, ProgressEvent, RunResult } from "../schemas.ts";
+
+function counter(e: { index: number | null; total: number | null }): string {
+  if (e.index === null) return "     ";
+  const total = e.total ?? "?";
+  return `${String(e.index).padStart(String(total).length)}/${total}`;
+}
+
+const STATUS_LABEL: Record<string, string> = {
+  success: "OK",
+  pass: "PASS",
+  fail: "FAIL",
+  warn: "WARN",
+  error: "ERROR",
+  skipped: "SKIP",
+};
+
+/** One progress line for a person (undefined: nothing to show). */
+export function progressLine(e: ProgressEvent): string | undefined {
+  switch (e.type) {
+    case "node_started":
+      return `${counter(e)} START ${e.resource_type} ${e.name}`;
+    case "node_finished": {
+      const label = STATUS_LABEL[e.status] ?? e.status.toUpperCase();
+      const time = e.execution_time === null
+        ? ""
+        : ` in ${e.execution_time.toFixed(2)}s`;
+      const msg = e.status === "error" || e.status === "fail"
+        ? `\n      ${(e.message ?? "").split("\n").join("\n      ")}`
+        : "";
+      return `${counter(e)} ${
+        label.padEnd(5)
+      } ${e.resource_type} ${e.name}${time}${msg}`;
+    }
+    case "log":
+      return e.level === "error" || e.level === "warn"
+        ? `${e.level}: ${e.message}`
+        : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The summary after a dbt command. */
+export function runSummary(command: string, r: RunResult): string {
+  const m = r.metadata;
+  const parts = [
+    `${r.models_run} model${r.models_run === 1 ? "" : "s"}`,
+    `${r.tests_run} test${r.tests_run === 1 ? "" : "s"}`,
+  ];
+  if (typeof m.seeds_run === "number" && m.seeds_run > 0) {
+    parts.push(`${m.seeds_run} seed${m.seeds_run === 1 ? "" : "s"}`);
+  }
+  if (typeof m.skipped === "number" && m.skipped > 0) {
+    parts.push(`${m.skipped} skipped`);
+  }
+  const lines = [
+    `${r.success ? "Completed" : "Failed"}: ${command} via ${
+      String(m.runtime ?? "?")
+    }: ${parts.join(", ")}; ${r.failures} failure${
+      r.failures === 1 ? "" : "s"
+    }; ${r.execution_time_seconds.toFixed(2)} s`,
+  ];
+  if (m.fallback) {
+    lines.push(
+      `note: fell back to ${String(m.executed_by)}: ${
+        String(m.fallback_reason)
+      }`,
+    );
+  }
+  const errors = (m.errors ?? []) as {
+    unique_id: string;
+    status: string;
+    message: string | null;
+  }[];
+  for (const e of errors) {
+    lines.push(
+      `${String(m.error_code ?? "")} ${e.unique_id} ${e.status}: ${
+        (e.message ?? "").split("\n").join("\n    ")
+      }`,
+    );
+  }
+  lines.push(`run results: ${r.run_results_path}`);
+  return lines.join("\n");
+}
+
+/** Lint findings grouped by file, then a summary. */
+export function lintReport(r: LintResult): string {
+  const byFile = new Map<string, LintResult["issues"]>();
+  for (const i of r.issues) {
+    const list = byFile.get(i.file_path) ?? [];
+    list.push(i);
+    byFile.set(i.file_path, list);
+  }
+  const lines: string[] = [];
+  for (const [file, issues] of [...byFile].sort(([a], [b]) => a < b ? -1 : 1)) {
+    lines.push(`== ${file}`);
+    for (const i of issues) {
+      lines.push(
+        `${file}:${i.line}:${i.column}  ${i.rule_code}  ${i.message}${
+          i.severity === "error" ? "" : ` (${i.severity})`
+        }`,
+      );
+    }
+  }
+  lines.push(
+    `${r.passed ? "Lint passed" : "Lint failed"}: ${r.total_issues} issue${
+      r.total_issues === 1 ? "" : "s"
+    } (${r.errors} error${r.errors === 1 ? "" : "s"}, ${r.warnings} warning${
+      r.warnings === 1 ? "" : "s"
+    }) in ${byFile.size} file${byFile.size === 1 ? "" : "s"}`,
+  );
+  return lines.join("\n");
+}

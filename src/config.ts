@@ -1,0 +1,192 @@
+/**
+ * Platform config: `manifest.yaml` (seed REQ-091), validated with zod; errors
+ * name the file, line, column and key.
+ *
+ * @module
+ */
+import { isNode, LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { configError } from "./errors.ts";
+
+const secretRef = z.string().regex(
+  /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
+  "a secret reference name (letters, digits, '_', '-', '.')",
+);
+
+/** `dbt_runtime_config.local`. */
+export const LocalConfigSchema = z.strictObject({
+  /** Python of the dbt-core virtual environment. */
+  python: z.string().optional(),
+  /** Informational, from the seeds. */
+  dbt_version: z.string().optional(),
+  /** Informational, from the seeds. */
+  python_version: z.string().optional(),
+  /** dbt-core cannot run in parallel on one project: only false is valid. */
+  parallel_execution: z.literal(false, {
+    error: "dbt-core is not safe to run in parallel: only false is valid",
+  }).optional(),
+  /** Bound on waiting for the project lock, seconds. */
+  lock_timeout_seconds: z.number().positive().default(3600),
+  /** Recycle the worker after this many dbt invocations. */
+  max_invocations: z.number().int().positive().default(200),
+  /** Recycle the worker when its resident memory passes this, MiB. */
+  max_rss_mb: z.number().positive().default(2048),
+  /** Grace between SIGTERM and SIGKILL when cancelling, seconds. */
+  kill_grace_seconds: z.number().nonnegative().default(5),
+});
+/** `dbt_runtime_config.local`. */
+export type LocalConfig = z.infer<typeof LocalConfigSchema>;
+
+/** `dbt_runtime_config.fusion`. */
+export const FusionConfigSchema = z.strictObject({
+  binary_path: z.string().optional(),
+  min_version: z.string().default("2.0.0-rc.0"),
+  fallback_to_core: z.boolean().default(true),
+  adapters: z.array(z.string()).optional(),
+  max_parallel: z.number().int().positive().default(4),
+});
+/** `dbt_runtime_config.fusion`. */
+export type FusionConfig = z.infer<typeof FusionConfigSchema>;
+
+/** `dbt_runtime_config.cloud`. */
+export const CloudConfigSchema = z.strictObject({
+  account_id: z.union([z.string().regex(/^\d+$/), z.number().int()]).transform(
+    String,
+  ),
+  api_token_ref: secretRef,
+  base_url: z.url(),
+  discovery_url: z.url().optional(),
+  job_ids: z.strictObject({
+    compile: z.union([z.number().int(), z.string().regex(/^\d+$/)]).transform(
+      String,
+    ).optional(),
+    run: z.union([z.number().int(), z.string().regex(/^\d+$/)]).transform(
+      String,
+    ),
+    test: z.union([z.number().int(), z.string().regex(/^\d+$/)]).transform(
+      String,
+    ).optional(),
+    build: z.union([z.number().int(), z.string().regex(/^\d+$/)]).transform(
+      String,
+    ).optional(),
+  }),
+  environment_id: z.union([z.number().int(), z.string().regex(/^\d+$/)])
+    .transform(String).optional(),
+  poll_interval_seconds: z.number().positive().default(5),
+  max_poll_interval_seconds: z.number().positive().default(60),
+  timeout_seconds: z.number().positive().default(3600),
+  request_timeout_seconds: z.number().positive().default(30),
+  cache_ttl_seconds: z.number().nonnegative().default(86400),
+  cache_dir: z.string().optional(),
+  max_parallel: z.number().int().positive().default(8),
+});
+/** `dbt_runtime_config.cloud`. */
+export type CloudConfig = z.infer<typeof CloudConfigSchema>;
+
+/** The runtime names the registry knows. */
+export const RuntimeNameSchema = z.enum(["local", "fusion", "cloud"]);
+/** The runtime names the registry knows. */
+export type RuntimeName = z.infer<typeof RuntimeNameSchema>;
+
+/** The whole manifest.yaml (only `plugins` is read; other keys belong to floe). */
+export const ManifestSchema = z.object({
+  plugins: z.object({
+    dbt_runtime: RuntimeNameSchema.default("local"),
+    dbt_runtime_config: z.strictObject({
+      local: LocalConfigSchema.optional(),
+      fusion: FusionConfigSchema.optional(),
+      cloud: CloudConfigSchema.optional(),
+    }).default({}),
+  }).superRefine((plugins, ctx) => {
+    const name = plugins.dbt_runtime;
+    if (name === "cloud" && !plugins.dbt_runtime_config.cloud) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["dbt_runtime"],
+        message:
+          "dbt_runtime is 'cloud' but dbt_runtime_config.cloud is missing: add account_id, api_token_ref, base_url and job_ids",
+      });
+    }
+  }),
+});
+/** The platform config after validation and defaults. */
+export type PlatformConfig = z.infer<typeof ManifestSchema>;
+
+/** The config used when no manifest.yaml exists: the local runtime. */
+export function defaultConfig(): PlatformConfig {
+  return ManifestSchema.parse({ plugins: {} });
+}
+
+/** Parse and validate manifest.yaml text; `file` names it in errors. */
+export function parseConfig(text: string, file: string): PlatformConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = e.linePos?.[0];
+    throw configError(
+      `Invalid YAML in ${file}${pos ? `:${pos.line}:${pos.col}` : ""}: ${
+        e.message.split("\n")[0]
+      }`,
+      "fix the YAML syntax at that position",
+      { file, line: pos?.line, column: pos?.col },
+    );
+  }
+  const data = doc.toJS() ?? {};
+  const parsed = ManifestSchema.safeParse(data);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  // Point at the deepest node that exists in the document.
+  let path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
+  if (issue.code === "unrecognized_keys") path = [...path, issue.keys[0]!];
+  let node: unknown = undefined;
+  for (let n = path.length; n >= 0 && !node; n--) {
+    node = doc.getIn(path.slice(0, n), true);
+  }
+  let where = file;
+  let line: number | undefined;
+  let column: number | undefined;
+  if (isNode(node) && node.range) {
+    // For an unknown or offending key, point at the key itself when we can.
+    const pos = lineCounter.linePos(node.range[0]);
+    line = pos.line;
+    column = pos.col;
+    where = `${file}:${line}:${column}`;
+  }
+  const key = path.join(".") || "(top level)";
+  const value = path.length ? getPath(data, path) : undefined;
+  const shown = value === undefined || typeof value === "object"
+    ? ""
+    : ` (value ${JSON.stringify(value)})`;
+  const message = issue.code === "unrecognized_keys"
+    ? `unknown key '${issue.keys.join("', '")}'`
+    : issue.message;
+  throw configError(
+    `Invalid config in ${where}: key '${key}'${shown}: ${message}`,
+    "see the config reference in README.md (manifest.yaml)",
+    { file, line, column, key },
+  );
+}
+
+function getPath(data: unknown, path: (string | number)[]): unknown {
+  let cur: unknown = data;
+  for (const p of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string | number, unknown>)[p];
+  }
+  return cur;
+}
+
+/** Load manifest.yaml from a path; a missing file is E003. */
+export async function loadConfig(file: string): Promise<PlatformConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    throw configError(
+      `Cannot read config file '${file}': ${(e as Error).message}`,
+      "pass --config with the path of your manifest.yaml, or omit it to use the local runtime",
+    );
+  }
+  return parseConfig(text, file);
+}

@@ -1,0 +1,41 @@
+/**
+ * The fixed record of runtimes, chosen by `plugins.dbt_runtime`. Static
+ * imports only, so a bundled or compiled agent carries all three.
+ *
+ * @module
+ */
+import { CloudRuntime } from "../runtimes/cloud/mod.ts";
+import { FusionRuntime } from "../runtimes/fusion/mod.ts";
+import { LocalRuntime } from "../runtimes/local/mod.ts";
+import type { PlatformConfig, RuntimeName } from "./config.ts";
+import { configError } from "./errors.ts";
+import type { DbtRuntime } from "./runtime.ts";
+
+/** Every runtime name, in display order. */
+export const RUNTIME_NAMES: readonly RuntimeName[] = [
+  "local",
+  "fusion",
+  "cloud",
+];
+
+/** Create the runtime `name` from the platform config. */
+export function createRuntime(
+  name: RuntimeName,
+  config: PlatformConfig,
+): DbtRuntime {
+  const section = config.plugins.dbt_runtime_config;
+  switch (name) {
+    case "local":
+      return new LocalRuntime(section.local ?? {});
+    case "fusion":
+      return new FusionRuntime(section.fusion ?? {}, section.local ?? {});
+    case "cloud":
+      if (!section.cloud) {
+        throw configError(
+          "The cloud runtime needs dbt_runtime_config.cloud in manifest.yaml",
+          "add account_id, api_token_ref, base_url and job_ids under plugins.dbt_runtime_config.cloud",
+        );
+      }
+      return new CloudRuntime(section.cloud);
+  }
+}
