@@ -122,6 +122,26 @@ def main():
                 "exception": exc_info(res.exception), "reused_manifest": reused,
                 "parse_seconds": parse_seconds}
 
+    def release_connections():
+        # Between calls the worker must hold no database handle: a DuckDB file
+        # stays locked while a connection is open (other processes, SQLFluff's
+        # dbt templater and the next agent need it).
+        try:
+            from dbt.adapters.factory import cleanup_connections
+            cleanup_connections()
+        except Exception:
+            pass
+        try:
+            from dbt.adapters.duckdb.connections import DuckDBConnectionManager as M
+            with M._LOCK:
+                if M._ENV is not None:
+                    try:
+                        M._ENV.close()
+                    finally:
+                        M._ENV = None
+        except ImportError:
+            pass
+
     def versions():
         out = {"dbt_version": _version("dbt-core"),
                "python_version": sys.version.split()[0]}
@@ -151,7 +171,11 @@ def main():
                 send({"type": "result", "id": req.get("id"), "success": True,
                       "exception": None, "invocations": state["invocations"]})
             elif op == "invoke":
-                send(invoke(req))
+                try:
+                    reply = invoke(req)
+                finally:
+                    release_connections()
+                send(reply)
             else:
                 send({"type": "result", "id": req.get("id"), "success": False,
                       "exception": {"type": "ProtocolError", "module": "floe", "message": "unknown op %r" % (op,)}})
