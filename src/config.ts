@@ -123,7 +123,7 @@ export function parseConfig(text: string, file: string): PlatformConfig {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const pos = e.linePos?.[0];
+    const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
     throw configError(
       `Invalid YAML in ${file}${pos ? `:${pos.line}:${pos.col}` : ""}: ${
         e.message.split("\n")[0]

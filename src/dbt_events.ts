@@ -21,6 +21,19 @@ interface NodeInfo {
   node_status?: string;
 }
 
+/** Events that restate node results (dbt's end-of-run summary). */
+const NODE_SUMMARY_EVENTS = new Set([
+  "RunResultError",
+  "RunResultFailure",
+  "RunResultErrorNoMessage",
+  "RunResultWarning",
+  "EndOfRunSummary",
+  "LogModelResult",
+  "LogTestResult",
+  "LogSeedResult",
+  "LogSnapshotResult",
+]);
+
 function now(): string {
   return new Date().toISOString();
 }
@@ -80,7 +93,12 @@ export class DbtEventTranslator {
         }];
       }
       default:
-        if (ev.level === "error" && ev.msg) {
+        // Node failures arrive with their node_finished event; repeat only
+        // errors that belong to no node (a crash, a connection failure).
+        if (
+          ev.level === "error" && ev.msg && !data.node_info &&
+          !NODE_SUMMARY_EVENTS.has(ev.name)
+        ) {
           return [{
             v: 1,
             type: "log",

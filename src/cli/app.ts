@@ -171,11 +171,9 @@ export async function runCli(
           success: result.success,
           ts: new Date().toISOString(),
         });
+        if (!args.quiet) io.err(runSummary(command, result));
         if (args.json) io.out(JSON.stringify(result));
-        else {
-          if (!args.quiet) io.err(runSummary(command, result));
-          if (command === "compile") io.out(result.manifest_path);
-        }
+        else if (command === "compile") io.out(result.manifest_path);
         return result.success ? 0 : 1;
       }
     }
