@@ -1,27 +1,58 @@
 /**
- * The cloud runtime: dbt Cloud Admin and Discovery APIs. (Being built: see the
- * cloud issue; until then every operation reports that honestly.)
+ * The cloud runtime: runs dbt remotely through the dbt Cloud Admin API v2
+ * (trigger, poll, cancel, artifacts), keeps artifacts in a local cache with a
+ * TTL, and reads applied model state from the Discovery API.
+ *
+ * `availability()` makes no network call: it reports available when the
+ * config is valid and the token reference resolves (a network probe would
+ * spend rate limit and can't prove a job may run anyway).
  *
  * @module
  */
+import { join } from "node:path";
 import { type CloudConfig, CloudConfigSchema } from "../../src/config.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
+import { runResultFrom } from "../../src/artifacts.ts";
+import { resolveSecret } from "../../src/secrets.ts";
 import type {
   Availability,
+  CallOptions,
   DbtRuntime,
+  ProjectRef,
   RuntimeMetadata,
+  Selection,
 } from "../../src/runtime.ts";
-import { FLOE_API_VERSION } from "../../src/schemas.ts";
+import {
+  type DbtCommand,
+  FLOE_API_VERSION,
+  type LintResult,
+  type RunResult,
+} from "../../src/schemas.ts";
+import { accessUrl, AdminClient, LEGACY_HOSTS } from "./client.ts";
+import {
+  ArtifactCache,
+  atomicWrite,
+  cacheDirFor,
+  cacheDisabledByEnv,
+} from "./cache.ts";
+import { appliedModels, discoveryUrlFor } from "./discovery.ts";
+import { logEvent, nodeEvents } from "./events.ts";
+import { type Clock, type Logger, realClock } from "./http.ts";
+import type { AppliedModel, Run } from "./schemas.ts";
+import { causeFor, dbtStep, needsOverride } from "./steps.ts";
 
-function notYet(): Promise<never> {
-  return Promise.reject(
-    new FloeDbtError(
-      ERROR_CODES.configuration,
-      "The cloud runtime is not available in this build of floe-dbt",
-      { hint: "use --runtime local" },
-    ),
-  );
+export { ArtifactCache, cacheDirFor } from "./cache.ts";
+export type { Clock, Logger } from "./http.ts";
+
+/** Injectables for tests and embedding. */
+export interface CloudRuntimeOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** 0..1 for backoff jitter. */
+  random?: () => number;
 }
+
+const ARTIFACTS = ["run_results.json", "manifest.json", "catalog.json"];
 
 /** The dbt Cloud runtime. */
 export class CloudRuntime implements DbtRuntime {
@@ -29,29 +60,373 @@ export class CloudRuntime implements DbtRuntime {
   readonly version = "0.1.0";
   readonly floeApiVersion = FLOE_API_VERSION;
   readonly config: CloudConfig;
-  constructor(config: CloudConfig) {
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #random: () => number;
+  #client: Promise<AdminClient> | undefined;
+  #last: { runId: string; jobId: string } | undefined;
+  readonly #warnings: string[] = [];
+
+  constructor(config: CloudConfig, options: CloudRuntimeOptions = {}) {
     this.config = CloudConfigSchema.parse(config);
+    this.#clock = options.clock ?? realClock;
+    this.#logger = options.logger ?? (() => {});
+    this.#random = options.random ?? Math.random;
+    const host = new URL(this.config.base_url).hostname;
+    if (LEGACY_HOSTS.includes(host)) {
+      const w =
+        `base_url uses the legacy dbt Cloud host '${host}', which stops working on 2026-11-01: set base_url to your account's access URL (Account settings > Access URLs)`;
+      this.#warnings.push(w);
+      this.#logger("warn", w);
+    }
   }
-  compileProject = notYet;
-  runModels = notYet;
-  testModels = notYet;
-  execute = notYet;
-  lintProject = notYet;
-  getManifest = notYet;
-  getRunResults = notYet;
+
+  #api(): Promise<AdminClient> {
+    this.#client ??= resolveSecret(this.config.api_token_ref).then((token) =>
+      new AdminClient({
+        baseUrl: this.config.base_url,
+        accountId: this.config.account_id,
+        token,
+        tokenRef: this.config.api_token_ref,
+        requestTimeoutMs: this.config.request_timeout_seconds * 1000,
+        clock: this.#clock,
+        logger: this.#logger,
+        random: this.#random,
+      })
+    );
+    this.#client.catch(() => (this.#client = undefined));
+    return this.#client;
+  }
+
+  #cache(ref: ProjectRef, options: CallOptions): ArtifactCache | undefined {
+    if (options.noCache || cacheDisabledByEnv()) return undefined;
+    return new ArtifactCache(
+      cacheDirFor(ref.projectDir, this.config.cache_dir),
+      this.config.cache_ttl_seconds,
+      () => this.#clock.now(),
+    );
+  }
+
+  /** Store artifacts in the cache, or (cache bypassed) in a fresh temp dir. */
+  async #store(
+    cache: ArtifactCache | undefined,
+    key: string,
+    files: Record<string, string>,
+    runId: string | null,
+    jobId: string,
+  ): Promise<string> {
+    if (cache) {
+      return await cache.write(key, files, {
+        run_id: runId,
+        account_id: this.config.account_id,
+        job_id: jobId,
+      });
+    }
+    const dir = await Deno.makeTempDir({ prefix: `floe-dbt-cloud-${key}-` });
+    for (const [n, t] of Object.entries(files)) {
+      await atomicWrite(join(dir, n), t);
+    }
+    return dir;
+  }
+
+  async execute(
+    command: DbtCommand,
+    ref: ProjectRef,
+    selection: Selection = {},
+    options: CallOptions = {},
+  ): Promise<RunResult> {
+    const emit = options.onEvent ?? (() => {});
+    for (const w of this.#warnings) emit(logEvent("warn", w));
+    const ownJob = command === "seed"
+      ? undefined
+      : this.config.job_ids[command];
+    const jobId = ownJob ?? this.config.job_ids.run;
+    const step = dbtStep(command, selection);
+    const steps = needsOverride(selection, Boolean(ownJob))
+      ? [step]
+      : undefined;
+    const cause = causeFor(step, crypto.randomUUID().slice(0, 12));
+    const cache = this.#cache(ref, options);
+    const api = await this.#api();
+    options.signal?.throwIfAborted();
+    emit(
+      logEvent(
+        "info",
+        `dbt Cloud: triggering job ${jobId} (${
+          steps ? step : "job's own steps"
+        })`,
+      ),
+    );
+    const { run: first, adopted } = await api.trigger(jobId, {
+      cause,
+      ...(steps ? { steps_override: steps } : {}),
+    }, options.signal);
+    let seen = first.status;
+    const run = await api.waitForRun(first.id, {
+      minIntervalMs: this.config.poll_interval_seconds * 1000,
+      maxIntervalMs: this.config.max_poll_interval_seconds * 1000,
+      timeoutMs: this.config.timeout_seconds * 1000,
+      signal: options.signal,
+      onRun: (r) => {
+        if (r.status === seen) return;
+        seen = r.status;
+        emit(
+          logEvent(
+            "info",
+            `dbt Cloud run ${r.id}: ${r.status_humanized ?? r.status}`,
+          ),
+        );
+      },
+    });
+    const meta = this.#runMeta(command, run, jobId, selection, steps, adopted);
+    if (run.status === 30) {
+      throw new FloeDbtError(
+        ERROR_CODES.cancelled,
+        `dbt Cloud run ${run.id} was cancelled in dbt Cloud${msg(run)}`,
+        { hint: `see ${run.href ?? "the run in dbt Cloud"}`, details: meta },
+      );
+    }
+    const files: Record<string, string> = {};
+    for (const name of ARTIFACTS) {
+      const text = await api.runArtifact(run.id, name, options.signal);
+      if (text !== undefined) files[name] = text;
+    }
+    if (!files["run_results.json"]) {
+      throw new FloeDbtError(
+        run.status === 20 && command === "compile"
+          ? ERROR_CODES.compilation
+          : run.status === 20
+          ? ERROR_CODES.execution
+          : ERROR_CODES.remoteApi,
+        `dbt Cloud run ${run.id} ${
+          run.status === 20 ? "failed" : "finished"
+        } without run_results.json${msg(run)}`,
+        {
+          hint: `see the run's logs at ${run.href ?? "dbt Cloud"}`,
+          details: meta,
+        },
+      );
+    }
+    const dir = await this.#store(cache, run.id, files, run.id, jobId);
+    this.#last = { runId: run.id, jobId };
+    const result = await runResultFrom(dir, {
+      ...meta,
+      cached: Boolean(cache),
+      artifacts_dir: dir,
+    }, run.status === 10);
+    for (const e of nodeEvents(JSON.parse(files["run_results.json"]))) emit(e);
+    return result;
+  }
+
+  #runMeta(
+    command: DbtCommand,
+    run: Run,
+    jobId: string,
+    selection: Selection,
+    steps: string[] | undefined,
+    adopted: boolean,
+  ): Record<string, unknown> {
+    return {
+      runtime: "cloud",
+      command,
+      run_id: run.id,
+      job_id: jobId,
+      account_id: this.config.account_id,
+      href: run.href ?? null,
+      status: run.status,
+      status_humanized: run.status_humanized ?? null,
+      status_message: run.status_message ?? null,
+      started_at: run.started_at ?? null,
+      finished_at: run.finished_at ?? null,
+      steps_override: steps ?? null,
+      adopted_after_ambiguous_trigger: adopted,
+      select: selection.select ?? [],
+      exclude: selection.exclude ?? [],
+      full_refresh: Boolean(selection.fullRefresh),
+    };
+  }
+
+  async compileProject(
+    ref: ProjectRef,
+    options?: CallOptions,
+  ): Promise<string> {
+    const r = await this.execute("compile", ref, {}, options);
+    if (!r.success) {
+      const first = (r.metadata.errors as { message?: string }[] | undefined)
+        ?.[0];
+      throw new FloeDbtError(
+        ERROR_CODES.compilation,
+        `dbt compile failed in dbt Cloud: ${
+          first?.message ?? r.metadata.status_message ?? "see the run"
+        }`,
+        {
+          hint: `see ${r.metadata.href ?? "the run in dbt Cloud"}`,
+        },
+      );
+    }
+    return r.manifest_path;
+  }
+
+  runModels(
+    ref: ProjectRef,
+    selection?: Selection,
+    options?: CallOptions,
+  ): Promise<RunResult> {
+    return this.execute("run", ref, selection, options);
+  }
+
+  testModels(
+    ref: ProjectRef,
+    selection?: Pick<Selection, "select" | "exclude">,
+    options?: CallOptions,
+  ): Promise<RunResult> {
+    return this.execute("test", ref, selection, options);
+  }
+
+  lintProject(): Promise<LintResult> {
+    return Promise.reject(
+      new FloeDbtError(
+        ERROR_CODES.usage,
+        "The cloud runtime cannot lint SQL: dbt Cloud's Admin API has no lint endpoint",
+        {
+          hint: "lint with --runtime local (SQLFluff) or --runtime fusion",
+        },
+      ),
+    );
+  }
+
+  /** An artifact of the last run, else the run job's latest; cache first. */
+  async #artifact(
+    ref: ProjectRef,
+    name: string,
+    options: CallOptions,
+  ): Promise<Record<string, unknown>> {
+    const cache = this.#cache(ref, options);
+    const jobId = this.#last?.jobId ?? this.config.job_ids.run;
+    const runId = this.#last?.runId;
+    const key = runId ?? `job-${jobId}`;
+    const cached = await cache?.path(key, name);
+    let text = cached ? await Deno.readTextFile(cached) : undefined;
+    if (text === undefined) {
+      const api = await this.#api();
+      text = runId
+        ? await api.runArtifact(runId, name, options.signal)
+        : await api.jobArtifact(jobId, name, options.signal);
+      if (text === undefined) {
+        throw new FloeDbtError(
+          ERROR_CODES.remoteApi,
+          `dbt Cloud has no ${name} for ${
+            runId ? `run ${runId}` : `job ${jobId}`
+          }`,
+          {
+            hint:
+              "run the job once (with artifacts saved) so dbt Cloud keeps its artifacts",
+          },
+        );
+      }
+      if (cache) {
+        await this.#store(cache, key, { [name]: text }, runId ?? null, jobId);
+      }
+    }
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new FloeDbtError(
+        ERROR_CODES.remoteApi,
+        `dbt Cloud's ${name} is not valid JSON`,
+        { hint: "clear the cache with 'floe-dbt cache clear' and retry" },
+      );
+    }
+  }
+
+  getManifest(
+    ref: ProjectRef,
+    options: CallOptions = {},
+  ): Promise<Record<string, unknown>> {
+    return this.#artifact(ref, "manifest.json", options);
+  }
+
+  getRunResults(
+    ref: ProjectRef,
+    options: CallOptions = {},
+  ): Promise<Record<string, unknown>> {
+    return this.#artifact(ref, "run_results.json", options);
+  }
+
+  /** The Discovery URL: discovery_url, else derived from base_url (or null). */
+  discoveryUrl(): string | null {
+    return this.config.discovery_url ??
+      discoveryUrlFor(accessUrl(this.config.base_url)) ?? null;
+  }
+
+  /** Applied state of the environment's models (Discovery API; needs environment_id). */
+  async appliedModels(options: CallOptions = {}): Promise<AppliedModel[]> {
+    const env = this.config.environment_id;
+    const url = this.discoveryUrl();
+    if (!env || !url) {
+      throw new FloeDbtError(
+        ERROR_CODES.configuration,
+        `The Discovery API needs ${
+          env
+            ? "discovery_url (it can't be derived from base_url)"
+            : "environment_id"
+        } in dbt_runtime_config.cloud`,
+        {
+          hint: "set environment_id (and discovery_url for a custom host)",
+        },
+      );
+    }
+    return await appliedModels((await this.#api()).http, url, env, {
+      signal: options.signal,
+    });
+  }
+
   supportsParallelExecution(): boolean {
     return true;
   }
+
   supportsSqlLinting(): boolean {
     return false;
   }
+
   getRuntimeMetadata(): RuntimeMetadata {
-    return { type: "cloud" };
+    const url = accessUrl(this.config.base_url);
+    return {
+      type: "cloud",
+      runtime_version: this.version,
+      floe_api_version: this.floeApiVersion,
+      access_url: url,
+      api_url: `${url}/api/v2`,
+      account_id: this.config.account_id,
+      job_ids: this.config.job_ids,
+      environment_id: this.config.environment_id ?? null,
+      discovery_url: this.discoveryUrl(),
+      api_token_ref: this.config.api_token_ref,
+      last_run_id: this.#last?.runId ?? null,
+      warnings: this.#warnings,
+      parallel_execution: true,
+    };
   }
-  availability(): Promise<Availability> {
-    return Promise.resolve({ available: false, reason: "not built yet" });
+
+  async availability(): Promise<Availability> {
+    try {
+      await resolveSecret(this.config.api_token_ref);
+    } catch (e) {
+      return { available: false, reason: (e as Error).message };
+    }
+    return {
+      available: true,
+      reason: `dbt Cloud account ${this.config.account_id} at ${
+        accessUrl(this.config.base_url)
+      } (token reference resolves; network not probed)`,
+    };
   }
+
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+function msg(run: Run): string {
+  return run.status_message ? `: ${run.status_message}` : "";
 }

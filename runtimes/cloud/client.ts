@@ -1,0 +1,303 @@
+/**
+ * dbt Cloud Admin API v2 client: trigger (adopting the run after an ambiguous
+ * failure instead of starting a second one), poll with exponential backoff,
+ * cancel, list runs and raw artifacts. Every JSON answer is validated.
+ *
+ * @module
+ */
+import type { z } from "zod";
+import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
+import { type Clock, Http, type HttpAnswer, type Logger } from "./http.ts";
+import {
+  describeIssue,
+  isTerminal,
+  type Run,
+  RunEnvelopeSchema,
+  RunListEnvelopeSchema,
+} from "./schemas.ts";
+
+/** Hosts dbt retires on 2026-11-01 (use the account's access URL instead). */
+export const LEGACY_HOSTS = ["cloud.getdbt.com", "emea.dbt.com", "au.dbt.com"];
+
+/** The account's access URL without `/api/v2` or a trailing slash. */
+export function accessUrl(baseUrl: string): string {
+  return baseUrl.replace(/\/+$/, "").replace(/\/api\/v2$/, "");
+}
+
+/** Settings of the client. */
+export interface ClientOptions {
+  baseUrl: string;
+  accountId: string;
+  token: string;
+  tokenRef: string;
+  requestTimeoutMs: number;
+  clock: Clock;
+  logger: Logger;
+  random?: () => number;
+  retries?: number;
+}
+
+/** Polling settings. */
+export interface PollOptions {
+  minIntervalMs: number;
+  maxIntervalMs: number;
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+  onRun?: (run: Run) => void;
+}
+
+/** Admin API v2 client for one account. */
+export class AdminClient {
+  readonly http: Http;
+  readonly #root: string;
+  readonly #o: ClientOptions;
+
+  constructor(o: ClientOptions) {
+    this.#o = o;
+    this.#root = `${accessUrl(o.baseUrl)}/api/v2/accounts/${o.accountId}`;
+    this.http = new Http({ ...o });
+  }
+
+  #url(path: string, query: Record<string, string> = {}): string {
+    const u = new URL(`${this.#root}/${path}`);
+    for (const [k, v] of Object.entries(query)) u.searchParams.set(k, v);
+    return u.toString();
+  }
+
+  #parse<T extends z.ZodType>(
+    a: HttpAnswer,
+    schema: T,
+    what: string,
+  ): z.infer<T> {
+    let json: unknown;
+    try {
+      json = JSON.parse(a.text);
+    } catch {
+      throw new FloeDbtError(
+        ERROR_CODES.remoteApi,
+        `dbt Cloud API ${what} answered ${a.status} with invalid JSON: ${
+          JSON.stringify(a.text.slice(0, 80))
+        }`,
+        {
+          hint:
+            "a proxy or an outage may have answered instead of dbt Cloud; check base_url and retry",
+        },
+      );
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new FloeDbtError(
+        ERROR_CODES.remoteApi,
+        `dbt Cloud API ${what} answered in an unexpected shape: ${
+          describeIssue(parsed.error)
+        }`,
+        {
+          hint:
+            "the Admin API v2 may have changed; report it with this message",
+        },
+      );
+    }
+    return parsed.data;
+  }
+
+  /** Trigger a job run; `cause` must carry a unique nonce (see steps.ts causeFor). */
+  async trigger(
+    jobId: string,
+    body: { cause: string; steps_override?: string[] },
+    signal?: AbortSignal,
+  ): Promise<{ run: Run; adopted: boolean }> {
+    const since = this.#o.clock.now();
+    let adopted = false;
+    const a = await this.http.send({
+      method: "POST",
+      url: this.#url(`jobs/${jobId}/run/`),
+      body,
+      signal,
+      onAmbiguous: async () => {
+        const found = await this.findTriggered(
+          jobId,
+          body.cause,
+          since,
+          signal,
+        );
+        if (!found) return undefined;
+        adopted = true;
+        this.#o.logger(
+          "warn",
+          `adopted dbt Cloud run ${found.id} after an ambiguous trigger failure`,
+        );
+        return found.answer;
+      },
+    });
+    const run =
+      this.#parse(a, RunEnvelopeSchema, `POST jobs/${jobId}/run/`).data;
+    return { run, adopted };
+  }
+
+  /** The run of `jobId` whose cause matches, created since `sinceMs`. */
+  async findTriggered(
+    jobId: string,
+    cause: string,
+    sinceMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ id: string; answer: HttpAnswer } | undefined> {
+    const runs = await this.listRuns(jobId, 20, signal);
+    const run = runs.find((r) =>
+      r.trigger?.cause === cause &&
+      (!r.created_at || parseDbtTime(r.created_at) >= sinceMs - 5 * 60_000)
+    );
+    if (!run) return undefined;
+    const text = JSON.stringify({
+      status: {
+        code: 200,
+        is_success: true,
+        user_message: "Adopted",
+        developer_message: "",
+      },
+      data: run,
+    });
+    return {
+      id: run.id,
+      answer: { status: 200, text, headers: new Headers() },
+    };
+  }
+
+  /** The newest runs of a job (GET .../runs/?job_definition_id=..&order_by=-id). */
+  async listRuns(
+    jobId: string,
+    limit = 20,
+    signal?: AbortSignal,
+  ): Promise<Run[]> {
+    const a = await this.http.send({
+      method: "GET",
+      url: this.#url("runs/", {
+        job_definition_id: jobId,
+        order_by: "-id",
+        limit: String(limit),
+      }),
+      signal,
+    });
+    return this.#parse(a, RunListEnvelopeSchema, "GET runs/").data;
+  }
+
+  /** One run with its steps and job. */
+  async getRun(runId: string, signal?: AbortSignal): Promise<Run> {
+    const a = await this.http.send({
+      method: "GET",
+      url: this.#url(`runs/${runId}/`, { include_related: "run_steps,job" }),
+      signal,
+    });
+    return this.#parse(a, RunEnvelopeSchema, `GET runs/${runId}/`).data;
+  }
+
+  /** Cancel a run (POST .../runs/{id}/cancel/). */
+  async cancel(runId: string): Promise<Run> {
+    const a = await this.http.send({
+      method: "POST",
+      url: this.#url(`runs/${runId}/cancel/`),
+    });
+    return this.#parse(a, RunEnvelopeSchema, `POST runs/${runId}/cancel/`).data;
+  }
+
+  /** A run's raw artifact, or undefined when dbt Cloud has none (404). */
+  async runArtifact(
+    runId: string,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
+    return await this.#artifact(`runs/${runId}/artifacts/${path}`, signal);
+  }
+
+  /** The job's latest artifact, or undefined (404). */
+  async jobArtifact(
+    jobId: string,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
+    return await this.#artifact(`jobs/${jobId}/artifacts/${path}`, signal);
+  }
+
+  async #artifact(
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
+    const a = await this.http.send({
+      method: "GET",
+      url: this.#url(path),
+      signal,
+      accept: [404],
+    });
+    return a.status === 404 ? undefined : a.text;
+  }
+
+  /** Poll until the run finishes; on timeout or abort cancel it and throw E007/E008. */
+  async waitForRun(runId: string, p: PollOptions): Promise<Run> {
+    const clock = this.#o.clock;
+    const deadline = clock.now() + p.timeoutMs;
+    let interval = p.minIntervalMs;
+    while (true) {
+      let run: Run;
+      try {
+        run = await this.getRun(runId, p.signal);
+      } catch (e) {
+        if (e instanceof FloeDbtError && e.code === ERROR_CODES.cancelled) {
+          throw await this.#cancelled(runId, e);
+        }
+        throw e;
+      }
+      p.onRun?.(run);
+      if (isTerminal(run)) return run;
+      const left = deadline - clock.now();
+      if (left <= 0) {
+        const note = await this.#tryCancel(runId);
+        throw new FloeDbtError(
+          ERROR_CODES.timeout,
+          `dbt Cloud run ${runId} did not finish within timeout_seconds (${
+            p.timeoutMs / 1000
+          } s); ${note}`,
+          {
+            hint:
+              "raise dbt_runtime_config.cloud.timeout_seconds or look at the run in dbt Cloud",
+          },
+        );
+      }
+      try {
+        await clock.sleep(Math.min(interval, left), p.signal);
+      } catch (e) {
+        throw await this.#cancelled(runId, e);
+      }
+      interval = Math.min(interval * 2, p.maxIntervalMs);
+    }
+  }
+
+  async #cancelled(runId: string, cause: unknown): Promise<FloeDbtError> {
+    const note = await this.#tryCancel(runId);
+    return new FloeDbtError(
+      ERROR_CODES.cancelled,
+      `Cancelled while waiting for dbt Cloud run ${runId}; ${note}`,
+      { hint: "the caller cancelled the operation", cause },
+    );
+  }
+
+  async #tryCancel(runId: string): Promise<string> {
+    try {
+      const r = await this.cancel(runId);
+      return `the remote run was cancelled (status ${
+        r.status_humanized ?? r.status
+      })`;
+    } catch (e) {
+      return `cancelling the remote run failed (${
+        (e as Error).message
+      }): cancel it in dbt Cloud`;
+    }
+  }
+}
+
+/** Parse dbt Cloud's `2021-11-26 16:48:41.431645+00:00` (ms since epoch; NaN if bad). */
+export function parseDbtTime(text: string): number {
+  const m = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$/
+    .exec(text.trim());
+  if (!m) return Number.NaN;
+  const frac = m[3] ? m[3].slice(0, 4) : "";
+  return Date.parse(`${m[1]}T${m[2]}${frac}${m[4] ?? "Z"}`);
+}

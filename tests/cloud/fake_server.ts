@@ -1,0 +1,470 @@
+/**
+ * A fake dbt Cloud built from the public Admin API v2 docs and OpenAPI
+ * document: the same paths (trailing slashes), the envelope
+ * `{"status": {code, is_success, user_message, developer_message}, "data"}`,
+ * run status codes 1 -> 2 -> 3 -> 10/20/30 (one step per GET of the run, so no
+ * test waits on time), raw artifacts per run, list-run filters, cancel, a
+ * small Discovery GraphQL endpoint, fault injection and request recording.
+ *
+ * @module
+ */
+
+/** What the fake "dbt Cloud" executes for a run's steps. */
+export type Executor = (
+  steps: string[],
+) => Promise<{ ok: boolean; artifacts: Record<string, string> }>;
+
+/** A recorded request. */
+export interface Recorded {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  body: unknown;
+  auth: string | null;
+}
+
+/** Routes faults can target. */
+export type Route =
+  | "trigger"
+  | "run"
+  | "runs"
+  | "cancel"
+  | "run_artifact"
+  | "job_artifact"
+  | "graphql"
+  | "any";
+
+/** One injected fault; applies to the next `times` matching requests. */
+export type Fault =
+  & { route: Route; times?: number }
+  & (
+    | {
+      kind: "status";
+      status: number;
+      retryAfter?: string;
+      userMessage?: string;
+    }
+    | { kind: "lose_response"; status?: number } // process, then 502/504 or hang
+    | { kind: "hang" } // never answer (until the client gives up)
+    | { kind: "malformed" } // 200 with broken JSON
+  );
+
+interface FakeRun {
+  id: number;
+  job: number;
+  status: 1 | 2 | 3 | 10 | 20 | 30;
+  cause: string;
+  steps: string[] | null;
+  created: Date;
+  artifacts: Record<string, string>;
+  message: string | null;
+}
+
+const HUMAN: Record<number, string> = {
+  1: "Queued",
+  2: "Starting",
+  3: "Running",
+  10: "Success",
+  20: "Error",
+  30: "Cancelled",
+};
+
+function dbtTime(d: Date): string {
+  return d.toISOString().replace("T", " ").replace("Z", "000+00:00");
+}
+
+/** The fake server; `await using` stops it. */
+export class FakeDbtCloud {
+  readonly requests: Recorded[] = [];
+  readonly faults: Fault[] = [];
+  readonly runs = new Map<number, FakeRun>();
+  /** Job id -> the job's own steps. */
+  readonly jobs = new Map<number, string[]>();
+  /** Models served by the Discovery endpoint. */
+  appliedModels: { uniqueId: string; name: string; status: string }[] = [];
+  #nextId = 70_000_000_001; // beyond 2^32, like real run ids
+  #server: Deno.HttpServer<Deno.NetAddr>;
+  #hangs = new Set<() => void>();
+
+  constructor(
+    readonly accountId: number,
+    readonly token: string,
+    public executor: Executor,
+  ) {
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      (req) => this.#handle(req),
+    );
+  }
+
+  /** The access URL (what base_url is set to). */
+  get url(): string {
+    return `http://127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  /** Requests whose path ends with `suffix` (and method if given). */
+  calls(route: RegExp, method?: string): Recorded[] {
+    return this.requests.filter((r) =>
+      route.test(r.path) && (!method || r.method === method)
+    );
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const release of this.#hangs) release();
+    await this.#server.shutdown();
+  }
+
+  #fault(route: Route): Fault | undefined {
+    const i = this.faults.findIndex((f) =>
+      f.route === route || f.route === "any"
+    );
+    if (i < 0) return undefined;
+    const f = this.faults[i]!;
+    f.times = (f.times ?? 1) - 1;
+    if (f.times <= 0) this.faults.splice(i, 1);
+    return f;
+  }
+
+  #hang(req: Request): Promise<Response> {
+    return new Promise((resolve) => {
+      const release = () => resolve(new Response(null, { status: 504 }));
+      this.#hangs.add(release);
+      req.signal.addEventListener("abort", release, { once: true });
+    });
+  }
+
+  async #handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    const text = req.method === "POST" ? await req.text() : "";
+    let body: unknown = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch { /* recorded as null */ }
+    this.requests.push({
+      method: req.method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      body,
+      auth: req.headers.get("authorization"),
+    });
+    const route = this.#route(req.method, url.pathname);
+    if (!route) return envelope(404, null, "Not found.");
+    const auth = req.headers.get("authorization");
+    if (auth !== `Token ${this.token}` && auth !== `Bearer ${this.token}`) {
+      return envelope(401, null, "Invalid token.");
+    }
+    if (
+      Number(route.params.account ?? this.accountId) !== this.accountId &&
+      route.name !== "graphql"
+    ) {
+      return envelope(404, null, "Account not found.");
+    }
+    const fault = this.#fault(route.name);
+    if (fault?.kind === "hang") return await this.#hang(req);
+    if (fault?.kind === "malformed") {
+      return new Response('{"status": {"code": 200, ', {
+        status: 200,
+        headers: { "content-type": "application/json" },
+      });
+    }
+    if (fault?.kind === "status") {
+      const headers: Record<string, string> = fault.retryAfter
+        ? { "retry-after": fault.retryAfter }
+        : {};
+      return envelope(
+        fault.status,
+        null,
+        fault.userMessage ?? HUMAN_HTTP[fault.status] ?? "Error",
+        headers,
+      );
+    }
+    const res = await this.#answer(route.name, route.params, url, body);
+    if (fault?.kind === "lose_response") {
+      return fault.status
+        ? new Response("<html>bad gateway</html>", { status: fault.status })
+        : await this.#hang(req);
+    }
+    return res;
+  }
+
+  #route(
+    method: string,
+    path: string,
+  ): { name: Route; params: Record<string, string> } | undefined {
+    const table: [string, Route, RegExp][] = [
+      [
+        "POST",
+        "trigger",
+        /^\/api\/v2\/accounts\/(?<account>\d+)\/jobs\/(?<job>\d+)\/run\/$/,
+      ],
+      [
+        "GET",
+        "run",
+        /^\/api\/v2\/accounts\/(?<account>\d+)\/runs\/(?<run>\d+)\/$/,
+      ],
+      ["GET", "runs", /^\/api\/v2\/accounts\/(?<account>\d+)\/runs\/$/],
+      [
+        "POST",
+        "cancel",
+        /^\/api\/v2\/accounts\/(?<account>\d+)\/runs\/(?<run>\d+)\/cancel\/$/,
+      ],
+      [
+        "GET",
+        "run_artifact",
+        /^\/api\/v2\/accounts\/(?<account>\d+)\/runs\/(?<run>\d+)\/artifacts\/(?<path>.+)$/,
+      ],
+      [
+        "GET",
+        "job_artifact",
+        /^\/api\/v2\/accounts\/(?<account>\d+)\/jobs\/(?<job>\d+)\/artifacts\/(?<path>.+)$/,
+      ],
+      ["POST", "graphql", /^\/graphql\/?$/],
+    ];
+    for (const [m, name, re] of table) {
+      const match = re.exec(path);
+      if (match && m === method) return { name, params: { ...match.groups } };
+    }
+    return undefined;
+  }
+
+  async #answer(
+    name: Route,
+    p: Record<string, string>,
+    url: URL,
+    body: unknown,
+  ): Promise<Response> {
+    switch (name) {
+      case "trigger": {
+        const job = Number(p.job);
+        if (!this.jobs.has(job)) return envelope(404, null, "Job not found.");
+        const b = (body ?? {}) as { cause?: unknown; steps_override?: unknown };
+        if (typeof b.cause !== "string" || !b.cause || b.cause.length > 255) {
+          return envelope(400, {
+            cause: ["Ensure this field has no more than 255 characters."],
+          }, "Invalid request.");
+        }
+        const steps = b.steps_override ?? null;
+        if (
+          steps !== null &&
+          (!Array.isArray(steps) ||
+            steps.some((s) =>
+              typeof s !== "string" || !s.startsWith("dbt ") ||
+              /[;&|\n`$]/.test(s)
+            ))
+        ) {
+          return envelope(400, {
+            steps_override: ["Each step must be a dbt command."],
+          }, "Invalid request.");
+        }
+        const run: FakeRun = {
+          id: this.#nextId++,
+          job,
+          status: 1,
+          cause: b.cause,
+          steps: steps as string[] | null,
+          created: new Date(),
+          artifacts: {},
+          message: null,
+        };
+        this.runs.set(run.id, run);
+        return envelope(200, this.#json(run), "Success!");
+      }
+      case "run": {
+        const run = this.runs.get(Number(p.run));
+        if (!run) return envelope(404, null, "Run not found.");
+        await this.#advance(run);
+        return envelope(200, this.#json(run), "Success!");
+      }
+      case "runs": {
+        const q = url.searchParams;
+        let list = [...this.runs.values()];
+        if (q.get("job_definition_id")) {
+          list = list.filter((r) =>
+            r.job === Number(q.get("job_definition_id"))
+          );
+        }
+        if (q.get("status")) {
+          list = list.filter((r) => r.status === Number(q.get("status")));
+        }
+        list.sort((a, b) =>
+          q.get("order_by") === "-id" ? b.id - a.id : a.id - b.id
+        );
+        const offset = Number(q.get("offset") ?? 0);
+        const limit = Number(q.get("limit") ?? 100);
+        const page = list.slice(offset, offset + limit);
+        return envelope(200, page.map((r) => this.#json(r)), "Success!", {}, {
+          pagination: { count: page.length, total_count: list.length },
+          filters: Object.fromEntries(q),
+        });
+      }
+      case "cancel": {
+        const run = this.runs.get(Number(p.run));
+        if (!run) return envelope(404, null, "Run not found.");
+        if (run.status < 10) run.status = 30;
+        return envelope(200, this.#json(run), "Success!");
+      }
+      case "run_artifact": {
+        const run = this.runs.get(Number(p.run));
+        const text = run?.artifacts[p.path!];
+        return text === undefined
+          ? envelope(404, null, "The requested artifact was not found.")
+          : raw(text);
+      }
+      case "job_artifact": {
+        const latest =
+          [...this.runs.values()].filter((r) =>
+            r.job === Number(p.job) && r.status === 10
+          ).sort((a, b) => b.id - a.id)[0];
+        const text = latest?.artifacts[p.path!];
+        return text === undefined
+          ? envelope(404, null, "The requested artifact was not found.")
+          : raw(text);
+      }
+      case "graphql":
+        return this.#graphql(body);
+      default:
+        return envelope(404, null, "Not found.");
+    }
+  }
+
+  async #advance(run: FakeRun): Promise<void> {
+    if (run.status === 1 || run.status === 2) {
+      run.status = (run.status + 1) as 2 | 3;
+    } else if (run.status === 3) {
+      const steps = run.steps ?? this.jobs.get(run.job) ?? [];
+      const r = await this.executor(steps);
+      run.artifacts = r.artifacts;
+      run.status = r.ok ? 10 : 20;
+      run.message = r.ok ? null : "Job run failed: a step errored";
+    }
+  }
+
+  #json(r: FakeRun): Record<string, unknown> {
+    const done = r.status >= 10;
+    return {
+      id: r.id,
+      trigger_id: r.id + 1,
+      account_id: this.accountId,
+      environment_id: 1,
+      project_id: 1,
+      job_definition_id: r.job,
+      job_id: r.job,
+      status: r.status,
+      status_humanized: HUMAN[r.status],
+      status_message: r.message,
+      dbt_version: "versionless",
+      git_branch: "main",
+      git_sha: "0".repeat(40),
+      created_at: dbtTime(r.created),
+      updated_at: dbtTime(r.created),
+      started_at: r.status >= 3 ? dbtTime(r.created) : null,
+      finished_at: done ? dbtTime(new Date()) : null,
+      in_progress: !done,
+      is_complete: done,
+      is_success: r.status === 10,
+      is_error: r.status === 20,
+      is_cancelled: r.status === 30,
+      href: `${this.url}/deploy/${this.accountId}/projects/1/runs/${r.id}/`,
+      trigger: {
+        id: r.id + 1,
+        cause: r.cause,
+        job_definition_id: r.job,
+        steps_override: r.steps,
+      },
+      job: {
+        id: r.job,
+        name: `job ${r.job}`,
+        execute_steps: this.jobs.get(r.job) ?? [],
+      },
+      run_steps: done
+        ? (r.steps ?? []).map((s, i) => ({
+          id: i + 1,
+          index: i + 1,
+          name: `Invoke ${s}`,
+          status: r.status,
+          status_humanized: HUMAN[r.status],
+          logs: "",
+        }))
+        : [],
+      artifacts_saved: done,
+      has_docs_generated: false,
+    };
+  }
+
+  #graphql(body: unknown): Response {
+    const v =
+      ((body ?? {}) as { variables?: Record<string, unknown> }).variables ?? {};
+    const first = Number(v.first ?? 100);
+    const start = v.after ? Number(atob(String(v.after))) : 0;
+    const page = this.appliedModels.slice(start, start + first);
+    const end = start + page.length;
+    return Response.json({
+      data: {
+        environment: {
+          applied: {
+            models: {
+              pageInfo: {
+                endCursor: page.length ? btoa(String(end)) : null,
+                hasNextPage: end < this.appliedModels.length,
+              },
+              edges: page.map((m) => ({
+                node: {
+                  uniqueId: m.uniqueId,
+                  name: m.name,
+                  executionInfo: {
+                    lastRunStatus: m.status,
+                    lastRunError: null,
+                    executeCompletedAt: "2024-01-01T00:00:00Z",
+                    executionTime: 1.5,
+                  },
+                },
+              })),
+            },
+          },
+        },
+      },
+    });
+  }
+}
+
+const HUMAN_HTTP: Record<number, string> = {
+  400: "Invalid request.",
+  401: "Invalid token.",
+  403: "You do not have permission.",
+  404: "Not found.",
+  429: "Too many requests.",
+  500: "Internal server error.",
+  502: "Bad gateway.",
+  503: "Service unavailable.",
+  504: "Gateway timeout.",
+};
+
+function envelope(
+  code: number,
+  data: unknown,
+  message: string,
+  headers: Record<string, string> = {},
+  extra?: unknown,
+): Response {
+  const is_success = code < 400;
+  return Response.json(
+    {
+      status: {
+        code,
+        is_success,
+        user_message: message,
+        developer_message: is_success ? "" : message,
+      },
+      data,
+      ...(extra ? { extra } : {}),
+    },
+    { status: code, headers },
+  );
+}
+
+function raw(text: string): Response {
+  return new Response(text, {
+    status: 200,
+    headers: { "content-type": "application/json" },
+  });
+}
