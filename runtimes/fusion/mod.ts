@@ -1,31 +1,54 @@
 /**
- * The fusion runtime: the real dbt Fusion engine binary. (Being built: see the
- * Fusion issue; until then every operation reports E005 honestly.)
+ * The fusion runtime: the real dbt Fusion engine binary (PyPI `dbt` 2.x), run
+ * as a subprocess per call with its own target and log directories (see
+ * calls.ts), so calls may run in parallel. Targets Fusion cannot serve fall
+ * back to the local dbt-core runtime (or fail with E006 when
+ * `fallback_to_core` is false).
  *
  * @module
  */
+import pLimit from "p-limit";
 import {
   type FusionConfig,
   FusionConfigSchema,
   type LocalConfig,
+  LocalConfigSchema,
 } from "../../src/config.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
+import { DbtEventTranslator } from "../../src/dbt_events.ts";
+import {
+  artifactPaths,
+  readArtifact,
+  runResultFrom,
+} from "../../src/artifacts.ts";
+import {
+  adapterType,
+  type ResolvedProject,
+  resolveProject,
+  targetDir,
+} from "../../src/project.ts";
 import type {
   Availability,
+  CallOptions,
   DbtRuntime,
+  ProjectRef,
   RuntimeMetadata,
+  Selection,
 } from "../../src/runtime.ts";
-import { FLOE_API_VERSION } from "../../src/schemas.ts";
-
-function notYet(): Promise<never> {
-  return Promise.reject(
-    new FloeDbtError(
-      ERROR_CODES.fusionNotFound,
-      "The fusion runtime is not available in this build of floe-dbt",
-      { hint: "use --runtime local" },
-    ),
-  );
-}
+import {
+  type DbtCommand,
+  FLOE_API_VERSION,
+  type LintResult,
+  type RunResult,
+} from "../../src/schemas.ts";
+import { selectionArgs } from "../local/mod.ts";
+import { fusionSupports, supportedAdapters } from "./adapters.ts";
+import { AdapterRefused, callFusion } from "./call.ts";
+import { latestTarget, markLatest, newCallDirs, pruneCalls } from "./calls.ts";
+import { detectFusion, type FusionBinary } from "./detect.ts";
+import { errorFromFusion } from "./errors.ts";
+import { Fallback } from "./fallback.ts";
+import { hasLintCommand, lintWithFusion } from "./lint.ts";
 
 /** The dbt Fusion runtime. */
 export class FusionRuntime implements DbtRuntime {
@@ -33,32 +56,296 @@ export class FusionRuntime implements DbtRuntime {
   readonly version = "0.1.0";
   readonly floeApiVersion = FLOE_API_VERSION;
   readonly config: FusionConfig;
+  readonly localConfig: LocalConfig;
+  #binary: FusionBinary | undefined;
+  #lint: boolean | undefined;
+  #fallback: Fallback;
+  #limit: ReturnType<typeof pLimit>;
+  #inFlight = new Set<string>();
+  #lastAdapter: string | null = null;
+
   constructor(
     config: Partial<FusionConfig> = {},
-    _local: Partial<LocalConfig> = {},
+    local: Partial<LocalConfig> = {},
   ) {
     this.config = FusionConfigSchema.parse(config);
+    this.localConfig = LocalConfigSchema.parse(local);
+    this.#limit = pLimit(this.config.max_parallel);
+    this.#fallback = new Fallback(
+      this.config.fallback_to_core,
+      this.localConfig,
+      supportedAdapters(this.config.adapters),
+    );
   }
-  compileProject = notYet;
-  runModels = notYet;
-  testModels = notYet;
-  execute = notYet;
-  lintProject = notYet;
-  getManifest = notYet;
-  getRunResults = notYet;
+
+  /** The Fusion binary (detected once; E005 when there is none). */
+  binary(): FusionBinary {
+    this.#binary ??= detectFusion(
+      this.config.binary_path,
+      this.config.min_version,
+    );
+    return this.#binary;
+  }
+
+  get #killGraceMs(): number {
+    return this.localConfig.kill_grace_seconds * 1000;
+  }
+
+  /** The project and its adapter; the reason when Fusion cannot serve it. */
+  #prepare(ref: ProjectRef): {
+    project: ResolvedProject;
+    adapter: string;
+    unsupported: string | undefined;
+  } {
+    const project = resolveProject(ref);
+    const adapter = adapterType(project);
+    this.#lastAdapter = adapter;
+    const unsupported = fusionSupports(adapter, this.config.adapters)
+      ? undefined
+      : `dbt Fusion does not support the '${adapter}' adapter`;
+    return { project, adapter, unsupported };
+  }
+
+  async execute(
+    command: DbtCommand,
+    ref: ProjectRef,
+    selection: Selection = {},
+    options: CallOptions = {},
+  ): Promise<RunResult> {
+    const started = performance.now();
+    const { project, adapter, unsupported } = this.#prepare(ref);
+    let reason = unsupported;
+    if (!reason) {
+      const bin = this.binary();
+      try {
+        const run = await this.#limit(() =>
+          this.#runOnce(bin, command, project, selection, options)
+        );
+        run.metadata.adapter = adapter;
+        run.execution_time_seconds = (performance.now() - started) / 1000;
+        return run;
+      } catch (e) {
+        if (!(e instanceof AdapterRefused)) throw e;
+        reason = `dbt Fusion refused the '${adapter}' adapter: ${e.message}`;
+      }
+    }
+    const why = reason;
+    const run = await this.#fallback.run(
+      adapter,
+      why,
+      (local) => local.execute(command, ref, selection, options),
+      options,
+    );
+    run.metadata = {
+      ...run.metadata,
+      ...this.#fallback.metadata(adapter, why),
+    };
+    return run;
+  }
+
+  async #runOnce(
+    bin: FusionBinary,
+    command: DbtCommand,
+    project: ResolvedProject,
+    selection: Selection,
+    options: CallOptions,
+  ): Promise<RunResult> {
+    const dirs = await newCallDirs(project.projectDir);
+    this.#inFlight.add(dirs.id);
+    try {
+      const translator = new DbtEventTranslator();
+      const onEvent = options.onEvent;
+      const res = await callFusion({
+        bin,
+        command,
+        project,
+        dirs,
+        extra: selectionArgs(
+          command === "compile" || command === "test"
+            ? { ...selection, fullRefresh: false }
+            : selection,
+        ),
+        signal: options.signal,
+        killGraceMs: this.#killGraceMs,
+        onEvent: (ev) => {
+          if (onEvent) { for (const p of translator.translate(ev)) onEvent(p); }
+        },
+      });
+      const paths = artifactPaths(dirs.target);
+      if (res.code !== 0 && !(await hasNodeFailures(paths.runResults))) {
+        throw errorFromFusion(command, res.errors, res.code, res.stderr);
+      }
+      const run = await runResultFrom(dirs.target, {
+        runtime: "fusion",
+        executed_by: "fusion",
+        fallback: false,
+        command,
+        fusion_version: bin.version,
+        binary_path: bin.path,
+        call_id: dirs.id,
+        log_path: dirs.logs,
+        exit_code: res.code,
+        target: project.target ?? null,
+        select: selection.select ?? [],
+        exclude: selection.exclude ?? [],
+        full_refresh: Boolean(selection.fullRefresh),
+      }, res.code === 0);
+      await markLatest(project.projectDir, dirs);
+      return run;
+    } finally {
+      this.#inFlight.delete(dirs.id);
+      await pruneCalls(project.projectDir, this.#inFlight);
+    }
+  }
+
+  async compileProject(
+    ref: ProjectRef,
+    options?: CallOptions,
+  ): Promise<string> {
+    const result = await this.execute("compile", ref, {}, options);
+    if (!result.success) {
+      const first = (result.metadata.errors as { message?: string }[])?.[0];
+      throw new FloeDbtError(
+        ERROR_CODES.compilation,
+        `dbt compile failed: ${first?.message ?? "see the log"}`,
+        { hint: "fix the model dbt names, then compile again" },
+      );
+    }
+    return result.manifest_path;
+  }
+
+  runModels(
+    ref: ProjectRef,
+    selection?: Selection,
+    options?: CallOptions,
+  ): Promise<RunResult> {
+    return this.execute("run", ref, selection, options);
+  }
+
+  testModels(
+    ref: ProjectRef,
+    selection?: Pick<Selection, "select" | "exclude">,
+    options?: CallOptions,
+  ): Promise<RunResult> {
+    return this.execute("test", ref, selection, options);
+  }
+
+  async lintProject(
+    ref: ProjectRef,
+    options: CallOptions & { fix?: boolean; select?: string[] } = {},
+  ): Promise<LintResult> {
+    const { project, adapter, unsupported } = this.#prepare(ref);
+    let reason = unsupported;
+    if (!reason) {
+      if (!this.supportsSqlLinting()) {
+        throw new FloeDbtError(
+          ERROR_CODES.lint,
+          `This dbt Fusion (${this.binary().path}) has no 'lint' command`,
+          { hint: "install a Fusion with `dbt lint`, or use --runtime local" },
+        );
+      }
+      try {
+        return await lintWithFusion(
+          this.binary(),
+          project,
+          options,
+          this.#killGraceMs,
+        );
+      } catch (e) {
+        if (!(e instanceof AdapterRefused)) throw e;
+        reason = `dbt Fusion refused the '${adapter}' adapter: ${e.message}`;
+      }
+    }
+    return await this.#fallback.run(
+      adapter,
+      reason,
+      (local) => local.lintProject(ref, options),
+      options,
+    );
+  }
+
+  async #artifactDir(ref: ProjectRef): Promise<string> {
+    const project = resolveProject(ref);
+    return await latestTarget(project.projectDir) ?? targetDir(project);
+  }
+
+  async getManifest(ref: ProjectRef): Promise<Record<string, unknown>> {
+    return readArtifact(artifactPaths(await this.#artifactDir(ref)).manifest);
+  }
+
+  async getRunResults(ref: ProjectRef): Promise<Record<string, unknown>> {
+    return readArtifact(artifactPaths(await this.#artifactDir(ref)).runResults);
+  }
+
   supportsParallelExecution(): boolean {
     return true;
   }
+
+  /** True when the installed Fusion binary has a `lint` command. */
   supportsSqlLinting(): boolean {
-    return false;
+    if (this.#lint === undefined) {
+      try {
+        this.#lint = hasLintCommand(this.binary().path);
+      } catch {
+        return false;
+      }
+    }
+    return this.#lint;
   }
+
   getRuntimeMetadata(): RuntimeMetadata {
-    return { type: "fusion" };
+    let bin: FusionBinary | undefined;
+    try {
+      bin = this.binary();
+    } catch {
+      bin = undefined;
+    }
+    return {
+      type: "fusion",
+      runtime_version: this.version,
+      floe_api_version: this.floeApiVersion,
+      fusion_version: bin?.version ?? null,
+      binary_path: bin?.path ?? null,
+      adapter: this.#lastAdapter,
+      supported_adapters: supportedAdapters(this.config.adapters),
+      fallback_to_core: this.config.fallback_to_core,
+      fallbacks: this.#fallback.count,
+      last_fallback: this.#fallback.last,
+      parallel_execution: true,
+      max_parallel: this.config.max_parallel,
+    };
   }
+
   availability(): Promise<Availability> {
-    return Promise.resolve({ available: false, reason: "not built yet" });
+    try {
+      const bin = this.binary();
+      return Promise.resolve({
+        available: true,
+        reason: `dbt Fusion ${bin.version} at ${bin.path}`,
+      });
+    } catch (e) {
+      return Promise.resolve({
+        available: false,
+        reason: (e as Error).message,
+      });
+    }
   }
-  close(): Promise<void> {
-    return Promise.resolve();
+
+  async close(): Promise<void> {
+    await this.#fallback.close();
+  }
+}
+
+/** Whether run_results.json exists and records failed or errored nodes. */
+async function hasNodeFailures(path: string): Promise<boolean> {
+  try {
+    const rr = JSON.parse(await Deno.readTextFile(path)) as {
+      results?: { status?: string }[];
+    };
+    return (rr.results ?? []).some((r) =>
+      ["error", "fail", "runtime error"].includes(String(r.status))
+    );
+  } catch {
+    return false;
   }
 }

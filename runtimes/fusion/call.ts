@@ -1,0 +1,75 @@
+/**
+ * One Fusion call on a project: the argument list (its own target and log
+ * directories, JSON logs), cancellation as E008, and Fusion's run-time
+ * "adapter is not yet supported" refusal as AdapterRefused.
+ *
+ * @module
+ */
+import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
+import type { DbtEvent } from "../../src/dbt_events.ts";
+import type { ResolvedProject } from "../../src/project.ts";
+import { isAdapterUnsupportedMessage } from "./adapters.ts";
+import type { CallDirs } from "./calls.ts";
+import type { FusionBinary } from "./detect.ts";
+import { type FusionProcessResult, runFusionProcess } from "./run.ts";
+
+/** Fusion refused the profile's adapter at run time (dbt1005). */
+export class AdapterRefused extends Error {}
+
+/** What one call needs. */
+export interface CallSpec {
+  bin: FusionBinary;
+  command: string;
+  project: ResolvedProject;
+  dirs: CallDirs;
+  /** Arguments after the common ones (selection, lint flags). */
+  extra: string[];
+  signal?: AbortSignal | undefined;
+  killGraceMs: number;
+  onEvent?: ((ev: DbtEvent) => void) | undefined;
+}
+
+/** The full argument list of a call. */
+export function fusionArgs(s: CallSpec): string[] {
+  const p = s.project;
+  return [
+    s.command,
+    "--project-dir",
+    p.projectDir,
+    "--profiles-dir",
+    p.profilesDir,
+    ...(p.target ? ["--target", p.target] : []),
+    "--target-path",
+    s.dirs.target,
+    "--log-path",
+    s.dirs.logs,
+    "--log-format",
+    "json",
+    ...s.extra,
+  ];
+}
+
+/** Run one call; E008 when cancelled, AdapterRefused on dbt1005 refusal. */
+export async function callFusion(s: CallSpec): Promise<FusionProcessResult> {
+  const res = await runFusionProcess({
+    binary: s.bin.path,
+    // cwd is the project: a relative DuckDB path resolves against it.
+    cwd: s.project.projectDir,
+    args: fusionArgs(s),
+    onEvent: s.onEvent,
+    signal: s.signal,
+    killGraceMs: s.killGraceMs,
+  });
+  if (res.cancelled) {
+    throw new FloeDbtError(
+      ERROR_CODES.cancelled,
+      `dbt Fusion ${s.command} was cancelled; its process group was stopped`,
+      { hint: "run the command again when wanted" },
+    );
+  }
+  const refusal = res.errors.find((e) =>
+    isAdapterUnsupportedMessage(e.message)
+  );
+  if (refusal) throw new AdapterRefused(refusal.message.split("\n")[0]);
+  return res;
+}

@@ -1,0 +1,153 @@
+/**
+ * Run the Fusion binary once: an argument list (never a shell), its own
+ * process group (so cancelling reaches every child), quiet and offline
+ * environment, and its `--log-format json` stdout parsed line by line.
+ *
+ * @module
+ */
+import type { DbtEvent } from "../../src/dbt_events.ts";
+import { stripAnsi } from "../../src/dbt_events.ts";
+
+/**
+ * Variables set on every Fusion call: no usage statistics, no version check,
+ * no backtraces in messages. (Fusion ignores DO_NOT_TRACK, so the two dbt
+ * variables are what keeps it offline; unknown DBT_ENGINE_* are errors.)
+ */
+export const FUSION_ENV: Readonly<Record<string, string>> = {
+  DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
+  DBT_DISABLE_VERSION_CHECK: "1",
+  DO_NOT_TRACK: "1",
+  RUST_BACKTRACE: "0",
+};
+
+/** An error Fusion reported, e.g. DependencyNotFound (dbt1048). */
+export interface FusionError {
+  /** Fusion's error name, e.g. `DependencyNotFound`; empty when absent. */
+  name: string;
+  /** Fusion's code, e.g. `dbt1048`; empty when absent. */
+  code: string;
+  /** The message without the `[error] [Name (code)]:` prefix. */
+  message: string;
+}
+
+/** What one Fusion process did. */
+export interface FusionProcessResult {
+  /** Exit status (-1 when killed by a signal). */
+  code: number;
+  /** Error-level log lines, parsed. */
+  errors: FusionError[];
+  /** stdout lines that are not log events (e.g. `dbt lint --format json`). */
+  otherLines: string[];
+  /** stderr text. */
+  stderr: string;
+  /** True when the call was cancelled through its signal. */
+  cancelled: boolean;
+}
+
+/** Parse an error message `[error] [Name (dbtNNNN)]: text`. */
+export function parseFusionError(msg: string): FusionError {
+  const text = stripAnsi(msg).trim();
+  const m = text.match(
+    /^(?:\[error\]\s*)?\[(\w+) \((dbt\d+)\)\]:\s*([\s\S]*)$/,
+  );
+  if (m) return { name: m[1]!, code: m[2]!, message: m[3]!.trim() };
+  return { name: "", code: "", message: text.replace(/^\[error\]\s*/, "") };
+}
+
+/** Options of one Fusion process. */
+export interface FusionProcessOptions {
+  binary: string;
+  args: string[];
+  cwd: string;
+  /** Receives every JSON log event. */
+  onEvent?: ((ev: DbtEvent) => void) | undefined;
+  signal?: AbortSignal | undefined;
+  /** Grace between SIGTERM and SIGKILL on cancel, milliseconds. */
+  killGraceMs: number;
+}
+
+function signalGroup(pid: number, sig: Deno.Signal): void {
+  try {
+    Deno.kill(-pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+/** Run Fusion to completion (or cancellation) and report what it said. */
+export async function runFusionProcess(
+  o: FusionProcessOptions,
+): Promise<FusionProcessResult> {
+  o.signal?.throwIfAborted();
+  const child = new Deno.Command(o.binary, {
+    args: o.args,
+    cwd: o.cwd,
+    env: { ...Deno.env.toObject(), ...FUSION_ENV },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  let cancelled = false;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = () => {
+    cancelled = true;
+    signalGroup(child.pid, "SIGTERM");
+    killTimer = setTimeout(
+      () => signalGroup(child.pid, "SIGKILL"),
+      o.killGraceMs,
+    );
+  };
+  o.signal?.addEventListener("abort", onAbort, { once: true });
+  const errors: FusionError[] = [];
+  const otherLines: string[] = [];
+  const stderrText = new Response(child.stderr).text();
+  try {
+    let buffer = "";
+    const handle = (line: string) => {
+      if (!line.trim()) return;
+      let parsed: { info?: Record<string, unknown>; data?: unknown };
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        otherLines.push(line);
+        return;
+      }
+      if (!parsed || typeof parsed !== "object" || !parsed.info) {
+        otherLines.push(line);
+        return;
+      }
+      const info = parsed.info;
+      const ev: DbtEvent = {
+        name: String(info.name ?? ""),
+        level: String(info.level ?? ""),
+        msg: String(info.msg ?? ""),
+        data: (parsed.data ?? {}) as Record<string, unknown>,
+      };
+      if (ev.level === "error" && ev.msg) errors.push(parseFusionError(ev.msg));
+      o.onEvent?.(ev);
+    };
+    for await (
+      const chunk of child.stdout.pipeThrough(new TextDecoderStream())
+    ) {
+      buffer += chunk;
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        handle(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+      }
+    }
+    handle(buffer);
+    const status = await child.status;
+    return {
+      code: status.signal ? -1 : status.code,
+      errors,
+      otherLines,
+      stderr: await stderrText,
+      cancelled,
+    };
+  } finally {
+    o.signal?.removeEventListener("abort", onAbort);
+    if (killTimer !== undefined) clearTimeout(killTimer);
+  }
+}
