@@ -89,8 +89,13 @@ function sqlfluffError(
   stderr: string,
   code: number,
 ): FloeDbtError {
-  const msg = stderr.trim().split("\n").filter((l) => l.trim()).slice(-6)
-    .join(" | ");
+  const lines = stderr.trim().split("\n").filter((l) => l.trim());
+  // A Python traceback: keep SQLFluff's own message (the exception line and
+  // what follows it), never the stack.
+  const exc = lines.findLastIndex((l) =>
+    /^[A-Za-z_][\w.]*(Error|Exception)\b.*:/.test(l)
+  );
+  const msg = (exc >= 0 ? lines.slice(exc) : lines.slice(-6)).join(" | ");
   return new FloeDbtError(
     ERROR_CODES.lint,
     `SQLFluff ${step} failed (exit ${code}): ${msg || "no message"}`,
@@ -106,6 +111,7 @@ export async function lintWithSqlfluff(
   python: string,
   ref: ProjectRef,
   options: CallOptions & { fix?: boolean; select?: string[] },
+  lockTimeoutSeconds = 3600,
 ): Promise<LintResult> {
   const project = resolveProject(ref);
   const settings = projectSettings(project.projectDir);

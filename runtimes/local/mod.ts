@@ -267,7 +267,12 @@ export class LocalRuntime implements DbtRuntime {
     ref: ProjectRef,
     options: CallOptions & { fix?: boolean; select?: string[] } = {},
   ): Promise<LintResult> {
-    return lintWithSqlfluff(this.#requirePython(), ref, options);
+    return lintWithSqlfluff(
+      this.#requirePython(),
+      ref,
+      options,
+      this.config.lock_timeout_seconds,
+    );
   }
 
   getManifest(ref: ProjectRef): Promise<Record<string, unknown>> {
