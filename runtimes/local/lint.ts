@@ -160,7 +160,7 @@ export async function lintWithSqlfluff(
     ? await acquireProjectLock(
       project.projectDir,
       "sqlfluff lint",
-      3600,
+      lockTimeoutSeconds,
       options.signal,
     )
     : undefined;
