@@ -64,3 +64,17 @@ export function errorFromFusion(
     },
   );
 }
+
+/** Whether run_results.json exists and records failed or errored nodes. */
+export async function hasNodeFailures(path: string): Promise<boolean> {
+  try {
+    const rr = JSON.parse(await Deno.readTextFile(path)) as {
+      results?: { status?: string }[];
+    };
+    return (rr.results ?? []).some((r) =>
+      ["error", "fail", "runtime error"].includes(String(r.status))
+    );
+  } catch {
+    return false;
+  }
+}

@@ -46,7 +46,8 @@ import { fusionSupports, supportedAdapters } from "./adapters.ts";
 import { AdapterRefused, callFusion } from "./call.ts";
 import { latestTarget, markLatest, newCallDirs, pruneCalls } from "./calls.ts";
 import { detectFusion, type FusionBinary } from "./detect.ts";
-import { errorFromFusion } from "./errors.ts";
+import { errorFromFusion, hasNodeFailures } from "./errors.ts";
+import { Mutex } from "../../src/mutex.ts";
 import { Fallback } from "./fallback.ts";
 import { hasLintCommand, lintWithFusion } from "./lint.ts";
 
@@ -63,6 +64,8 @@ export class FusionRuntime implements DbtRuntime {
   #limit: ReturnType<typeof pLimit>;
   #inFlight = new Set<string>();
   #lastAdapter: string | null = null;
+  /** DuckDB allows one writing process per file: one call per project. */
+  #duckdbLocks = new Map<string, Mutex>();
 
   constructor(
     config: Partial<FusionConfig> = {},
@@ -119,7 +122,12 @@ export class FusionRuntime implements DbtRuntime {
       const bin = this.binary();
       try {
         const run = await this.#limit(() =>
-          this.#runOnce(bin, command, project, selection, options)
+          this.#serialized(
+            adapter,
+            project.projectDir,
+            options,
+            () => this.#runOnce(bin, command, project, selection, options),
+          )
         );
         run.metadata.adapter = adapter;
         run.execution_time_seconds = (performance.now() - started) / 1000;
@@ -141,6 +149,31 @@ export class FusionRuntime implements DbtRuntime {
       ...this.#fallback.metadata(adapter, why),
     };
     return run;
+  }
+
+  /** Run `work` alone on the project when the target is a DuckDB file. */
+  async #serialized<T>(
+    adapter: string,
+    projectDir: string,
+    options: CallOptions,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    if (adapter !== "duckdb") return await work();
+    let m = this.#duckdbLocks.get(projectDir);
+    if (!m) this.#duckdbLocks.set(projectDir, m = new Mutex());
+    const release = await m.acquire(Infinity, undefined, options.signal)
+      .catch((e) => {
+        throw new FloeDbtError(
+          ERROR_CODES.cancelled,
+          "cancelled while waiting for another call on this DuckDB project",
+          { cause: e, hint: "run the command again when wanted" },
+        );
+      });
+    try {
+      return await work();
+    } finally {
+      release();
+    }
   }
 
   async #runOnce(
@@ -185,6 +218,9 @@ export class FusionRuntime implements DbtRuntime {
         call_id: dirs.id,
         log_path: dirs.logs,
         exit_code: res.code,
+        fusion_errors: res.errors.map((e) =>
+          e.name ? `[${e.name} (${e.code})] ${e.message}` : e.message
+        ),
         target: project.target ?? null,
         select: selection.select ?? [],
         exclude: selection.exclude ?? [],
@@ -204,10 +240,12 @@ export class FusionRuntime implements DbtRuntime {
   ): Promise<string> {
     const result = await this.execute("compile", ref, {}, options);
     if (!result.success) {
+      const fusion = (result.metadata.fusion_errors as string[] | undefined)
+        ?.[0];
       const first = (result.metadata.errors as { message?: string }[])?.[0];
       throw new FloeDbtError(
         ERROR_CODES.compilation,
-        `dbt compile failed: ${first?.message ?? "see the log"}`,
+        `dbt compile failed: ${fusion ?? first?.message ?? "see the log"}`,
         { hint: "fix the model dbt names, then compile again" },
       );
     }
@@ -333,19 +371,5 @@ export class FusionRuntime implements DbtRuntime {
 
   async close(): Promise<void> {
     await this.#fallback.close();
-  }
-}
-
-/** Whether run_results.json exists and records failed or errored nodes. */
-async function hasNodeFailures(path: string): Promise<boolean> {
-  try {
-    const rr = JSON.parse(await Deno.readTextFile(path)) as {
-      results?: { status?: string }[];
-    };
-    return (rr.results ?? []).some((r) =>
-      ["error", "fail", "runtime error"].includes(String(r.status))
-    );
-  } catch {
-    return false;
   }
 }
