@@ -15,12 +15,7 @@ import {
   LocalConfigSchema,
 } from "../../src/config.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import { DbtEventTranslator } from "../../src/dbt_events.ts";
-import {
-  artifactPaths,
-  readArtifact,
-  runResultFrom,
-} from "../../src/artifacts.ts";
+import { artifactPaths, readArtifact } from "../../src/artifacts.ts";
 import {
   adapterType,
   type ResolvedProject,
@@ -41,13 +36,12 @@ import {
   type LintResult,
   type RunResult,
 } from "../../src/schemas.ts";
-import { selectionArgs } from "../local/mod.ts";
 import { fusionSupports, supportedAdapters } from "./adapters.ts";
-import { AdapterRefused, callFusion } from "./call.ts";
-import { latestTarget, markLatest, newCallDirs, pruneCalls } from "./calls.ts";
+import { AdapterRefused } from "./call.ts";
+import { runCommand } from "./command.ts";
+import { latestTarget } from "./calls.ts";
 import { detectFusion, type FusionBinary } from "./detect.ts";
-import { errorFromFusion, hasNodeFailures } from "./errors.ts";
-import { Mutex } from "../../src/mutex.ts";
+import { DuckdbTurns } from "./turns.ts";
 import { Fallback } from "./fallback.ts";
 import { hasLintCommand, lintWithFusion } from "./lint.ts";
 
@@ -64,8 +58,7 @@ export class FusionRuntime implements DbtRuntime {
   #limit: ReturnType<typeof pLimit>;
   #inFlight = new Set<string>();
   #lastAdapter: string | null = null;
-  /** DuckDB allows one writing process per file: one call per project. */
-  #duckdbLocks = new Map<string, Mutex>();
+  #turns = new DuckdbTurns();
 
   constructor(
     config: Partial<FusionConfig> = {},
@@ -122,11 +115,15 @@ export class FusionRuntime implements DbtRuntime {
       const bin = this.binary();
       try {
         const run = await this.#limit(() =>
-          this.#serialized(
+          this.#turns.run(
             adapter,
             project.projectDir,
-            options,
-            () => this.#runOnce(bin, command, project, selection, options),
+            options.signal,
+            () =>
+              runCommand(bin, command, project, selection, options, {
+                killGraceMs: this.#killGraceMs,
+                inFlight: this.#inFlight,
+              }),
           )
         );
         run.metadata.adapter = adapter;
@@ -149,89 +146,6 @@ export class FusionRuntime implements DbtRuntime {
       ...this.#fallback.metadata(adapter, why),
     };
     return run;
-  }
-
-  /** Run `work` alone on the project when the target is a DuckDB file. */
-  async #serialized<T>(
-    adapter: string,
-    projectDir: string,
-    options: CallOptions,
-    work: () => Promise<T>,
-  ): Promise<T> {
-    if (adapter !== "duckdb") return await work();
-    let m = this.#duckdbLocks.get(projectDir);
-    if (!m) this.#duckdbLocks.set(projectDir, m = new Mutex());
-    const release = await m.acquire(Infinity, undefined, options.signal)
-      .catch((e) => {
-        throw new FloeDbtError(
-          ERROR_CODES.cancelled,
-          "cancelled while waiting for another call on this DuckDB project",
-          { cause: e, hint: "run the command again when wanted" },
-        );
-      });
-    try {
-      return await work();
-    } finally {
-      release();
-    }
-  }
-
-  async #runOnce(
-    bin: FusionBinary,
-    command: DbtCommand,
-    project: ResolvedProject,
-    selection: Selection,
-    options: CallOptions,
-  ): Promise<RunResult> {
-    const dirs = await newCallDirs(project.projectDir);
-    this.#inFlight.add(dirs.id);
-    try {
-      const translator = new DbtEventTranslator();
-      const onEvent = options.onEvent;
-      const res = await callFusion({
-        bin,
-        command,
-        project,
-        dirs,
-        extra: selectionArgs(
-          command === "compile" || command === "test"
-            ? { ...selection, fullRefresh: false }
-            : selection,
-        ),
-        signal: options.signal,
-        killGraceMs: this.#killGraceMs,
-        onEvent: (ev) => {
-          if (onEvent) { for (const p of translator.translate(ev)) onEvent(p); }
-        },
-      });
-      const paths = artifactPaths(dirs.target);
-      if (res.code !== 0 && !(await hasNodeFailures(paths.runResults))) {
-        throw errorFromFusion(command, res.errors, res.code, res.stderr);
-      }
-      const run = await runResultFrom(dirs.target, {
-        runtime: "fusion",
-        executed_by: "fusion",
-        fallback: false,
-        command,
-        fusion_version: bin.version,
-        binary_path: bin.path,
-        call_id: dirs.id,
-        log_path: dirs.logs,
-        exit_code: res.code,
-        fusion_errors: res.errors.map((e) =>
-          e.name ? `[${e.name} (${e.code})] ${e.message}` : e.message
-        ),
-        target: project.target ?? null,
-        select: selection.select ?? [],
-        exclude: selection.exclude ?? [],
-        full_refresh: Boolean(selection.fullRefresh),
-      }, res.code === 0);
-      await markLatest(project.projectDir, dirs);
-      return run;
-    } finally {
-      this.#inFlight.delete(dirs.id);
-      await pruneCalls(project.projectDir, this.#inFlight);
-    }
   }
 
   async compileProject(
