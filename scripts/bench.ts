@@ -93,12 +93,18 @@ for (const size of SIZES) {
     row(`${size} models: agent overhead, warm ${command}`, w.overhead);
     r[command] = { plain_dbt: plain, agent_cold_process: cold, agent_warm: w.wall, agent_overhead: w.overhead, warm_speedup: plain.median / w.wall.median };
     const fusion = createRuntime("fusion", defaultConfig());
-    if ((await fusion.availability()).available) {
-      const f = await warm(fusion, dir, command, n);
-      row(`${size} models: fusion ${command} via agent`, f.wall, plain);
-      r[`fusion_${command}`] = { wall: f.wall, ratio_vs_plain_dbt: plain.median / f.wall.median };
+    try {
+      if ((await fusion.availability()).available) {
+        const f = await warm(fusion, dir, command, n);
+        row(`${size} models: fusion ${command} via agent`, f.wall, plain);
+        r[`fusion_${command}`] = { wall: f.wall, ratio_vs_plain_dbt: plain.median / f.wall.median };
+      }
+    } catch (e) {
+      rows.push([`${size} models: fusion ${command} via agent`, "failed", String(e).split("\n")[0]!.slice(0, 80), "0", ""]);
+      r[`fusion_${command}`] = { error: String(e) };
+    } finally {
+      await fusion.close();
     }
-    await fusion.close();
   }
   if (size === 50) {
     const local = new LocalRuntime();

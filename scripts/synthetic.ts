@@ -28,7 +28,7 @@ export async function generateProject(dir: string, models: number): Promise<void
   await w("data/raw_b.csv", `id,name,value\n${rows.join("\n")}\n`);
   await w(
     "models/sources.yml",
-    `version: 2\nsources:\n  - name: raw\n    meta:\n      external_location: "read_csv_auto('data/{name}.csv', header = true)"\n    tables:\n      - name: raw_a\n      - name: raw_b\n`,
+    `version: 2\nsources:\n  - name: raw\n    config:\n      meta:\n        external_location: "read_csv_auto('data/{name}.csv', header = true)"\n    tables:\n      - name: raw_a\n      - name: raw_b\n`,
   );
   const tests: string[] = [];
   for (let i = 1; i <= models; i++) {
