@@ -9,13 +9,12 @@ import { FusionRuntime } from "../runtimes/fusion/mod.ts";
 import { FUSION_BIN_ENV } from "../runtimes/fusion/detect.ts";
 import { FloeDbtError } from "../src/errors.ts";
 import { copyExample, ROOT, writeFile } from "./_helpers.ts";
-import { fusionExample } from "./_fusion.ts";
 
 const CORE_DBT = join(ROOT, ".venv", "dbt-core", "bin", "dbt");
 const isCode = (code: string, re?: RegExp) => (e: unknown) =>
   e instanceof FloeDbtError && e.code === code && (!re || re.test(e.message));
 
-const fusionCopy = () => fusionExample("floe-fusion-rt-");
+const fusionCopy = () => copyExample("floe-fusion-rt-");
 
 Deno.test("fusion E005: binary_path to a missing file names the places and setup", async () => {
   await using copy = await fusionCopy();
@@ -112,8 +111,14 @@ Deno.test("fusion E001: a ref to a missing model (DependencyNotFound)", async ()
   );
 });
 
-Deno.test("fusion E001: the example's source-level meta is rejected (dbt1060)", async () => {
+Deno.test("fusion E001: source-level meta (dbt < 1.10 form) is rejected (dbt1060)", async () => {
   await using copy = await copyExample("floe-fusion-meta-");
+  // The dbt < 1.10 place of a source's meta: directly on the source.
+  await writeFile(
+    copy.dir,
+    "models/staging/_sources.yml",
+    "version: 2\nsources:\n  - name: jaffle\n    meta:\n      external_location: \"read_csv_auto('data/{name}.csv', header = true)\"\n    tables:\n      - name: raw_customers\n      - name: raw_orders\n",
+  );
   const rt = new FusionRuntime();
   await assert.rejects(
     () => rt.compileProject({ projectDir: copy.dir, profilesDir: copy.dir }),
