@@ -13,6 +13,8 @@
  * | FLOE-DBT-E008  | cancelled by the caller                                         | 1        | 409  |
  * | FLOE-DBT-E009  | remote API error (dbt Cloud answered with an error)             | 1        | 502  |
  * | FLOE-DBT-E010  | usage: bad command line or request                              | 2        | 400  |
+ * | FLOE-DBT-E011  | forbidden: missing/wrong token, project outside the roots       | 2        | 401/403 |
+ * | FLOE-DBT-E012  | not found: no such job or artifact                              | 1        | 404  |
  *
  * @module
  */
@@ -29,6 +31,8 @@ export const ERROR_CODES = {
   cancelled: "FLOE-DBT-E008",
   remoteApi: "FLOE-DBT-E009",
   usage: "FLOE-DBT-E010",
+  forbidden: "FLOE-DBT-E011",
+  notFound: "FLOE-DBT-E012",
 } as const;
 
 /** A stable error code such as `FLOE-DBT-E003`. */
@@ -80,6 +84,7 @@ const USER_CODES: ReadonlySet<ErrorCode> = new Set([
   ERROR_CODES.fusionNotFound,
   ERROR_CODES.adapterUnavailable,
   ERROR_CODES.usage,
+  ERROR_CODES.forbidden,
 ]);
 
 /** CLI exit status for an error: 2 for usage or configuration, else 1. */
@@ -104,6 +109,10 @@ export function httpStatusFor(code: ErrorCode): number {
       return 409;
     case ERROR_CODES.remoteApi:
       return 502;
+    case ERROR_CODES.forbidden:
+      return 403;
+    case ERROR_CODES.notFound:
+      return 404;
     default:
       return 500;
   }

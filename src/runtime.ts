@@ -29,6 +29,14 @@ export interface CallOptions {
   signal?: AbortSignal | undefined;
   /** Bypass any artifact cache (cloud). */
   noCache?: boolean | undefined;
+  /**
+   * Called once a remote run exists (cloud: the dbt Cloud run id), so a job
+   * runner can journal it and reattach after a restart instead of triggering
+   * a second run.
+   */
+  onRemoteRun?: ((runId: string) => void) | undefined;
+  /** Follow an existing remote run instead of starting one (cloud). */
+  resumeRunId?: string | undefined;
 }
 
 /** Node selection shared by run, test, seed and build. */

@@ -1,0 +1,285 @@
+/**
+ * The daemon's HTTP API (Hono): health, runtimes, jobs, live progress over
+ * SSE, cancel, artifacts. Bodies are validated with the same zod schemas as
+ * the CLI; errors become `{code, message}` in exactly one onError.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { streamSSE } from "hono/streaming";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { RuntimeName } from "../config.ts";
+import { ERROR_CODES, FloeDbtError, httpStatusFor } from "../errors.ts";
+import { JobRequestSchema } from "../jobs/schemas.ts";
+import type { JobRunner } from "../jobs/runner.ts";
+import type { ProgressEvent } from "../schemas.ts";
+import { confine, tokenMatches } from "./guard.ts";
+import { openApiDocument } from "./openapi.ts";
+
+/** What the app needs. */
+export interface AppOptions {
+  runner: JobRunner;
+  projectRoots: string[];
+  token: string | undefined;
+  defaultRuntime: RuntimeName;
+  runtimeNames: readonly RuntimeName[];
+  maxBodyBytes: number;
+  /** Streams to close on shutdown register here. */
+  streams: Set<() => void>;
+}
+
+function fail(
+  code: (typeof ERROR_CODES)[keyof typeof ERROR_CODES],
+  message: string,
+  hint?: string,
+): never {
+  throw new FloeDbtError(code, message, hint ? { hint } : {});
+}
+
+const ARTIFACTS = {
+  manifest: "manifest_path",
+  run_results: "run_results_path",
+  catalog: "catalog_path",
+} as const;
+
+/** Build the Hono app. */
+export function createApp(o: AppOptions): Hono {
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof FloeDbtError) {
+      return c.json(
+        err.toJSON(),
+        httpStatusFor(err.code) as ContentfulStatusCode,
+      );
+    }
+    if (err instanceof HTTPException) {
+      return c.json(
+        { code: ERROR_CODES.usage, message: err.message },
+        err.status,
+      );
+    }
+    return c.json({
+      code: ERROR_CODES.execution,
+      message: "Internal error; see the agent's log",
+    }, 500);
+  });
+  app.notFound((c) =>
+    c.json({
+      code: ERROR_CODES.notFound,
+      message: `No route ${c.req.method} ${c.req.path}`,
+    }, 404)
+  );
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    const rt = o.runner.runtime(o.defaultRuntime);
+    const a = await rt.availability();
+    return c.json({
+      ready: a.available,
+      runtime: o.defaultRuntime,
+      reason: a.reason,
+    }, a.available ? 200 : 503);
+  });
+
+  app.use("*", async (c, next) => {
+    if (!o.token) return await next();
+    const header = c.req.header("authorization") ?? "";
+    const m = header.match(/^Bearer\s+(.+)$/i);
+    if (!m || !(await tokenMatches(m[1]!.trim(), o.token))) {
+      return c.json(
+        {
+          code: ERROR_CODES.forbidden,
+          message: m ? "Wrong bearer token" : "Missing bearer token",
+          hint:
+            "send Authorization: Bearer <token> (the token the agent was started with)",
+        },
+        401,
+        { "WWW-Authenticate": "Bearer" },
+      );
+    }
+    await next();
+  });
+
+  app.get("/openapi.json", (c) => c.json(openApiDocument()));
+
+  app.get("/v1/runtimes", async (c) => {
+    const rows = [];
+    for (const name of o.runtimeNames) {
+      try {
+        const rt = o.runner.runtime(name);
+        const a = await rt.availability();
+        rows.push({
+          name,
+          default: name === o.defaultRuntime,
+          available: a.available,
+          reason: a.reason,
+          supports_parallel_execution: rt.supportsParallelExecution(),
+          supports_sql_linting: rt.supportsSqlLinting(),
+          metadata: rt.getRuntimeMetadata(),
+        });
+      } catch (e) {
+        rows.push({
+          name,
+          default: name === o.defaultRuntime,
+          available: false,
+          reason: (e as Error).message,
+        });
+      }
+    }
+    return c.json({ runtimes: rows });
+  });
+
+  app.post(
+    "/v1/jobs",
+    bodyLimit({
+      maxSize: o.maxBodyBytes,
+      onError: (c) =>
+        c.json({
+          code: ERROR_CODES.usage,
+          message: `Request body over ${o.maxBodyBytes} bytes`,
+        }, 413),
+    }),
+    async (c) => {
+      let body: unknown;
+      try {
+        body = await c.req.json();
+      } catch {
+        fail(
+          ERROR_CODES.usage,
+          "The request body is not valid JSON",
+          "send a JSON object, Content-Type: application/json",
+        );
+      }
+      const parsed = JobRequestSchema.safeParse(body);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        const key = issue.code === "unrecognized_keys"
+          ? issue.keys.join(", ")
+          : issue.path.join(".") || "(body)";
+        const msg = issue.code === "unrecognized_keys"
+          ? "unknown field"
+          : issue.message;
+        fail(
+          ERROR_CODES.usage,
+          `Invalid job request: '${key}': ${msg}`,
+          "see GET /openapi.json for the JobRequest schema",
+        );
+      }
+      const req = parsed.data;
+      req.project_dir = confine(req.project_dir, o.projectRoots, "project_dir");
+      if (req.profiles_dir) {
+        req.profiles_dir = confine(
+          req.profiles_dir,
+          o.projectRoots,
+          "profiles_dir",
+        );
+      }
+      const key = c.req.header("idempotency-key") ?? undefined;
+      if (key !== undefined && (key.length === 0 || key.length > 200)) {
+        fail(ERROR_CODES.usage, "Idempotency-Key must be 1 to 200 characters");
+      }
+      const { job, created } = await o.runner.submit(req, key);
+      return c.json(job, created ? 202 : 200, {
+        Location: `/v1/jobs/${job.id}`,
+      });
+    },
+  );
+
+  app.get("/v1/jobs", (c) => {
+    const status = c.req.query("status");
+    const jobs = o.runner.list().filter((j) => !status || j.status === status);
+    return c.json({ jobs });
+  });
+
+  const job = (id: string) =>
+    o.runner.get(id) ??
+      fail(
+        ERROR_CODES.notFound,
+        `No job '${id}'`,
+        "list jobs with GET /v1/jobs",
+      );
+
+  app.get("/v1/jobs/:id", (c) => c.json(job(c.req.param("id"))));
+
+  app.post("/v1/jobs/:id/cancel", async (c) => {
+    job(c.req.param("id"));
+    return c.json(await o.runner.cancel(c.req.param("id")));
+  });
+
+  app.get("/v1/jobs/:id/artifacts/:name", async (c) => {
+    const j = job(c.req.param("id"));
+    const name = c.req.param("name") as keyof typeof ARTIFACTS;
+    if (!(name in ARTIFACTS)) {
+      fail(
+        ERROR_CODES.usage,
+        `Unknown artifact '${name}'`,
+        "use manifest, run_results or catalog",
+      );
+    }
+    const path = j.result && ARTIFACTS[name] in j.result
+      ? (j.result as Record<string, unknown>)[ARTIFACTS[name]]
+      : null;
+    if (typeof path !== "string") {
+      fail(ERROR_CODES.notFound, `Job '${j.id}' has no ${name} artifact`);
+    }
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch {
+      fail(
+        ERROR_CODES.notFound,
+        `The ${name} artifact of job '${j.id}' is no longer on disk`,
+        "run the job again",
+      );
+    }
+    return c.body(text, 200, { "Content-Type": "application/json" });
+  });
+
+  app.get("/v1/jobs/:id/events", (c) => {
+    const id = c.req.param("id");
+    job(id);
+    return streamSSE(c, async (stream) => {
+      const queue: (ProgressEvent | null)[] = [];
+      let wake: (() => void) | undefined;
+      const push = (e: ProgressEvent | null) => {
+        queue.push(e);
+        wake?.();
+      };
+      const sub = o.runner.subscribe(id, push);
+      const close = () => push(null);
+      o.streams.add(close);
+      stream.onAbort(close);
+      let n = 0;
+      try {
+        for (const e of sub.replay) {
+          await stream.writeSSE({
+            id: String(n++),
+            event: e.type,
+            data: JSON.stringify(e),
+          });
+        }
+        if (sub.done) return;
+        for (;;) {
+          while (queue.length) {
+            const e = queue.shift()!;
+            if (e === null) return;
+            await stream.writeSSE({
+              id: String(n++),
+              event: e.type,
+              data: JSON.stringify(e),
+            });
+          }
+          await new Promise<void>((r) => (wake = r));
+        }
+      } finally {
+        sub.unsubscribe();
+        o.streams.delete(close);
+      }
+    });
+  });
+
+  return app;
+}

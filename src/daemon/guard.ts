@@ -1,0 +1,75 @@
+/**
+ * The daemon's guards: bearer-token auth compared in constant time, and
+ * project directories confined to the configured roots (symlinks resolved).
+ *
+ * @module
+ */
+import { timingSafeEqual } from "node:crypto";
+import { realpathSync } from "node:fs";
+import { isAbsolute, relative, resolve } from "node:path";
+import { ERROR_CODES, FloeDbtError } from "../errors.ts";
+
+async function digest(text: string): Promise<Uint8Array> {
+  return new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)),
+  );
+}
+
+/** True when `given` equals `expected`, in time independent of where they differ. */
+export async function tokenMatches(
+  given: string,
+  expected: string,
+): Promise<boolean> {
+  return timingSafeEqual(await digest(given), await digest(expected));
+}
+
+/** Hosts that only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" ||
+    /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function within(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}
+
+/**
+ * The real path of `dir` when it lies under one of `roots` (after resolving
+ * symlinks); E011 (403) otherwise, E003 when it does not exist.
+ */
+export function confine(dir: string, roots: string[], what: string): string {
+  const lexical = resolve(dir);
+  let real: string;
+  try {
+    real = realpathSync(lexical);
+  } catch {
+    throw new FloeDbtError(
+      ERROR_CODES.configuration,
+      `${what} '${dir}' does not exist`,
+      {
+        hint: "send a directory that exists on the agent's machine",
+      },
+    );
+  }
+  const realRoots = roots.map((r) => {
+    try {
+      return realpathSync(r);
+    } catch {
+      return resolve(r);
+    }
+  });
+  if (!realRoots.some((r) => within(r, real))) {
+    throw new FloeDbtError(
+      ERROR_CODES.forbidden,
+      `${what} '${dir}' is outside the allowed project roots`,
+      {
+        hint: `use a directory under ${
+          realRoots.join(", ") ||
+          "(no roots configured: start serve with --project-root DIR)"
+        }`,
+      },
+    );
+  }
+  return real;
+}

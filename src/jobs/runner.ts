@@ -1,0 +1,420 @@
+/**
+ * The embedded job runner: a queue per runtime whose concurrency follows
+ * `supportsParallelExecution()` (1 for local, N for fusion and cloud) through
+ * p-limit, on top of the local runtime's own mutex and file lock. Every state
+ * change is journaled before it is acknowledged; on start, queued jobs run
+ * again, a local or fusion job that was running is marked `interrupted`, and
+ * a cloud job with a remote run id reattaches to that run.
+ *
+ * @module
+ */
+import pLimit from "p-limit";
+import type { RuntimeName } from "../config.ts";
+import { ERROR_CODES, FloeDbtError } from "../errors.ts";
+import type { DbtRuntime } from "../runtime.ts";
+import type { LintResult, ProgressEvent, RunResult } from "../schemas.ts";
+import { Journal } from "./journal.ts";
+import { isFinal, type Job, type JobRequest } from "./schemas.ts";
+
+/** How the runner is set up. */
+export interface RunnerOptions {
+  stateDir: string;
+  defaultRuntime: RuntimeName;
+  /** Creates a runtime (called once per name). */
+  factory: (name: RuntimeName) => DbtRuntime;
+  /** Parallel jobs for a runtime that supports parallel execution. */
+  maxParallel: (name: RuntimeName) => number;
+  /** Finished jobs older than this are pruned at start. */
+  retentionMs: number;
+  /** Where the runner reports what it does (never secrets). */
+  log?: (
+    level: "info" | "warn" | "error",
+    message: string,
+    fields?: Record<string, unknown>,
+  ) => void;
+}
+
+type Listener = (event: ProgressEvent | null) => void;
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+/** Runs jobs, journals them, streams their progress. */
+export class JobRunner {
+  readonly #o: RunnerOptions;
+  readonly #journal: Journal;
+  readonly #jobs = new Map<string, Job>();
+  readonly #events = new Map<string, ProgressEvent[]>();
+  readonly #listeners = new Map<string, Set<Listener>>();
+  readonly #keys = new Map<string, string>();
+  readonly #runtimes = new Map<RuntimeName, DbtRuntime>();
+  readonly #limits = new Map<RuntimeName, ReturnType<typeof pLimit>>();
+  readonly #controllers = new Map<string, AbortController>();
+  readonly #active = new Map<string, Promise<void>>();
+  #accepting = true;
+  #shuttingDown = false;
+
+  private constructor(o: RunnerOptions) {
+    this.#o = o;
+    this.#journal = new Journal(o.stateDir);
+  }
+
+  /** Open the runner: replay the journal, recover, start queued jobs. */
+  static async open(o: RunnerOptions): Promise<JobRunner> {
+    await Deno.mkdir(o.stateDir, { recursive: true });
+    const r = new JobRunner(o);
+    const { jobs, skipped } = await r.#journal.load();
+    if (skipped) {
+      o.log?.("warn", "skipped unreadable journal lines", { skipped });
+    }
+    const cutoff = Date.now() - o.retentionMs;
+    const kept = jobs.filter((j) =>
+      !isFinal(j.status) || Date.parse(j.finished_at ?? j.created_at) >= cutoff
+    );
+    const resume: Job[] = [];
+    for (const job of kept) {
+      if (job.status === "running") {
+        if (job.runtime === "cloud" && job.remote_run_id) {
+          resume.push(job);
+        } else {
+          Object.assign(job, {
+            status: "interrupted",
+            finished_at: now(),
+            error: {
+              code: ERROR_CODES.execution,
+              message: `Interrupted: the agent (pid ${
+                job.agent_pid ?? "?"
+              }) stopped while this ${job.runtime} job was running; it was not re-run`,
+            },
+          });
+        }
+      } else if (job.status === "queued") resume.push(job);
+      r.#jobs.set(job.id, job);
+      if (job.idempotency_key) r.#keys.set(job.idempotency_key, job.id);
+    }
+    await r.#journal.compact(kept);
+    for (const job of resume) r.#enqueue(job);
+    return r;
+  }
+
+  /** Accept a job (journaled before this resolves). */
+  async submit(
+    request: JobRequest,
+    idempotencyKey?: string,
+  ): Promise<{ job: Job; created: boolean }> {
+    if (!this.#accepting) {
+      throw new FloeDbtError(
+        ERROR_CODES.execution,
+        "The agent is shutting down and accepts no new jobs",
+        {
+          hint: "retry against the restarted agent",
+        },
+      );
+    }
+    if (idempotencyKey) {
+      const existing = this.#keys.get(idempotencyKey);
+      if (existing) return { job: this.#jobs.get(existing)!, created: false };
+    }
+    const job: Job = {
+      id: crypto.randomUUID(),
+      status: "queued",
+      runtime: request.runtime ?? this.#o.defaultRuntime,
+      request,
+      idempotency_key: idempotencyKey ?? null,
+      created_at: now(),
+      started_at: null,
+      finished_at: null,
+      result: null,
+      error: null,
+      remote_run_id: null,
+      agent_pid: null,
+    };
+    this.#jobs.set(job.id, job);
+    if (idempotencyKey) this.#keys.set(idempotencyKey, job.id);
+    await this.#journal.append(job);
+    this.#enqueue(job);
+    return { job, created: true };
+  }
+
+  /** One job, or undefined. */
+  get(id: string): Job | undefined {
+    return this.#jobs.get(id);
+  }
+
+  /** All jobs, newest first. */
+  list(): Job[] {
+    return [...this.#jobs.values()].sort((a, b) =>
+      a.created_at < b.created_at ? 1 : -1
+    );
+  }
+
+  /** Events so far plus a live subscription; the listener gets null at the end. */
+  subscribe(
+    id: string,
+    listener: Listener,
+  ): { replay: ProgressEvent[]; done: boolean; unsubscribe(): void } {
+    const replay = [...(this.#events.get(id) ?? [])];
+    const job = this.#jobs.get(id);
+    const done = !job || isFinal(job.status);
+    if (!done) {
+      const set = this.#listeners.get(id) ?? new Set();
+      set.add(listener);
+      this.#listeners.set(id, set);
+    }
+    return {
+      replay,
+      done,
+      unsubscribe: () => this.#listeners.get(id)?.delete(listener),
+    };
+  }
+
+  /** Cancel a queued or running job. */
+  async cancel(id: string): Promise<Job> {
+    const job = this.#jobs.get(id);
+    if (!job) {
+      throw new FloeDbtError(ERROR_CODES.notFound, `No job '${id}'`, {
+        hint: "list jobs with GET /v1/jobs",
+      });
+    }
+    if (job.status === "queued") {
+      await this.#update(job, {
+        status: "cancelled",
+        finished_at: now(),
+        error: {
+          code: ERROR_CODES.cancelled,
+          message: "Cancelled before it started",
+        },
+      });
+      this.#finish(job.id);
+    } else if (job.status === "running") {
+      this.#controllers.get(id)?.abort(
+        new FloeDbtError(ERROR_CODES.cancelled, "Cancelled by request"),
+      );
+      await this.#active.get(id);
+    }
+    return job;
+  }
+
+  /** Runtimes created so far (for /v1/runtimes and readiness). */
+  runtime(name: RuntimeName): DbtRuntime {
+    let rt = this.#runtimes.get(name);
+    if (!rt) {
+      rt = this.#o.factory(name);
+      this.#runtimes.set(name, rt);
+    }
+    return rt;
+  }
+
+  /** Jobs queued or running now. */
+  get pending(): number {
+    return [...this.#jobs.values()].filter((j) => !isFinal(j.status)).length;
+  }
+
+  /**
+   * Stop accepting, let running jobs finish within `graceMs`, then cancel
+   * what remains and journal it as interrupted.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.#accepting = false;
+    this.#shuttingDown = true;
+    const running = [...this.#active.values()];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled(running),
+      new Promise((r) => (timer = setTimeout(r, graceMs))),
+    ]);
+    clearTimeout(timer);
+    for (const c of this.#controllers.values()) {
+      c.abort(
+        new FloeDbtError(ERROR_CODES.cancelled, "The agent is shutting down"),
+      );
+    }
+    await Promise.allSettled([...this.#active.values()]);
+    for (const job of this.#jobs.values()) {
+      if (job.status === "queued") {
+        // Stays queued in the journal: the next start runs it.
+        this.#finish(job.id);
+      }
+    }
+    for (const rt of this.#runtimes.values()) await rt.close().catch(() => {});
+    await this.#journal.close();
+  }
+
+  #limit(name: RuntimeName) {
+    let limit = this.#limits.get(name);
+    if (!limit) {
+      const rt = this.runtime(name);
+      limit = pLimit(
+        rt.supportsParallelExecution() ? this.#o.maxParallel(name) : 1,
+      );
+      this.#limits.set(name, limit);
+    }
+    return limit;
+  }
+
+  #enqueue(job: Job): void {
+    let limit;
+    try {
+      limit = this.#limit(job.runtime);
+    } catch (e) {
+      void this.#fail(job, e);
+      return;
+    }
+    const p = limit(() => this.#run(job)).finally(() =>
+      this.#active.delete(job.id)
+    );
+    this.#active.set(job.id, p);
+  }
+
+  async #update(job: Job, patch: Partial<Job>): Promise<void> {
+    Object.assign(job, patch);
+    await this.#journal.append(job);
+  }
+
+  #emit(id: string, event: ProgressEvent): void {
+    const list = this.#events.get(id) ?? [];
+    list.push(event);
+    this.#events.set(id, list);
+    for (const l of this.#listeners.get(id) ?? []) l(event);
+  }
+
+  #finish(id: string): void {
+    for (const l of this.#listeners.get(id) ?? []) l(null);
+    this.#listeners.delete(id);
+  }
+
+  async #fail(job: Job, e: unknown): Promise<void> {
+    const err = e instanceof FloeDbtError
+      ? { code: e.code, message: e.message }
+      : {
+        code: ERROR_CODES.execution,
+        message: e instanceof Error ? e.message : String(e),
+      };
+    await this.#update(job, {
+      status: "failed",
+      finished_at: now(),
+      error: err,
+    });
+    this.#finish(job.id);
+  }
+
+  async #run(job: Job): Promise<void> {
+    if (
+      job.status !== "queued" &&
+      !(job.status === "running" && job.remote_run_id)
+    ) return;
+    if (this.#shuttingDown) return;
+    const controller = new AbortController();
+    this.#controllers.set(job.id, controller);
+    const req = job.request;
+    try {
+      await this.#update(job, {
+        status: "running",
+        started_at: job.started_at ?? now(),
+        agent_pid: Deno.pid,
+      });
+      this.#emit(job.id, {
+        v: 1,
+        type: "job_started",
+        command: req.command,
+        runtime: job.runtime,
+        ts: now(),
+      });
+      const rt = this.runtime(job.runtime);
+      const project = {
+        projectDir: req.project_dir,
+        profilesDir: req.profiles_dir ?? req.project_dir,
+        target: req.target,
+      };
+      const options = {
+        onEvent: (e: ProgressEvent) => this.#emit(job.id, e),
+        signal: controller.signal,
+        onRemoteRun: (runId: string) =>
+          void this.#update(job, { remote_run_id: runId }),
+        resumeRunId: job.remote_run_id ?? undefined,
+      };
+      let result: RunResult | LintResult;
+      let ok: boolean;
+      if (req.command === "lint") {
+        const r = await rt.lintProject(project, {
+          ...options,
+          fix: req.fix ?? false,
+          select: req.select,
+        });
+        result = r;
+        ok = r.passed;
+      } else {
+        const r = await rt.execute(req.command, project, {
+          select: req.select,
+          exclude: req.exclude,
+          fullRefresh: req.full_refresh,
+        }, options);
+        result = r;
+        ok = r.success;
+      }
+      const failures = "metadata" in result
+        ? result.metadata.errors as {
+          unique_id: string;
+          message: string | null;
+        }[] | undefined
+        : undefined;
+      await this.#update(job, {
+        status: ok ? "succeeded" : "failed",
+        finished_at: now(),
+        result,
+        error: ok ? null : {
+          code: String(
+            ("metadata" in result && result.metadata.error_code) ||
+              ERROR_CODES.execution,
+          ),
+          message: failures?.length
+            ? failures.map((f) => `${f.unique_id}: ${f.message ?? "failed"}`)
+              .join("\n")
+            : "lint found errors",
+        },
+      });
+      this.#emit(job.id, {
+        v: 1,
+        type: "job_finished",
+        success: ok,
+        ts: now(),
+      });
+    } catch (e) {
+      const shutdown = this.#shuttingDown && controller.signal.aborted;
+      if (controller.signal.aborted) {
+        await this.#update(job, {
+          status: shutdown ? "interrupted" : "cancelled",
+          finished_at: now(),
+          error: {
+            code: ERROR_CODES.cancelled,
+            message: shutdown
+              ? "Interrupted: the agent shut down before the job finished"
+              : "Cancelled by request",
+          },
+        });
+      } else {
+        const err = e instanceof FloeDbtError
+          ? { code: e.code, message: e.message }
+          : {
+            code: ERROR_CODES.execution,
+            message: e instanceof Error ? e.message : String(e),
+          };
+        await this.#update(job, {
+          status: "failed",
+          finished_at: now(),
+          error: err,
+        });
+      }
+      this.#emit(job.id, {
+        v: 1,
+        type: "job_finished",
+        success: false,
+        ts: now(),
+      });
+    } finally {
+      this.#controllers.delete(job.id);
+      this.#finish(job.id);
+    }
+  }
+}
