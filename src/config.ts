@@ -33,6 +33,10 @@ export const LocalConfigSchema = z.strictObject({
   max_rss_mb: z.number().positive().default(2048),
   /** Grace between SIGTERM and SIGKILL when cancelling, seconds. */
   kill_grace_seconds: z.number().nonnegative().default(5),
+  /** Level of dbt's logs/dbt.log (dbt's default is debug). */
+  log_level_file: z.enum(["debug", "info", "warn", "error", "none"]).default(
+    "info",
+  ),
 });
 /** `dbt_runtime_config.local`. */
 export type LocalConfig = z.infer<typeof LocalConfigSchema>;
