@@ -16,6 +16,7 @@ import { createRuntime, RUNTIME_NAMES } from "../registry.ts";
 import type { DbtRuntime, ProjectRef } from "../runtime.ts";
 import type { DbtCommand, ProgressEvent } from "../schemas.ts";
 import { type CliArgs, parseCli } from "./args.ts";
+import { daemonClient, serve } from "./daemon_cmds.ts";
 import { helpFor, MAIN_HELP } from "./help.ts";
 import { lintReport, progressLine, runSummary } from "./output.ts";
 
@@ -107,7 +108,13 @@ export async function runCli(
       );
       return 0;
     }
+    if (["submit", "jobs", "job", "cancel"].includes(args.command)) {
+      return await daemonClient(args, io);
+    }
     const config = await platformConfig(args);
+    if (args.command === "serve") {
+      return await serve(args, config, runtimeName(args, config), io, signal);
+    }
     if (args.command === "runtimes") {
       return await listRuntimes(args, config, io, factory);
     }

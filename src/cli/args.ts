@@ -22,6 +22,11 @@ export const COMMANDS = [
   "run-results",
   "runtimes",
   "config",
+  "serve",
+  "submit",
+  "jobs",
+  "job",
+  "cancel",
 ] as const;
 /** A CLI command. */
 export type Command = typeof COMMANDS[number];
@@ -44,6 +49,18 @@ export interface CliArgs {
   noCache: boolean;
   quiet: boolean;
   positionals: string[];
+  /** serve: address, port, roots, token, state. */
+  host: string;
+  port: number;
+  projectRoots: string[];
+  tokenFile: string | undefined;
+  tokenRef: string | undefined;
+  stateDir: string | undefined;
+  graceSeconds: number;
+  /** Daemon clients: the daemon's URL; follow progress. */
+  url: string;
+  follow: boolean;
+  idempotencyKey: string | undefined;
 }
 
 const OPTIONS = {
@@ -63,7 +80,30 @@ const OPTIONS = {
   config: { type: "string" },
   "no-cache": { type: "boolean" },
   quiet: { type: "boolean", short: "q" },
+  host: { type: "string" },
+  port: { type: "string" },
+  "project-root": { type: "string", multiple: true },
+  "token-file": { type: "string" },
+  "token-ref": { type: "string" },
+  "state-dir": { type: "string" },
+  "grace-seconds": { type: "string" },
+  url: { type: "string" },
+  follow: { type: "boolean", short: "f" },
+  "idempotency-key": { type: "string" },
 } as const;
+
+function number(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) {
+    throw usage(`--${name} must be a non-negative number, not '${value}'`);
+  }
+  return n;
+}
 
 function usage(message: string): FloeDbtError {
   return new FloeDbtError(ERROR_CODES.usage, message, {
@@ -113,7 +153,8 @@ export function parseCli(
   if (logFormat !== "text" && logFormat !== "json") {
     throw usage(`--log-format must be 'text' or 'json', not '${logFormat}'`);
   }
-  const takesPositionals = command === "config";
+  const takesPositionals = ["config", "job", "cancel", "cache", "submit"]
+    .includes(command);
   if (!takesPositionals && rest.length > 0) {
     throw usage(
       `Unexpected argument '${
@@ -138,5 +179,18 @@ export function parseCli(
     noCache: Boolean(v["no-cache"]) || env.get("FLOE_DISABLE_CACHE") === "true",
     quiet: Boolean(v.quiet),
     positionals: rest,
+    host: v.host ?? "127.0.0.1",
+    port: number("port", v.port, 8686),
+    projectRoots: (v["project-root"] ?? []).map((p) => resolve(p)),
+    tokenFile: v["token-file"],
+    tokenRef: v["token-ref"],
+    stateDir: v["state-dir"],
+    graceSeconds: number("grace-seconds", v["grace-seconds"], 30),
+    url: (v.url ?? env.get("FLOE_DBT_URL") ?? "http://127.0.0.1:8686").replace(
+      /\/+$/,
+      "",
+    ),
+    follow: Boolean(v.follow),
+    idempotencyKey: v["idempotency-key"],
   };
 }

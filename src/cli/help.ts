@@ -41,6 +41,10 @@ Commands:
   runtimes       list the runtimes and whether each is usable here
   config validate FILE
                  check a manifest.yaml
+  serve          run the daemon (HTTP API + job runner)
+  submit CMD     submit a job to the daemon (--follow to stream progress)
+  jobs, job ID, cancel ID
+                 list, show, cancel the daemon's jobs
 
 Exit codes: 0 success, 1 dbt reported failures, 2 usage or configuration error.
 Run 'floe-dbt COMMAND --help' for a command's flags.`;

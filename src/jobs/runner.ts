@@ -114,7 +114,12 @@ export class JobRunner {
     }
     if (idempotencyKey) {
       const existing = this.#keys.get(idempotencyKey);
-      if (existing) return { job: this.#jobs.get(existing)!, created: false };
+      if (existing) {
+        return {
+          job: structuredClone(this.#jobs.get(existing)!),
+          created: false,
+        };
+      }
     }
     const job: Job = {
       id: crypto.randomUUID(),
@@ -133,8 +138,9 @@ export class JobRunner {
     this.#jobs.set(job.id, job);
     if (idempotencyKey) this.#keys.set(idempotencyKey, job.id);
     await this.#journal.append(job);
+    const snapshot = structuredClone(job);
     this.#enqueue(job);
-    return { job, created: true };
+    return { job: snapshot, created: true };
   }
 
   /** One job, or undefined. */
