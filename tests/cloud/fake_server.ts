@@ -82,6 +82,8 @@ export class FakeDbtCloud {
   readonly jobs = new Map<number, string[]>();
   /** Models served by the Discovery endpoint. */
   appliedModels: { uniqueId: string; name: string; status: string }[] = [];
+  /** While true, runs stay at status 3 (running) and never finish. */
+  holdRunning = false;
   #nextId = 70_000_000_001; // beyond 2^32, like real run ids
   #server: Deno.HttpServer<Deno.NetAddr>;
   #hangs = new Set<() => void>();
@@ -330,7 +332,7 @@ export class FakeDbtCloud {
   async #advance(run: FakeRun): Promise<void> {
     if (run.status === 1 || run.status === 2) {
       run.status = (run.status + 1) as 2 | 3;
-    } else if (run.status === 3) {
+    } else if (run.status === 3 && !this.holdRunning) {
       const steps = run.steps ?? this.jobs.get(run.job) ?? [];
       const r = await this.executor(steps);
       run.artifacts = r.artifacts;
