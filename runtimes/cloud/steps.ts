@@ -31,9 +31,11 @@ export function checkSelector(token: string, flag: string): string {
 }
 
 function tokens(values: string[] | undefined, flag: string): string[] {
-  return (values ?? []).flatMap((v) => v.split(/\s+/)).filter(Boolean).map((
-    t,
-  ) => checkSelector(t, flag));
+  return (values ?? []).flatMap((v) => {
+    // Spaces separate selectors; any other whitespace (newlines) is refused.
+    if (/[^\S ]/.test(v)) checkSelector(v, flag);
+    return v.split(" ");
+  }).filter(Boolean).map((t) => checkSelector(t, flag));
 }
 
 /** The dbt command line of one step, e.g. `dbt run --select a b --full-refresh`. */
