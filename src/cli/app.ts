@@ -16,6 +16,7 @@ import { createRuntime, RUNTIME_NAMES } from "../registry.ts";
 import type { DbtRuntime, ProjectRef } from "../runtime.ts";
 import type { DbtCommand, ProgressEvent } from "../schemas.ts";
 import { type CliArgs, parseCli } from "./args.ts";
+import { cacheCommand } from "./cache_cmd.ts";
 import { daemonClient, serve } from "./daemon_cmds.ts";
 import { helpFor, MAIN_HELP } from "./help.ts";
 import { lintReport, progressLine, runSummary } from "./output.ts";
@@ -118,6 +119,7 @@ export async function runCli(
     if (args.command === "runtimes") {
       return await listRuntimes(args, config, io, factory);
     }
+    if (args.command === "cache") return await cacheCommand(args, config, io);
     const name = runtimeName(args, config);
     runtime = factory(name, config);
     const project: ProjectRef = {

@@ -27,6 +27,7 @@ export const COMMANDS = [
   "jobs",
   "job",
   "cancel",
+  "cache",
 ] as const;
 /** A CLI command. */
 export type Command = typeof COMMANDS[number];

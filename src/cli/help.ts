@@ -45,6 +45,8 @@ Commands:
   submit CMD     submit a job to the daemon (--follow to stream progress)
   jobs, job ID, cancel ID
                  list, show, cancel the daemon's jobs
+  cache ls|gc|clear
+                 list, prune expired, or remove the cloud artifact cache
 
 Exit codes: 0 success, 1 dbt reported failures, 2 usage or configuration error.
 Run 'floe-dbt COMMAND --help' for a command's flags.`;
@@ -68,6 +70,8 @@ const COMMAND_HELP: Record<string, string> = {
     `Usage: floe-dbt run-results [flags]\n\nPrint the project's latest run_results.json.\n${PROJECT_FLAGS}`,
   runtimes:
     `Usage: floe-dbt runtimes [--json] [--config FILE]\n\nList the registered runtimes, whether each can run here and why, their\nparallel-safety and metadata.`,
+  cache:
+    `Usage: floe-dbt cache ls|gc|clear [--json] [--project-dir DIR] [--config FILE]\n\nThe cloud runtime's artifact cache (.floe/dbt-cloud-cache/ under the project,\nor dbt_runtime_config.cloud.cache_dir): ls lists entries with age and size, gc\nremoves entries older than cache_ttl_seconds (or without metadata), clear\nremoves every entry.`,
   config:
     `Usage: floe-dbt config validate FILE\n\nValidate a platform manifest.yaml; errors name the file, line, column and key.`,
 };
