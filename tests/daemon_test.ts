@@ -1,0 +1,271 @@
+import assert from "node:assert/strict";
+import type { Job } from "../src/jobs/schemas.ts";
+import { copyExample, writeFile } from "./_helpers.ts";
+import { startDaemonProcess } from "./_daemon.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+const TOKEN = "test-token-0123456789abcdef";
+
+async function until<T>(
+  f: () => Promise<T | undefined>,
+  what: string,
+  tries = 600,
+): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = await f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function jobIn(
+  url: string,
+  id: string,
+  statuses: string[],
+  headers: Record<string, string> = {},
+) {
+  return until(async () => {
+    const j = await (await fetch(`${url}/v1/jobs/${id}`, { headers }))
+      .json() as Job;
+    return statuses.includes(j.status) ? j : undefined;
+  }, `job ${id} in ${statuses}`);
+}
+
+Deno.test(
+  "daemon: bearer auth (missing, wrong, right), probes open, no token refused off loopback",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    await Deno.writeTextFile(`${dir}/token`, TOKEN);
+    const d = await startDaemonProcess([
+      "--project-root",
+      dir,
+      "--state-dir",
+      `${dir}/state`,
+      "--token-file",
+      `${dir}/token`,
+    ]);
+    try {
+      assert.ok(d.url, d.logs());
+      assert.equal((await fetch(`${d.url}/healthz`)).status, 200);
+      const missing = await fetch(`${d.url}/v1/jobs`);
+      assert.equal(missing.status, 401);
+      assert.equal((await missing.json()).code, "FLOE-DBT-E011");
+      const wrong = await fetch(`${d.url}/v1/jobs`, {
+        headers: { authorization: "Bearer nope" },
+      });
+      assert.equal(wrong.status, 401);
+      await wrong.body?.cancel();
+      const right = await fetch(`${d.url}/v1/jobs`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      assert.equal(right.status, 200);
+      assert.deepEqual(await right.json(), { jobs: [] });
+      const doc = await (await fetch(`${d.url}/openapi.json`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      })).json();
+      assert.equal(doc.openapi, "3.1.0");
+      assert.ok(doc.components.schemas.JobRequest.properties.command);
+      assert.doesNotMatch(
+        d.logs(),
+        new RegExp(TOKEN),
+        "the token is never logged",
+      );
+    } finally {
+      d.child.kill("SIGTERM");
+      assert.equal(await d.exit(), 0);
+    }
+    const open = await startDaemonProcess([
+      "--host",
+      "0.0.0.0",
+      "--project-root",
+      dir,
+      "--state-dir",
+      `${dir}/state2`,
+    ]);
+    assert.equal(open.url, "");
+    assert.equal(await open.exit(), 2);
+    assert.match(
+      open.logs(),
+      /FLOE-DBT-E003 Refusing to listen on '0\.0\.0\.0' without a token/,
+    );
+    await Deno.remove(dir, { recursive: true });
+  },
+);
+
+Deno.test(
+  "daemon: every bad body is a 400 with a message, a huge one 413, escapes from the roots 403",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    await Deno.mkdir(`${dir}/root/proj`, { recursive: true });
+    await Deno.symlink("/etc", `${dir}/root/sneaky`);
+    const d = await startDaemonProcess([
+      "--project-root",
+      `${dir}/root`,
+      "--state-dir",
+      `${dir}/state`,
+    ]);
+    const post = (body: string) =>
+      fetch(`${d.url}/v1/jobs`, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json" },
+      });
+    try {
+      const bad = [
+        "not json",
+        "[]",
+        "null",
+        "{}",
+        JSON.stringify({ command: "drop", project_dir: `${dir}/root/proj` }),
+        JSON.stringify({ command: "run" }),
+        JSON.stringify({ command: "run", project_dir: 42 }),
+        JSON.stringify({
+          command: "run",
+          project_dir: `${dir}/root/proj`,
+          full_refresh: "yes",
+        }),
+        JSON.stringify({
+          command: "run",
+          project_dir: `${dir}/root/proj`,
+          select: [1, 2],
+        }),
+        JSON.stringify({
+          command: "run",
+          project_dir: `${dir}/root/proj`,
+          surprise: true,
+        }),
+        JSON.stringify({
+          command: "run",
+          project_dir: `${dir}/root/proj`,
+          runtime: "spark",
+        }),
+      ];
+      for (const body of bad) {
+        const res = await post(body);
+        const json = await res.json();
+        assert.equal(
+          res.status,
+          400,
+          `${body} -> ${res.status} ${JSON.stringify(json)}`,
+        );
+        assert.equal(json.code, "FLOE-DBT-E010");
+        assert.ok(json.message.length > 10, json.message);
+      }
+      const huge = await post(
+        JSON.stringify({ command: "run", project_dir: "x".repeat(100_000) }),
+      );
+      assert.equal(huge.status, 413);
+      await huge.body?.cancel();
+      for (
+        const escape of [
+          "/etc",
+          `${dir}/root/../`,
+          `${dir}/root/proj/../../`,
+          `${dir}/root/sneaky`,
+        ]
+      ) {
+        const res = await post(
+          JSON.stringify({ command: "run", project_dir: escape }),
+        );
+        const json = await res.json();
+        assert.equal(res.status, 403, `${escape}: ${JSON.stringify(json)}`);
+        assert.match(json.message, /outside the allowed project roots/);
+      }
+      const unknown = await fetch(`${d.url}/v1/jobs/nope`);
+      assert.equal(unknown.status, 404);
+      await unknown.body?.cancel();
+    } finally {
+      d.child.kill("SIGTERM");
+      await d.exit();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "daemon: a real build job, SSE replay for a late subscriber, artifacts, cancel",
+  opts,
+  async () => {
+    await using copy = await copyExample();
+    const state = await Deno.makeTempDir();
+    const d = await startDaemonProcess([
+      "--project-root",
+      copy.dir,
+      "--state-dir",
+      state,
+    ]);
+    try {
+      const res = await fetch(`${d.url}/v1/jobs`, {
+        method: "POST",
+        body: JSON.stringify({ command: "build", project_dir: copy.dir }),
+      });
+      assert.equal(res.status, 202);
+      const { id } = await res.json() as Job;
+      const done = await jobIn(d.url, id, ["succeeded", "failed"]);
+      assert.equal(done.status, "succeeded", JSON.stringify(done.error));
+      assert.equal((done.result as { models_run: number }).models_run, 5);
+      // A subscriber arriving after the end gets every event from the start.
+      const text = await (await fetch(`${d.url}/v1/jobs/${id}/events`)).text();
+      const events = text.split("\n").filter((l) => l.startsWith("data:")).map((
+        l,
+      ) => JSON.parse(l.slice(5)));
+      assert.equal(events[0].type, "job_started");
+      assert.equal(events.at(-1).type, "job_finished");
+      assert.equal(events.filter((e) => e.type === "node_finished").length, 20);
+      const manifest =
+        await (await fetch(`${d.url}/v1/jobs/${id}/artifacts/manifest`)).json();
+      assert.ok(manifest.nodes["model.jaffle_duck.customers"]);
+      const catalog = await fetch(`${d.url}/v1/jobs/${id}/artifacts/catalog`);
+      assert.equal(catalog.status, 404);
+      await catalog.body?.cancel();
+
+      await writeFile(
+        copy.dir,
+        "models/slow.sql",
+        "select sum(a.range * b.range) as n from range(100000) a cross join range(100000) b\n",
+      );
+      const slow = await (await fetch(`${d.url}/v1/jobs`, {
+        method: "POST",
+        body: JSON.stringify({
+          command: "run",
+          project_dir: copy.dir,
+          select: "slow",
+        }),
+      })).json() as Job;
+      // Follow it live; cancel once dbt has started the slow model.
+      const stream = (await fetch(`${d.url}/v1/jobs/${slow.id}/events`)).body!
+        .pipeThrough(new TextDecoderStream()).getReader();
+      let seen = "";
+      while (!/"type":"node_started"[^}]*"name":"slow"/.test(seen)) {
+        const { value, done } = await stream.read();
+        assert.ok(!done, "the stream stays open while the job runs");
+        seen += value;
+      }
+      const cancel = await fetch(`${d.url}/v1/jobs/${slow.id}/cancel`, {
+        method: "POST",
+      });
+      assert.equal(cancel.status, 200);
+      await cancel.body?.cancel();
+      const cancelled = await jobIn(d.url, slow.id, [
+        "cancelled",
+        "failed",
+        "succeeded",
+      ]);
+      assert.equal(cancelled.status, "cancelled");
+      // The live stream ends with the job.
+      for (;;) {
+        const { value, done } = await stream.read();
+        if (done) break;
+        seen += value;
+      }
+      assert.match(seen, /"type":"job_finished","success":false/);
+    } finally {
+      d.child.kill("SIGTERM");
+      assert.equal(await d.exit(), 0);
+      await Deno.remove(state, { recursive: true });
+    }
+  },
+);
