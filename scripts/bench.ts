@@ -10,6 +10,7 @@ import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { defaultConfig } from "../src/config.ts";
 import { createRuntime } from "../src/registry.ts";
 import type { DbtRuntime } from "../src/runtime.ts";
+import { benchDaemon } from "./bench_daemon.ts";
 import { generateProject } from "./synthetic.ts";
 
 const ROOT = resolve(new URL("..", import.meta.url).pathname);
@@ -17,7 +18,11 @@ const DBT = join(ROOT, ".venv/dbt-core/bin/dbt");
 const quick = Deno.args.includes("--quick");
 const SIZES = quick ? [50] : [50, 500];
 const REPS = (n: number) => quick ? 3 : n >= 500 ? 3 : 5;
-const ENV = { DBT_SEND_ANONYMOUS_USAGE_STATS: "false", NO_COLOR: "1", RUST_BACKTRACE: "0" };
+const ENV = {
+  DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
+  NO_COLOR: "1",
+  RUST_BACKTRACE: "0",
+};
 
 interface Stat {
   median: number;
@@ -28,7 +33,12 @@ interface Stat {
 
 function stat(xs: number[]): Stat {
   const s = [...xs].sort((a, b) => a - b);
-  return { median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s.at(-1)!, n: s.length };
+  return {
+    median: s[Math.floor(s.length / 2)]!,
+    min: s[0]!,
+    max: s.at(-1)!,
+    n: s.length,
+  };
 }
 
 async function timeIt(f: () => Promise<unknown>): Promise<number> {
@@ -44,23 +54,59 @@ async function repeat(n: number, f: () => Promise<unknown>): Promise<Stat> {
 }
 
 async function run(cmd: string, args: string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, cwd, env: ENV, stdout: "piped", stderr: "piped" }).output();
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd,
+    env: ENV,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
   if (!out.success) {
     const dec = new TextDecoder();
-    throw new Error(`${cmd} ${args.join(" ")} failed: ${(dec.decode(out.stdout) + dec.decode(out.stderr)).slice(-800)}`);
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed: ${
+        (dec.decode(out.stdout) + dec.decode(out.stderr)).slice(-800)
+      }`,
+    );
   }
 }
 
-const plainDbt = (dir: string, command: string) => () => run(DBT, [command, "--project-dir", dir, "--profiles-dir", dir], dir);
+const plainDbt = (dir: string, command: string) => () =>
+  run(DBT, [command, "--project-dir", dir, "--profiles-dir", dir], dir);
 const agentProcess = (dir: string, command: string) => () =>
-  run(Deno.execPath(), ["run", "-A", "--quiet", join(ROOT, "main.ts"), command, "--project-dir", dir, "--quiet"], ROOT);
+  run(Deno.execPath(), [
+    "run",
+    "-A",
+    "--quiet",
+    join(ROOT, "main.ts"),
+    command,
+    "--project-dir",
+    dir,
+    "--quiet",
+  ], ROOT);
 
-const results: Record<string, unknown> = { machine: { cores: navigator.hardwareConcurrency, date: new Date().toISOString() } };
+const results: Record<string, unknown> = {
+  machine: {
+    cores: navigator.hardwareConcurrency,
+    date: new Date().toISOString(),
+  },
+};
 const rows: string[][] = [];
 const row = (what: string, s: Stat, base?: Stat) =>
-  rows.push([what, s.median.toFixed(3), `${s.min.toFixed(3)}-${s.max.toFixed(3)}`, String(s.n), base ? `${(base.median / s.median).toFixed(1)}x` : ""]);
+  rows.push([
+    what,
+    s.median.toFixed(3),
+    `${s.min.toFixed(3)}-${s.max.toFixed(3)}`,
+    String(s.n),
+    base ? `${(base.median / s.median).toFixed(1)}x` : "",
+  ]);
 
-async function warm(rt: DbtRuntime, dir: string, command: "compile" | "run", n: number) {
+async function warm(
+  rt: DbtRuntime,
+  dir: string,
+  command: "compile" | "run",
+  n: number,
+) {
   const project = { projectDir: dir, profilesDir: dir };
   await rt.execute(command, project); // warm-up: parse once
   const walls: number[] = [];
@@ -91,16 +137,31 @@ for (const size of SIZES) {
     row(`${size} models: floe-dbt ${command} (cold process)`, cold, plain);
     row(`${size} models: floe-dbt ${command} (warm agent)`, w.wall, plain);
     row(`${size} models: agent overhead, warm ${command}`, w.overhead);
-    r[command] = { plain_dbt: plain, agent_cold_process: cold, agent_warm: w.wall, agent_overhead: w.overhead, warm_speedup: plain.median / w.wall.median };
+    r[command] = {
+      plain_dbt: plain,
+      agent_cold_process: cold,
+      agent_warm: w.wall,
+      agent_overhead: w.overhead,
+      warm_speedup: plain.median / w.wall.median,
+    };
     const fusion = createRuntime("fusion", defaultConfig());
     try {
       if ((await fusion.availability()).available) {
         const f = await warm(fusion, dir, command, n);
         row(`${size} models: fusion ${command} via agent`, f.wall, plain);
-        r[`fusion_${command}`] = { wall: f.wall, ratio_vs_plain_dbt: plain.median / f.wall.median };
+        r[`fusion_${command}`] = {
+          wall: f.wall,
+          ratio_vs_plain_dbt: plain.median / f.wall.median,
+        };
       }
     } catch (e) {
-      rows.push([`${size} models: fusion ${command} via agent`, "failed", String(e).split("\n")[0]!.slice(0, 80), "0", ""]);
+      rows.push([
+        `${size} models: fusion ${command} via agent`,
+        "failed",
+        String(e).split("\n")[0]!.slice(0, 80),
+        "0",
+        "",
+      ]);
       r[`fusion_${command}`] = { error: String(e) };
     } finally {
       await fusion.close();
@@ -108,9 +169,17 @@ for (const size of SIZES) {
   }
   if (size === 50) {
     const local = new LocalRuntime();
-    const lintWall = await timeIt(() => local.lintProject({ projectDir: dir, profilesDir: dir }));
+    const lintWall = await timeIt(() =>
+      local.lintProject({ projectDir: dir, profilesDir: dir })
+    );
     await local.close();
-    rows.push([`${size} models: floe-dbt lint (SQLFluff, dbt templater)`, lintWall.toFixed(3), "", "1", `${(lintWall / size * 1000).toFixed(0)} ms/file`]);
+    rows.push([
+      `${size} models: floe-dbt lint (SQLFluff, dbt templater)`,
+      lintWall.toFixed(3),
+      "",
+      "1",
+      `${(lintWall / size * 1000).toFixed(0)} ms/file`,
+    ]);
     r.lint = { wall_seconds: lintWall, per_file_ms: lintWall / size * 1000 };
   }
   results[`models_${size}`] = r;
@@ -130,30 +199,85 @@ results.plugin_init = init;
 // A 10 MB manifest through getManifest.
 {
   const dir = await Deno.makeTempDir({ prefix: "floe-bench-manifest-" });
-  await Deno.writeTextFile(join(dir, "dbt_project.yml"), "name: big\nprofile: big\n");
+  await Deno.writeTextFile(
+    join(dir, "dbt_project.yml"),
+    "name: big\nprofile: big\n",
+  );
   await Deno.mkdir(join(dir, "target"));
   const nodes: Record<string, unknown> = {};
   let i = 0;
   let text = "";
   while (text.length < 10 * 1024 * 1024) {
     for (let k = 0; k < 500; k++, i++) {
-      nodes[`model.big.m_${i}`] = { unique_id: `model.big.m_${i}`, raw_code: "select 1 as id ".repeat(20), depends_on: { nodes: [`model.big.m_${i - 1}`] }, config: { materialized: "view" } };
+      nodes[`model.big.m_${i}`] = {
+        unique_id: `model.big.m_${i}`,
+        raw_code: "select 1 as id ".repeat(20),
+        depends_on: { nodes: [`model.big.m_${i - 1}`] },
+        config: { materialized: "view" },
+      };
     }
-    text = JSON.stringify({ metadata: { dbt_schema_version: "https://schemas.getdbt.com/dbt/manifest/v12.json" }, nodes });
+    text = JSON.stringify({
+      metadata: {
+        dbt_schema_version: "https://schemas.getdbt.com/dbt/manifest/v12.json",
+      },
+      nodes,
+    });
   }
   await Deno.writeTextFile(join(dir, "target", "manifest.json"), text);
   const rt = new LocalRuntime();
-  const read = await repeat(10, () => rt.getManifest({ projectDir: dir, profilesDir: dir }));
-  row(`getManifest, ${(text.length / 1024 / 1024).toFixed(1)} MB manifest`, read);
+  const read = await repeat(
+    10,
+    () => rt.getManifest({ projectDir: dir, profilesDir: dir }),
+  );
+  row(
+    `getManifest, ${(text.length / 1024 / 1024).toFixed(1)} MB manifest`,
+    read,
+  );
   results.manifest_10mb = { bytes: text.length, ...read };
   await Deno.remove(dir, { recursive: true });
 }
 
+// The daemon: submission latency, GET throughput and p99, memory.
+{
+  const d = await benchDaemon(ROOT);
+  rows.push([
+    "daemon: POST /v1/jobs latency (median / p99)",
+    d.submit_median_s!.toFixed(4),
+    `p99 ${d.submit_p99_s!.toFixed(4)}`,
+    "30",
+    "",
+  ]);
+  rows.push([
+    "daemon: GET /v1/jobs/{id}, 10 clients (p50 / p99)",
+    d.get_p50_s!.toFixed(4),
+    `p99 ${d.get_p99_s!.toFixed(4)}`,
+    String(d.get_requests),
+    `${d.get_throughput_rps!.toFixed(0)} req/s`,
+  ]);
+  rows.push([
+    "daemon: RSS idle / peak under load (MiB)",
+    d.rss_idle_mb!.toFixed(1),
+    `peak ${d.rss_peak_under_load_mb!.toFixed(1)}`,
+    "",
+    "",
+  ]);
+  results.daemon = d;
+}
+
 const header = ["measure", "median s", "min-max s", "n", "vs plain dbt"];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const widths = header.map((h, i) =>
+  Math.max(h.length, ...rows.map((r) => r[i]!.length))
+);
 const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join(" | ");
-const table = [fmt(header), widths.map((w) => "-".repeat(w)).join("-|-"), ...rows.map(fmt)].join("\n");
+const table = [
+  fmt(header),
+  widths.map((w) => "-".repeat(w)).join("-|-"),
+  ...rows.map(fmt),
+].join("\n");
 await Deno.mkdir(join(ROOT, "bench/results"), { recursive: true });
-await Deno.writeTextFile(join(ROOT, "bench/results/latest.json"), JSON.stringify({ ...results, table }, null, 2));
+await Deno.writeTextFile(
+  join(ROOT, "bench/results/latest.json"),
+  JSON.stringify({ ...results, table }, null, 2),
+);
 console.log(table);
 console.log(`\nwritten: bench/results/latest.json`);
