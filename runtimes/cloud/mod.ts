@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { type CloudConfig, CloudConfigSchema } from "../../src/config.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { runResultFrom } from "../../src/artifacts.ts";
@@ -29,14 +28,10 @@ import {
   type RunResult,
 } from "../../src/schemas.ts";
 import { accessUrl, AdminClient, LEGACY_HOSTS } from "./client.ts";
-import {
-  ArtifactCache,
-  atomicWrite,
-  cacheDirFor,
-  cacheDisabledByEnv,
-} from "./cache.ts";
+import { ArtifactCache, cacheDirFor, cacheDisabledByEnv } from "./cache.ts";
 import { appliedModels, discoveryUrlFor } from "./discovery.ts";
 import { logEvent, nodeEvents } from "./events.ts";
+import { cachedArtifact, runMetadata, storeArtifacts } from "./store.ts";
 import { type Clock, type Logger, realClock } from "./http.ts";
 import type { AppliedModel, Run } from "./schemas.ts";
 import { causeFor, dbtStep, needsOverride } from "./steps.ts";
@@ -107,28 +102,6 @@ export class CloudRuntime implements DbtRuntime {
     );
   }
 
-  /** Store artifacts in the cache, or (cache bypassed) in a fresh temp dir. */
-  async #store(
-    cache: ArtifactCache | undefined,
-    key: string,
-    files: Record<string, string>,
-    runId: string | null,
-    jobId: string,
-  ): Promise<string> {
-    if (cache) {
-      return await cache.write(key, files, {
-        run_id: runId,
-        account_id: this.config.account_id,
-        job_id: jobId,
-      });
-    }
-    const dir = await Deno.makeTempDir({ prefix: `floe-dbt-cloud-${key}-` });
-    for (const [n, t] of Object.entries(files)) {
-      await atomicWrite(join(dir, n), t);
-    }
-    return dir;
-  }
-
   async execute(
     command: DbtCommand,
     ref: ProjectRef,
@@ -178,7 +151,14 @@ export class CloudRuntime implements DbtRuntime {
         );
       },
     });
-    const meta = this.#runMeta(command, run, jobId, selection, steps, adopted);
+    const meta = runMetadata(
+      command,
+      run,
+      { jobId, accountId: this.config.account_id },
+      selection,
+      steps,
+      adopted,
+    );
     if (run.status === 30) {
       throw new FloeDbtError(
         ERROR_CODES.cancelled,
@@ -207,7 +187,11 @@ export class CloudRuntime implements DbtRuntime {
         },
       );
     }
-    const dir = await this.#store(cache, run.id, files, run.id, jobId);
+    const dir = await storeArtifacts(cache, run.id, files, {
+      run_id: run.id,
+      account_id: this.config.account_id,
+      job_id: jobId,
+    });
     this.#last = { runId: run.id, jobId };
     const result = await runResultFrom(dir, {
       ...meta,
@@ -216,34 +200,6 @@ export class CloudRuntime implements DbtRuntime {
     }, run.status === 10);
     for (const e of nodeEvents(JSON.parse(files["run_results.json"]))) emit(e);
     return result;
-  }
-
-  #runMeta(
-    command: DbtCommand,
-    run: Run,
-    jobId: string,
-    selection: Selection,
-    steps: string[] | undefined,
-    adopted: boolean,
-  ): Record<string, unknown> {
-    return {
-      runtime: "cloud",
-      command,
-      run_id: run.id,
-      job_id: jobId,
-      account_id: this.config.account_id,
-      href: run.href ?? null,
-      status: run.status,
-      status_humanized: run.status_humanized ?? null,
-      status_message: run.status_message ?? null,
-      started_at: run.started_at ?? null,
-      finished_at: run.finished_at ?? null,
-      steps_override: steps ?? null,
-      adopted_after_ambiguous_trigger: adopted,
-      select: selection.select ?? [],
-      exclude: selection.exclude ?? [],
-      full_refresh: Boolean(selection.fullRefresh),
-    };
   }
 
   async compileProject(
@@ -301,42 +257,25 @@ export class CloudRuntime implements DbtRuntime {
     name: string,
     options: CallOptions,
   ): Promise<Record<string, unknown>> {
-    const cache = this.#cache(ref, options);
     const jobId = this.#last?.jobId ?? this.config.job_ids.run;
     const runId = this.#last?.runId;
-    const key = runId ?? `job-${jobId}`;
-    const cached = await cache?.path(key, name);
-    let text = cached ? await Deno.readTextFile(cached) : undefined;
-    if (text === undefined) {
-      const api = await this.#api();
-      text = runId
-        ? await api.runArtifact(runId, name, options.signal)
-        : await api.jobArtifact(jobId, name, options.signal);
-      if (text === undefined) {
-        throw new FloeDbtError(
-          ERROR_CODES.remoteApi,
-          `dbt Cloud has no ${name} for ${
-            runId ? `run ${runId}` : `job ${jobId}`
-          }`,
-          {
-            hint:
-              "run the job once (with artifacts saved) so dbt Cloud keeps its artifacts",
-          },
-        );
-      }
-      if (cache) {
-        await this.#store(cache, key, { [name]: text }, runId ?? null, jobId);
-      }
-    }
-    try {
-      return JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      throw new FloeDbtError(
-        ERROR_CODES.remoteApi,
-        `dbt Cloud's ${name} is not valid JSON`,
-        { hint: "clear the cache with 'floe-dbt cache clear' and retry" },
-      );
-    }
+    const meta = {
+      run_id: runId ?? null,
+      account_id: this.config.account_id,
+      job_id: jobId,
+    };
+    return await cachedArtifact(
+      this.#cache(ref, options),
+      runId ?? `job-${jobId}`,
+      name,
+      meta,
+      async () => {
+        const api = await this.#api();
+        return runId
+          ? await api.runArtifact(runId, name, options.signal)
+          : await api.jobArtifact(jobId, name, options.signal);
+      },
+    );
   }
 
   getManifest(

@@ -8,6 +8,13 @@
  *
  * @module
  */
+import {
+  envelope,
+  graphqlAnswer,
+  HUMAN_HTTP,
+  raw,
+  runJson,
+} from "./fake_payloads.ts";
 
 /** What the fake "dbt Cloud" executes for a run's steps. */
 export type Executor = (
@@ -49,7 +56,8 @@ export type Fault =
     | { kind: "malformed" } // 200 with broken JSON
   );
 
-interface FakeRun {
+/** One run as the fake stores it. */
+export interface FakeRun {
   id: number;
   job: number;
   status: 1 | 2 | 3 | 10 | 20 | 30;
@@ -58,19 +66,6 @@ interface FakeRun {
   created: Date;
   artifacts: Record<string, string>;
   message: string | null;
-}
-
-const HUMAN: Record<number, string> = {
-  1: "Queued",
-  2: "Starting",
-  3: "Running",
-  10: "Success",
-  20: "Error",
-  30: "Cancelled",
-};
-
-function dbtTime(d: Date): string {
-  return d.toISOString().replace("T", " ").replace("Z", "000+00:00");
 }
 
 /** The fake server; `await using` stops it. */
@@ -269,13 +264,13 @@ export class FakeDbtCloud {
           message: null,
         };
         this.runs.set(run.id, run);
-        return envelope(200, this.#json(run), "Success!");
+        return envelope(200, runJson(this, run), "Success!");
       }
       case "run": {
         const run = this.runs.get(Number(p.run));
         if (!run) return envelope(404, null, "Run not found.");
         await this.#advance(run);
-        return envelope(200, this.#json(run), "Success!");
+        return envelope(200, runJson(this, run), "Success!");
       }
       case "runs": {
         const q = url.searchParams;
@@ -294,16 +289,22 @@ export class FakeDbtCloud {
         const offset = Number(q.get("offset") ?? 0);
         const limit = Number(q.get("limit") ?? 100);
         const page = list.slice(offset, offset + limit);
-        return envelope(200, page.map((r) => this.#json(r)), "Success!", {}, {
-          pagination: { count: page.length, total_count: list.length },
-          filters: Object.fromEntries(q),
-        });
+        return envelope(
+          200,
+          page.map((r) => runJson(this, r)),
+          "Success!",
+          {},
+          {
+            pagination: { count: page.length, total_count: list.length },
+            filters: Object.fromEntries(q),
+          },
+        );
       }
       case "cancel": {
         const run = this.runs.get(Number(p.run));
         if (!run) return envelope(404, null, "Run not found.");
         if (run.status < 10) run.status = 30;
-        return envelope(200, this.#json(run), "Success!");
+        return envelope(200, runJson(this, run), "Success!");
       }
       case "run_artifact": {
         const run = this.runs.get(Number(p.run));
@@ -323,7 +324,7 @@ export class FakeDbtCloud {
           : raw(text);
       }
       case "graphql":
-        return this.#graphql(body);
+        return graphqlAnswer(this.appliedModels, body);
       default:
         return envelope(404, null, "Not found.");
     }
@@ -340,133 +341,4 @@ export class FakeDbtCloud {
       run.message = r.ok ? null : "Job run failed: a step errored";
     }
   }
-
-  #json(r: FakeRun): Record<string, unknown> {
-    const done = r.status >= 10;
-    return {
-      id: r.id,
-      trigger_id: r.id + 1,
-      account_id: this.accountId,
-      environment_id: 1,
-      project_id: 1,
-      job_definition_id: r.job,
-      job_id: r.job,
-      status: r.status,
-      status_humanized: HUMAN[r.status],
-      status_message: r.message,
-      dbt_version: "versionless",
-      git_branch: "main",
-      git_sha: "0".repeat(40),
-      created_at: dbtTime(r.created),
-      updated_at: dbtTime(r.created),
-      started_at: r.status >= 3 ? dbtTime(r.created) : null,
-      finished_at: done ? dbtTime(new Date()) : null,
-      in_progress: !done,
-      is_complete: done,
-      is_success: r.status === 10,
-      is_error: r.status === 20,
-      is_cancelled: r.status === 30,
-      href: `${this.url}/deploy/${this.accountId}/projects/1/runs/${r.id}/`,
-      trigger: {
-        id: r.id + 1,
-        cause: r.cause,
-        job_definition_id: r.job,
-        steps_override: r.steps,
-      },
-      job: {
-        id: r.job,
-        name: `job ${r.job}`,
-        execute_steps: this.jobs.get(r.job) ?? [],
-      },
-      run_steps: done
-        ? (r.steps ?? []).map((s, i) => ({
-          id: i + 1,
-          index: i + 1,
-          name: `Invoke ${s}`,
-          status: r.status,
-          status_humanized: HUMAN[r.status],
-          logs: "",
-        }))
-        : [],
-      artifacts_saved: done,
-      has_docs_generated: false,
-    };
-  }
-
-  #graphql(body: unknown): Response {
-    const v =
-      ((body ?? {}) as { variables?: Record<string, unknown> }).variables ?? {};
-    const first = Number(v.first ?? 100);
-    const start = v.after ? Number(atob(String(v.after))) : 0;
-    const page = this.appliedModels.slice(start, start + first);
-    const end = start + page.length;
-    return Response.json({
-      data: {
-        environment: {
-          applied: {
-            models: {
-              pageInfo: {
-                endCursor: page.length ? btoa(String(end)) : null,
-                hasNextPage: end < this.appliedModels.length,
-              },
-              edges: page.map((m) => ({
-                node: {
-                  uniqueId: m.uniqueId,
-                  name: m.name,
-                  executionInfo: {
-                    lastRunStatus: m.status,
-                    lastRunError: null,
-                    executeCompletedAt: "2024-01-01T00:00:00Z",
-                    executionTime: 1.5,
-                  },
-                },
-              })),
-            },
-          },
-        },
-      },
-    });
-  }
-}
-
-const HUMAN_HTTP: Record<number, string> = {
-  400: "Invalid request.",
-  401: "Invalid token.",
-  403: "You do not have permission.",
-  404: "Not found.",
-  429: "Too many requests.",
-  500: "Internal server error.",
-  502: "Bad gateway.",
-  503: "Service unavailable.",
-  504: "Gateway timeout.",
-};
-
-function envelope(
-  code: number,
-  data: unknown,
-  message: string,
-  headers: Record<string, string> = {},
-  extra?: unknown,
-): Response {
-  const is_success = code < 400;
-  return Response.json(
-    {
-      status: {
-        code,
-        is_success,
-        user_message: message,
-        developer_message: is_success ? "" : message,
-      },
-      data,
-      ...(extra ? { extra } : {}),
-    },
-    { status: code, headers },
-  );
-}
-
-function raw(text: string): Response {
-  return new Response(text, {
-    status: 200,
-    headers: { "content-type": "application/json" },
-  });
 }

@@ -1,0 +1,160 @@
+/**
+ * Response bodies of the fake dbt Cloud: the Admin API envelope, raw
+ * artifacts and the Discovery API's applied-models page.
+ *
+ * @module
+ */
+import type { FakeRun } from "./fake_server.ts";
+
+const HUMAN: Record<number, string> = {
+  1: "Queued",
+  2: "Starting",
+  3: "Running",
+  10: "Success",
+  20: "Error",
+  30: "Cancelled",
+};
+
+function dbtTime(d: Date): string {
+  return d.toISOString().replace("T", " ").replace("Z", "000+00:00");
+}
+
+/** user_message per HTTP status. */
+export const HUMAN_HTTP: Record<number, string> = {
+  400: "Invalid request.",
+  401: "Invalid token.",
+  403: "You do not have permission.",
+  404: "Not found.",
+  429: "Too many requests.",
+  500: "Internal server error.",
+  502: "Bad gateway.",
+  503: "Service unavailable.",
+  504: "Gateway timeout.",
+};
+
+/** An Admin API envelope response. */
+export function envelope(
+  code: number,
+  data: unknown,
+  message: string,
+  headers: Record<string, string> = {},
+  extra?: unknown,
+): Response {
+  const is_success = code < 400;
+  return Response.json(
+    {
+      status: {
+        code,
+        is_success,
+        user_message: message,
+        developer_message: is_success ? "" : message,
+      },
+      data,
+      ...(extra ? { extra } : {}),
+    },
+    { status: code, headers },
+  );
+}
+
+/** A raw (not enveloped) artifact response. */
+export function raw(text: string): Response {
+  return new Response(text, {
+    status: 200,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+/** The Discovery API answer for the applied-models query, paged by cursor. */
+export function graphqlAnswer(
+  models: { uniqueId: string; name: string; status: string }[],
+  body: unknown,
+): Response {
+  const v =
+    ((body ?? {}) as { variables?: Record<string, unknown> }).variables ?? {};
+  const first = Number(v.first ?? 100);
+  const start = v.after ? Number(atob(String(v.after))) : 0;
+  const page = models.slice(start, start + first);
+  const end = start + page.length;
+  return Response.json({
+    data: {
+      environment: {
+        applied: {
+          models: {
+            pageInfo: {
+              endCursor: page.length ? btoa(String(end)) : null,
+              hasNextPage: end < models.length,
+            },
+            edges: page.map((m) => ({
+              node: {
+                uniqueId: m.uniqueId,
+                name: m.name,
+                executionInfo: {
+                  lastRunStatus: m.status,
+                  lastRunError: null,
+                  executeCompletedAt: "2024-01-01T00:00:00Z",
+                  executionTime: 1.5,
+                },
+              },
+            })),
+          },
+        },
+      },
+    },
+  });
+}
+
+/** A run as the Admin API returns it. */
+export function runJson(
+  server: { accountId: number; url: string; jobs: Map<number, string[]> },
+  r: FakeRun,
+): Record<string, unknown> {
+  const done = r.status >= 10;
+  return {
+    id: r.id,
+    trigger_id: r.id + 1,
+    account_id: server.accountId,
+    environment_id: 1,
+    project_id: 1,
+    job_definition_id: r.job,
+    job_id: r.job,
+    status: r.status,
+    status_humanized: HUMAN[r.status],
+    status_message: r.message,
+    dbt_version: "versionless",
+    git_branch: "main",
+    git_sha: "0".repeat(40),
+    created_at: dbtTime(r.created),
+    updated_at: dbtTime(r.created),
+    started_at: r.status >= 3 ? dbtTime(r.created) : null,
+    finished_at: done ? dbtTime(new Date()) : null,
+    in_progress: !done,
+    is_complete: done,
+    is_success: r.status === 10,
+    is_error: r.status === 20,
+    is_cancelled: r.status === 30,
+    href: `${server.url}/deploy/${server.accountId}/projects/1/runs/${r.id}/`,
+    trigger: {
+      id: r.id + 1,
+      cause: r.cause,
+      job_definition_id: r.job,
+      steps_override: r.steps,
+    },
+    job: {
+      id: r.job,
+      name: `job ${r.job}`,
+      execute_steps: server.jobs.get(r.job) ?? [],
+    },
+    run_steps: done
+      ? (r.steps ?? []).map((s, i) => ({
+        id: i + 1,
+        index: i + 1,
+        name: `Invoke ${s}`,
+        status: r.status,
+        status_humanized: HUMAN[r.status],
+        logs: "",
+      }))
+      : [],
+    artifacts_saved: done,
+    has_docs_generated: false,
+  };
+}
