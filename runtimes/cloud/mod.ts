@@ -125,15 +125,25 @@ export class CloudRuntime implements DbtRuntime {
     emit(
       logEvent(
         "info",
-        `dbt Cloud: triggering job ${jobId} (${
-          steps ? step : "job's own steps"
-        })`,
+        options.resumeRunId
+          ? `dbt Cloud: reattaching to run ${options.resumeRunId} of job ${jobId}`
+          : `dbt Cloud: triggering job ${jobId} (${
+            steps ? step : "job's own steps"
+          })`,
       ),
     );
-    const { run: first, adopted } = await api.trigger(jobId, {
-      cause,
-      ...(steps ? { steps_override: steps } : {}),
-    }, options.signal);
+    // A job runner restarting after a crash passes the run it journaled:
+    // follow that run, never trigger a second one.
+    const { run: first, adopted } = options.resumeRunId
+      ? {
+        run: await api.getRun(options.resumeRunId, options.signal),
+        adopted: true,
+      }
+      : await api.trigger(jobId, {
+        cause,
+        ...(steps ? { steps_override: steps } : {}),
+      }, options.signal);
+    options.onRemoteRun?.(String(first.id));
     let seen = first.status;
     const run = await api.waitForRun(first.id, {
       minIntervalMs: this.config.poll_interval_seconds * 1000,

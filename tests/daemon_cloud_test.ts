@@ -1,0 +1,182 @@
+import assert from "node:assert/strict";
+import type { Job } from "../src/jobs/schemas.ts";
+import { startDaemonProcess } from "./_daemon.ts";
+import { copyExample } from "./_helpers.ts";
+import { realBuildArtifacts, staticExecutor } from "./cloud/executors.ts";
+import { FakeDbtCloud } from "./cloud/fake_server.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+const ACCOUNT = 42;
+const RUN_JOB = 101;
+
+async function cloudWorld() {
+  const token = `dbtc_${crypto.randomUUID().replaceAll("-", "")}`;
+  const ref = `daemon_cloud_${crypto.randomUUID().slice(0, 8)}`;
+  const server = new FakeDbtCloud(
+    ACCOUNT,
+    token,
+    staticExecutor(await realBuildArtifacts()),
+  );
+  server.jobs.set(RUN_JOB, ["dbt run"]);
+  const dir = await Deno.makeTempDir({ prefix: "floe-daemon-cloud-" });
+  await Deno.mkdir(`${dir}/proj`);
+  await Deno.writeTextFile(
+    `${dir}/manifest.yaml`,
+    `plugins:
+  dbt_runtime: cloud
+  dbt_runtime_config:
+    cloud:
+      account_id: ${ACCOUNT}
+      api_token_ref: ${ref}
+      base_url: ${server.url}
+      job_ids: { run: ${RUN_JOB} }
+      poll_interval_seconds: 0.05
+      max_poll_interval_seconds: 0.2
+`,
+  );
+  const env = { [`FLOE_SECRET_${ref.toUpperCase()}`]: token };
+  const args = [
+    "--project-root",
+    dir,
+    "--state-dir",
+    `${dir}/state`,
+    "--config",
+    `${dir}/manifest.yaml`,
+  ];
+  return { server, dir, env, args, token };
+}
+
+async function job(url: string, id: string): Promise<Job> {
+  return await (await fetch(`${url}/v1/jobs/${id}`)).json() as Job;
+}
+
+async function until<T>(
+  f: () => Promise<T | undefined>,
+  what: string,
+): Promise<T> {
+  for (let i = 0; i < 600; i++) {
+    const v = await f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+Deno.test(
+  "daemon + cloud: after kill -9 a running cloud job reattaches to the same remote run; exactly one trigger",
+  opts,
+  async () => {
+    const w = await cloudWorld();
+    w.server.holdRunning = true;
+    const d1 = await startDaemonProcess(w.args, w.env);
+    const submitted = await (await fetch(`${d1.url}/v1/jobs`, {
+      method: "POST",
+      body: JSON.stringify({ command: "run", project_dir: `${w.dir}/proj` }),
+    })).json() as Job;
+    assert.equal(submitted.runtime, "cloud");
+    const running = await until(async () => {
+      const j = await job(d1.url, submitted.id);
+      return j.remote_run_id ? j : undefined;
+    }, "the remote run id in the journal");
+    d1.child.kill("SIGKILL");
+    await d1.exit();
+
+    const d2 = await startDaemonProcess(w.args, w.env);
+    try {
+      w.server.holdRunning = false;
+      const done = await until(async () => {
+        const j = await job(d2.url, submitted.id);
+        return j.status === "succeeded" || j.status === "failed"
+          ? j
+          : undefined;
+      }, "the reattached job to finish");
+      assert.equal(done.status, "succeeded", JSON.stringify(done.error));
+      assert.equal(done.remote_run_id, running.remote_run_id);
+      assert.equal(
+        w.server.calls(/\/jobs\/\d+\/run\/$/, "POST").length,
+        1,
+        "exactly one trigger",
+      );
+      assert.equal(w.server.runs.size, 1);
+      assert.equal((done.result as { models_run: number }).models_run, 5);
+      assert.doesNotMatch(d1.logs() + d2.logs(), new RegExp(w.token));
+    } finally {
+      d2.child.kill("SIGTERM");
+      assert.equal(await d2.exit(), 0);
+      await w.server[Symbol.asyncDispose]();
+      await Deno.remove(w.dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "daemon: cloud jobs run concurrently while local jobs never overlap",
+  opts,
+  async () => {
+    const w = await cloudWorld();
+    await using copy = await copyExample();
+    w.server.holdRunning = true;
+    const d = await startDaemonProcess(
+      [...w.args, "--project-root", copy.dir],
+      w.env,
+    );
+    try {
+      const post = async (body: Record<string, unknown>) =>
+        (await (await fetch(`${d.url}/v1/jobs`, {
+          method: "POST",
+          body: JSON.stringify(body),
+        })).json() as Job).id;
+      const cloud = await Promise.all(
+        [1, 2, 3].map(() =>
+          post({ command: "run", project_dir: `${w.dir}/proj` })
+        ),
+      );
+      const local = await Promise.all(
+        [1, 2, 3].map(() =>
+          post({ command: "build", project_dir: copy.dir, runtime: "local" })
+        ),
+      );
+      // All three cloud runs are in flight at once.
+      await until(async () => {
+        const js = await Promise.all(cloud.map((id) => job(d.url, id)));
+        return js.every((j) => j.status === "running" && j.remote_run_id)
+          ? true
+          : undefined;
+      }, "three concurrent cloud jobs");
+      // ...and all three are running remotely at the same time.
+      await until(
+        () =>
+          Promise.resolve(
+            [...w.server.runs.values()].filter((r) => r.status === 3).length ===
+                3
+              ? true
+              : undefined,
+          ),
+        "three remote runs at status 3",
+      );
+      assert.equal(w.server.runs.size, 3);
+      const locals = await until(async () => {
+        const js = await Promise.all(local.map((id) => job(d.url, id)));
+        return js.every((j) => j.status === "succeeded") ? js : undefined;
+      }, "the local jobs");
+      const spans = locals.map((j) =>
+        [Date.parse(j.started_at!), Date.parse(j.finished_at!)] as const
+      )
+        .sort((a, b) => a[0] - b[0]);
+      for (let i = 1; i < spans.length; i++) {
+        assert.ok(spans[i]![0] >= spans[i - 1]![1], "local jobs never overlap");
+      }
+      w.server.holdRunning = false;
+      const finished = await until(async () => {
+        const js = await Promise.all(cloud.map((id) => job(d.url, id)));
+        return js.every((j) => j.status === "succeeded") ? js : undefined;
+      }, "the cloud jobs");
+      assert.equal(finished.length, 3);
+    } finally {
+      d.child.kill("SIGTERM");
+      assert.equal(await d.exit(), 0);
+      await w.server[Symbol.asyncDispose]();
+      await Deno.remove(w.dir, { recursive: true });
+    }
+  },
+);
