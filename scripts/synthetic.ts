@@ -7,7 +7,10 @@
 import { join } from "node:path";
 
 /** Write a synthetic project of `models` models into `dir`. */
-export async function generateProject(dir: string, models: number): Promise<void> {
+export async function generateProject(
+  dir: string,
+  models: number,
+): Promise<void> {
   const w = async (rel: string, text: string) => {
     const path = join(dir, rel);
     await Deno.mkdir(join(path, ".."), { recursive: true });
@@ -23,7 +26,10 @@ export async function generateProject(dir: string, models: number): Promise<void
     "profiles.yml",
     `synthetic:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: .floe/synthetic.duckdb\n      threads: 2\n`,
   );
-  const rows = Array.from({ length: 20 }, (_, i) => `${i + 1},item_${i + 1},${(i * 7) % 13}`);
+  const rows = Array.from(
+    { length: 20 },
+    (_, i) => `${i + 1},item_${i + 1},${(i * 7) % 13}`,
+  );
   await w("data/raw_a.csv", `id,name,value\n${rows.join("\n")}\n`);
   await w("data/raw_b.csv", `id,name,value\n${rows.join("\n")}\n`);
   await w(
@@ -36,17 +42,23 @@ export async function generateProject(dir: string, models: number): Promise<void
     const prev = `m_${String(i - 1).padStart(4, "0")}`;
     let sql: string;
     if (i % 10 === 1) {
-      sql = `select id, name, value from {{ source('raw', '${i % 20 === 1 ? "raw_a" : "raw_b"}') }}\n`;
+      sql = `select id, name, value from {{ source('raw', '${
+        i % 20 === 1 ? "raw_a" : "raw_b"
+      }') }}\n`;
     } else if (i % 5 === 0 && i > 5) {
       const other = `m_${String(i - 5).padStart(4, "0")}`;
       sql =
         `select a.id, a.name, a.value + b.value as value\nfrom {{ ref('${prev}') }} as a\njoin {{ ref('${other}') }} as b on a.id = b.id\n`;
     } else {
-      sql = `select id, name, value + ${i % 7} as value from {{ ref('${prev}') }}\n`;
+      sql = `select id, name, value + ${
+        i % 7
+      } as value from {{ ref('${prev}') }}\n`;
     }
     await w(`models/${name}.sql`, sql);
     if (i % 5 === 0) {
-      tests.push(`  - name: ${name}\n    columns:\n      - name: id\n        data_tests: [unique, not_null]\n`);
+      tests.push(
+        `  - name: ${name}\n    columns:\n      - name: id\n        data_tests: [unique, not_null]\n`,
+      );
     }
   }
   await w("models/schema.yml", `version: 2\nmodels:\n${tests.join("")}`);

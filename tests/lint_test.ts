@@ -61,7 +61,7 @@ Deno.test(
             `${copy.dir}/models/bad_style.sql`,
           );
           assert.notEqual(fixed, BAD);
-          assert.match(fixed, /^SELECT\n    order_id,\n    status\nFROM/);
+          assert.match(fixed, /^SELECT\n {4}order_id,\n {4}status\nFROM/);
           const again = await rt.lintProject(project, {
             select: ["models/bad_style.sql"],
           });
@@ -140,7 +140,7 @@ Deno.test(
     assert.equal(text.code, 1);
     assert.match(
       text.stdout,
-      /== models\/bad_style\.sql\nmodels\/bad_style\.sql:1:1  LT09  Select targets/,
+      /== models\/bad_style\.sql\nmodels\/bad_style\.sql:1:1 {2}LT09 {2}Select targets/,
     );
     assert.match(
       text.stdout,
