@@ -76,13 +76,17 @@ Deno.test(
       exclude: "slow",
     });
     await waitJob(d1.url, running.id, ["running"]);
-    await new Promise((r) => setTimeout(r, 1500)); // dbt is inside the slow model
     const real = Deno.realPathSync(copy.dir);
+    // Wait until the dbt worker is at work on the project, then a bit more.
+    for (let i = 0; i < 300 && (await workersIn(real)).length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     assert.equal(
       (await workersIn(real)).length,
       1,
       "one dbt worker runs the job",
     );
+    await new Promise((r) => setTimeout(r, 1000));
     d1.child.kill("SIGKILL");
     await d1.exit();
     // The orphaned worker notices its agent is gone and stops its whole group,
