@@ -8,8 +8,8 @@ import type { LintResult, ProgressEvent, RunResult } from "../schemas.ts";
 
 function counter(e: { index: number | null; total: number | null }): string {
   if (e.index === null) return "     ";
-  const total = e.total ?? "?";
-  return `${String(e.index).padStart(String(total).length)}/${total}`;
+  if (e.total === null) return String(e.index).padStart(3);
+  return `${String(e.index).padStart(String(e.total).length)}/${e.total}`;
 }
 
 const STATUS_LABEL: Record<string, string> = {
@@ -31,9 +31,10 @@ export function progressLine(e: ProgressEvent): string | undefined {
       const time = e.execution_time === null
         ? ""
         : ` in ${e.execution_time.toFixed(2)}s`;
-      const msg = e.status === "error" || e.status === "fail"
-        ? `\n      ${(e.message ?? "").split("\n").join("\n      ")}`
-        : "";
+      const msg =
+        (e.status === "error" || e.status === "fail") && e.message?.trim()
+          ? `\n      ${e.message.trim().split("\n").join("\n      ")}`
+          : "";
       return `${counter(e)} ${
         label.padEnd(5)
       } ${e.resource_type} ${e.name}${time}${msg}`;
