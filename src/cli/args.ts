@@ -181,7 +181,7 @@ export function parseCli(
     quiet: Boolean(v.quiet),
     positionals: rest,
     host: v.host ?? "127.0.0.1",
-    port: number("port", v.port, 8686),
+    port: number("port", v.port ?? env.get("FLOE_DBT_PORT"), 8686),
     projectRoots: (v["project-root"] ?? []).map((p) => resolve(p)),
     tokenFile: v["token-file"],
     tokenRef: v["token-ref"],

@@ -72,6 +72,16 @@ const COMMAND_HELP: Record<string, string> = {
     `Usage: floe-dbt runtimes [--json] [--config FILE]\n\nList the registered runtimes, whether each can run here and why, their\nparallel-safety and metadata.`,
   cache:
     `Usage: floe-dbt cache ls|gc|clear [--json] [--project-dir DIR] [--config FILE]\n\nThe cloud runtime's artifact cache (.floe/dbt-cloud-cache/ under the project,\nor dbt_runtime_config.cloud.cache_dir): ls lists entries with age and size, gc\nremoves entries older than cache_ttl_seconds (or without metadata), clear\nremoves every entry.`,
+  serve:
+    `Usage: floe-dbt serve [flags]\n\nRun the daemon: an HTTP API with a job runner (GET /healthz, /readyz, /openapi.json,\n/v1/runtimes; POST /v1/jobs ...). SIGTERM drains running jobs, then exits 0.\n  --host ADDR           address to listen on (default 127.0.0.1; any other needs a token)\n  --port N              port (env FLOE_DBT_PORT; default 8686)\n  --project-root DIR    jobs may only use projects under DIR (repeatable)\n  --token-file FILE     bearer token clients must send (16+ characters)\n  --token-ref NAME      the token as a secret reference ($FLOE_SECRETS_DIR/NAME or FLOE_SECRET_<NAME>)\n  --state-dir DIR       job journal (env FLOE_STATE_DIR; default ~/.local/state/floe-dbt)\n  --grace-seconds N     how long SIGTERM waits for running jobs (default 30)\n  --config FILE         platform manifest.yaml (default: ./manifest.yaml if present)\n  --log-format FORMAT   text (default) or json lines on stderr`,
+  submit:
+    `Usage: floe-dbt submit compile|run|test|seed|build|lint [flags]\n\nSubmit a job to the daemon and print its id (or follow it).\n  -f, --follow          stream the job's progress until it ends; exit 1 unless it succeeded\n  --url URL             the daemon (env FLOE_DBT_URL; default http://127.0.0.1:8686)\n  --token-file FILE     bearer token (else env FLOE_DBT_TOKEN)\n  --idempotency-key K   a retried submit with the same key returns the first job\n${SELECT_FLAGS}\n  --full-refresh        rebuild incremental models\n${PROJECT_FLAGS}`,
+  jobs:
+    `Usage: floe-dbt jobs [--json] [--url URL] [--token-file FILE]\n\nList the daemon's jobs, one line each: id, status, runtime, command, project, created time.`,
+  job:
+    `Usage: floe-dbt job ID [--follow] [--json] [--url URL] [--token-file FILE]\n\nShow one job of the daemon (or follow its progress until it ends).`,
+  cancel:
+    `Usage: floe-dbt cancel ID [--json] [--url URL] [--token-file FILE]\n\nCancel a queued or running job (stops the dbt process tree or the remote run).`,
   config:
     `Usage: floe-dbt config validate FILE\n\nValidate a platform manifest.yaml; errors name the file, line, column and key.`,
 };
