@@ -87,6 +87,20 @@ export const CloudConfigSchema = z.strictObject({
 /** `dbt_runtime_config.cloud`. */
 export type CloudConfig = z.infer<typeof CloudConfigSchema>;
 
+/** `plugins.lineage`: OpenLineage events over HTTP; off when absent. */
+export const LineageConfigSchema = z.strictObject({
+  /** Where events are POSTed, e.g. Marquez's `/api/v1/lineage`. */
+  url: z.url(),
+  /** The OpenLineage namespace of the jobs and datasets. */
+  namespace: z.string().min(1).default("floe-dbt"),
+  /** Bound on each POST, seconds. */
+  timeout_seconds: z.number().positive().default(5),
+  /** Secret reference of a bearer API key for the endpoint. */
+  api_key_ref: secretRef.optional(),
+});
+/** `plugins.lineage`. */
+export type LineageConfig = z.infer<typeof LineageConfigSchema>;
+
 /** The runtime names the registry knows. */
 export const RuntimeNameSchema = z.enum(["local", "fusion", "cloud"]);
 /** The runtime names the registry knows. */
@@ -101,6 +115,7 @@ export const ManifestSchema = z.object({
       fusion: FusionConfigSchema.optional(),
       cloud: CloudConfigSchema.optional(),
     }).default({}),
+    lineage: LineageConfigSchema.optional(),
   }).superRefine((plugins, ctx) => {
     const name = plugins.dbt_runtime;
     if (name === "cloud" && !plugins.dbt_runtime_config.cloud) {

@@ -9,7 +9,9 @@ import { FusionRuntime } from "../runtimes/fusion/mod.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
 import type { PlatformConfig, RuntimeName } from "./config.ts";
 import { configError } from "./errors.ts";
+import { lineageRuntime } from "./lineage/mod.ts";
 import type { DbtRuntime } from "./runtime.ts";
+import { tracedRuntime } from "./telemetry/mod.ts";
 
 /** Every runtime name, in display order. */
 export const RUNTIME_NAMES: readonly RuntimeName[] = [
@@ -18,11 +20,20 @@ export const RUNTIME_NAMES: readonly RuntimeName[] = [
   "cloud",
 ];
 
-/** Create the runtime `name` from the platform config. */
+/**
+ * Create the runtime `name` from the platform config, traced (a span per
+ * operation) and, when `plugins.lineage` is set, sending OpenLineage events.
+ */
 export function createRuntime(
   name: RuntimeName,
   config: PlatformConfig,
 ): DbtRuntime {
+  return tracedRuntime(
+    lineageRuntime(baseRuntime(name, config), config.plugins.lineage),
+  );
+}
+
+function baseRuntime(name: RuntimeName, config: PlatformConfig): DbtRuntime {
   const section = config.plugins.dbt_runtime_config;
   switch (name) {
     case "local":

@@ -1,0 +1,216 @@
+/**
+ * `lineageRuntime(rt, config)`: a DbtRuntime that sends OpenLineage START and
+ * COMPLETE / FAIL / ABORT events around every dbt command (execute, run,
+ * test). Delivery failures are logged as a `log` progress event and counted
+ * in the result's `metadata.lineage`; they never fail the command.
+ *
+ * @module
+ */
+import { basename } from "node:path";
+import { parse } from "yaml";
+import type { LineageConfig } from "../config.ts";
+import type {
+  Availability,
+  CallOptions,
+  DbtRuntime,
+  ProjectRef,
+  RuntimeMetadata,
+  Selection,
+} from "../runtime.ts";
+import type { DbtCommand, LintResult, RunResult } from "../schemas.ts";
+import {
+  datasetsOf,
+  errorFacet,
+  type RunEvent,
+  runEvent,
+  type RunIdentity,
+  runResultsFacet,
+} from "./events.ts";
+import { sendEvent } from "./transport.ts";
+
+async function readJson(path: string): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path));
+  } catch {
+    return {};
+  }
+}
+
+async function projectName(projectDir: string): Promise<string> {
+  try {
+    const doc = parse(
+      await Deno.readTextFile(`${projectDir}/dbt_project.yml`),
+    ) as { name?: unknown } | null;
+    if (typeof doc?.name === "string" && doc.name) return doc.name;
+  } catch {
+    // fall back to the directory name
+  }
+  return basename(projectDir);
+}
+
+class LineageRuntime implements DbtRuntime {
+  readonly #rt: DbtRuntime;
+  readonly #config: LineageConfig;
+
+  constructor(rt: DbtRuntime, config: LineageConfig) {
+    this.#rt = rt;
+    this.#config = config;
+  }
+
+  get name(): string {
+    return this.#rt.name;
+  }
+  get version(): string {
+    return this.#rt.version;
+  }
+  get floeApiVersion(): string {
+    return this.#rt.floeApiVersion;
+  }
+
+  async #observed(
+    command: DbtCommand,
+    project: ProjectRef,
+    options: CallOptions | undefined,
+    f: () => Promise<RunResult>,
+  ): Promise<RunResult> {
+    const id: RunIdentity = {
+      runId: crypto.randomUUID(),
+      namespace: this.#config.namespace,
+      jobName: `${await projectName(project.projectDir)}.${command}`,
+    };
+    const stats = { events_sent: 0, events_failed: 0 };
+    const send = async (event: RunEvent) => {
+      const error = await sendEvent(this.#config, event);
+      if (error === null) stats.events_sent++;
+      else {
+        stats.events_failed++;
+        options?.onEvent?.({
+          v: 1,
+          type: "log",
+          level: "warn",
+          message:
+            `OpenLineage ${event.eventType} event not delivered: ${error}`,
+          ts: new Date().toISOString(),
+        });
+      }
+    };
+    // START goes out while dbt runs; the final event waits for it (order).
+    const started = send(runEvent(id, "START"));
+    let result: RunResult;
+    try {
+      result = await f();
+    } catch (e) {
+      await started;
+      await send(runEvent(id, options?.signal?.aborted ? "ABORT" : "FAIL", {
+        facets: {
+          errorMessage: errorFacet(e instanceof Error ? e.message : String(e)),
+        },
+      }));
+      throw e;
+    }
+    const manifest = await readJson(result.manifest_path);
+    const runResults = await readJson(result.run_results_path);
+    const errors = result.metadata.errors as
+      | { unique_id: string; message: string | null }[]
+      | undefined;
+    await started;
+    await send(runEvent(id, result.success ? "COMPLETE" : "FAIL", {
+      ...datasetsOf(command, manifest, runResults, this.#config.namespace),
+      facets: {
+        floe_dbt_run: runResultsFacet(runResults, result.success),
+        ...(result.success ? {} : {
+          errorMessage: errorFacet(
+            errors?.map((x) => `${x.unique_id}: ${x.message ?? "failed"}`)
+              .join("\n") || `dbt ${command} failed`,
+          ),
+        }),
+      },
+    }));
+    return { ...result, metadata: { ...result.metadata, lineage: stats } };
+  }
+
+  compileProject(project: ProjectRef, options?: CallOptions): Promise<string> {
+    return this.#rt.compileProject(project, options);
+  }
+  runModels(
+    project: ProjectRef,
+    selection?: Selection,
+    options?: CallOptions,
+  ): Promise<RunResult> {
+    return this.#observed(
+      "run",
+      project,
+      options,
+      () => this.#rt.runModels(project, selection, options),
+    );
+  }
+  testModels(
+    project: ProjectRef,
+    selection?: Pick<Selection, "select" | "exclude">,
+    options?: CallOptions,
+  ): Promise<RunResult> {
+    return this.#observed(
+      "test",
+      project,
+      options,
+      () => this.#rt.testModels(project, selection, options),
+    );
+  }
+  execute(
+    command: DbtCommand,
+    project: ProjectRef,
+    selection?: Selection,
+    options?: CallOptions,
+  ): Promise<RunResult> {
+    return this.#observed(
+      command,
+      project,
+      options,
+      () => this.#rt.execute(command, project, selection, options),
+    );
+  }
+  lintProject(
+    project: ProjectRef,
+    options?: CallOptions & { fix?: boolean; select?: string[] },
+  ): Promise<LintResult> {
+    return this.#rt.lintProject(project, options);
+  }
+  getManifest(
+    project: ProjectRef,
+    options?: CallOptions,
+  ): Promise<Record<string, unknown>> {
+    return this.#rt.getManifest(project, options);
+  }
+  getRunResults(
+    project: ProjectRef,
+    options?: CallOptions,
+  ): Promise<Record<string, unknown>> {
+    return this.#rt.getRunResults(project, options);
+  }
+  supportsParallelExecution(): boolean {
+    return this.#rt.supportsParallelExecution();
+  }
+  supportsSqlLinting(): boolean {
+    return this.#rt.supportsSqlLinting();
+  }
+  getRuntimeMetadata(): RuntimeMetadata {
+    return this.#rt.getRuntimeMetadata();
+  }
+  availability(): Promise<Availability> {
+    return this.#rt.availability();
+  }
+  close(): Promise<void> {
+    return this.#rt.close();
+  }
+}
+
+/**
+ * Wrap a runtime so each dbt command sends OpenLineage events to
+ * `config.url`; returns `rt` itself when lineage is not configured.
+ */
+export function lineageRuntime(
+  rt: DbtRuntime,
+  config: LineageConfig | undefined,
+): DbtRuntime {
+  return config ? new LineageRuntime(rt, config) : rt;
+}
