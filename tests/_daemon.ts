@@ -49,7 +49,7 @@ export async function startDaemonProcess(
     }
   })();
   for (let i = 0; i < 300 && !url; i++) {
-    const m = log.match(/listening on (http:\/\/[^\s]+)/);
+    const m = log.match(/listening on (http:\/\/[^\s"]+)/);
     if (m) url = m[1]!;
     else await new Promise((r) => setTimeout(r, 50));
     if (!url && i > 10) {

@@ -89,6 +89,8 @@ async function call(
   if (args.idempotencyKey && method === "POST") {
     headers["idempotency-key"] = args.idempotencyKey;
   }
+  const traceparent = Deno.env.get("TRACEPARENT");
+  if (traceparent && method === "POST") headers.traceparent = traceparent;
   let res: Response;
   try {
     res = await fetch(`${args.url}${path}`, {

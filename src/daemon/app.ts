@@ -181,7 +181,11 @@ export function createApp(o: AppOptions): Hono {
       if (key !== undefined && (key.length === 0 || key.length > 200)) {
         fail(ERROR_CODES.usage, "Idempotency-Key must be 1 to 200 characters");
       }
-      const { job, created } = await o.runner.submit(req, key);
+      const { job, created } = await o.runner.submit(
+        req,
+        key,
+        c.req.header("traceparent") ?? undefined,
+      );
       return c.json(job, created ? 202 : 200, {
         Location: `/v1/jobs/${job.id}`,
       });

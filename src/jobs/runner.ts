@@ -13,6 +13,8 @@ import type { RuntimeName } from "../config.ts";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
 import type { DbtRuntime } from "../runtime.ts";
 import type { LintResult, ProgressEvent, RunResult } from "../schemas.ts";
+import { context } from "@opentelemetry/api";
+import { parseTraceparent, startJobSpan } from "../telemetry/mod.ts";
 import { Journal } from "./journal.ts";
 import { isFinal, type Job, type JobRequest } from "./schemas.ts";
 
@@ -98,10 +100,14 @@ export class JobRunner {
     return r;
   }
 
-  /** Accept a job (journaled before this resolves). */
+  /**
+   * Accept a job (journaled before this resolves). A valid `traceparent`
+   * makes the job's spans children of the caller's trace.
+   */
   async submit(
     request: JobRequest,
     idempotencyKey?: string,
+    traceparent?: string,
   ): Promise<{ job: Job; created: boolean }> {
     if (!this.#accepting) {
       throw new FloeDbtError(
@@ -134,6 +140,7 @@ export class JobRunner {
       error: null,
       remote_run_id: null,
       agent_pid: null,
+      ...(parseTraceparent(traceparent) ? { traceparent } : {}),
     };
     this.#jobs.set(job.id, job);
     if (idempotencyKey) this.#keys.set(idempotencyKey, job.id);
@@ -314,11 +321,19 @@ export class JobRunner {
     const controller = new AbortController();
     this.#controllers.set(job.id, controller);
     const req = job.request;
+    const span = startJobSpan(job);
     try {
       await this.#update(job, {
         status: "running",
         started_at: job.started_at ?? now(),
         agent_pid: Deno.pid,
+        ...(span.traceId ? { trace_id: span.traceId } : {}),
+      });
+      this.#o.log?.("info", "job started", {
+        job_id: job.id,
+        trace_id: job.trace_id ?? undefined,
+        command: req.command,
+        runtime: job.runtime,
       });
       this.#emit(job.id, {
         v: 1,
@@ -343,19 +358,28 @@ export class JobRunner {
       let result: RunResult | LintResult;
       let ok: boolean;
       if (req.command === "lint") {
-        const r = await rt.lintProject(project, {
-          ...options,
-          fix: req.fix ?? false,
-          select: req.select,
-        });
+        const r = await context.with(
+          span.context,
+          () =>
+            rt.lintProject(project, {
+              ...options,
+              fix: req.fix ?? false,
+              select: req.select,
+            }),
+        );
         result = r;
         ok = r.passed;
       } else {
-        const r = await rt.execute(req.command, project, {
-          select: req.select,
-          exclude: req.exclude,
-          fullRefresh: req.full_refresh,
-        }, options);
+        const command = req.command;
+        const r = await context.with(
+          span.context,
+          () =>
+            rt.execute(command, project, {
+              select: req.select,
+              exclude: req.exclude,
+              fullRefresh: req.full_refresh,
+            }, options),
+        );
         result = r;
         ok = r.success;
       }
@@ -419,6 +443,18 @@ export class JobRunner {
         ts: now(),
       });
     } finally {
+      const status: string = job.status;
+      span.end(status, job.error?.code);
+      this.#o.log?.(
+        status === "succeeded" ? "info" : "warn",
+        "job finished",
+        {
+          job_id: job.id,
+          trace_id: job.trace_id ?? undefined,
+          status,
+          error_code: job.error?.code,
+        },
+      );
       this.#controllers.delete(job.id);
       this.#finish(job.id);
     }

@@ -55,6 +55,8 @@ export const JobSchema = z.object({
   /** Pid of the agent that ran (or runs) the job. */
   agent_pid: z.number().int().nullable(),
   trace_id: z.string().nullable().optional(),
+  /** The caller's W3C traceparent, kept so a resumed job keeps its parent. */
+  traceparent: z.string().nullable().optional(),
 });
 /** A job as journaled and served. */
 export type Job = z.infer<typeof JobSchema>;
