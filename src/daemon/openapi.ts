@@ -77,6 +77,12 @@ export function openApiDocument(): Record<string, unknown> {
             name: "Idempotency-Key",
             in: "header",
             schema: { type: "string" },
+          }, {
+            name: "traceparent",
+            in: "header",
+            description:
+              "W3C trace context: the job's spans continue the caller's trace",
+            schema: { type: "string" },
           }],
           requestBody: {
             required: true,
