@@ -45,10 +45,12 @@ export async function generateProject(
       sql = `select id, name, value from {{ source('raw', '${
         i % 20 === 1 ? "raw_a" : "raw_b"
       }') }}\n`;
-    } else if (i % 5 === 0 && i > 5) {
-      const other = `m_${String(i - 5).padStart(4, "0")}`;
+    } else if (i % 5 === 0) {
+      // Join with the head of this chain (a source select): joins never
+      // reach across chains, so view nesting stays linear in chain length.
+      const head = `m_${String(i - ((i - 1) % 10)).padStart(4, "0")}`;
       sql =
-        `select a.id, a.name, a.value + b.value as value\nfrom {{ ref('${prev}') }} as a\njoin {{ ref('${other}') }} as b on a.id = b.id\n`;
+        `select a.id, a.name, a.value + b.value as value\nfrom {{ ref('${prev}') }} as a\njoin {{ ref('${head}') }} as b on a.id = b.id\n`;
     } else {
       sql = `select id, name, value + ${
         i % 7

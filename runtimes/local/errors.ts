@@ -7,7 +7,7 @@ import { ERROR_CODES, type ErrorCode, FloeDbtError } from "../../src/errors.ts";
 import { stripAnsi } from "../../src/dbt_events.ts";
 
 const COMPILATION =
-  /Compilation|Parsing|Jinja|UndefinedMacro|Macro|DbtReference|Template|Syntax/;
+  /Compilation|Parsing|Jinja|UndefinedMacro|Macro|DbtReference|TargetNotFound|Template|Syntax/;
 const CONFIGURATION =
   /Profile|Project|Config|Contract|DbtRuntime.*Config|Selector|Validation|Usage|BadParameter|NoSuchOption|Dependency/;
 
