@@ -126,6 +126,21 @@ Deno.test(
         );
       });
 
+      await t.step("a ref to a missing model is E001 naming it", async () => {
+        await writeFile(
+          copy.dir,
+          "models/marts/bad_ref.sql",
+          "select * from {{ ref('does_not_exist') }}\n",
+        );
+        await assert.rejects(
+          () => rt.compileProject(project),
+          (e: unknown) =>
+            e instanceof FloeDbtError && e.code === "FLOE-DBT-E001" &&
+            /does_not_exist/.test(e.message),
+        );
+        await Deno.remove(`${copy.dir}/models/marts/bad_ref.sql`);
+      });
+
       await t.step("broken profiles.yml is E003", async () => {
         const good = await Deno.readTextFile(`${copy.dir}/profiles.yml`);
         await Deno.writeTextFile(
