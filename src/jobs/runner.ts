@@ -12,10 +12,11 @@ import pLimit from "p-limit";
 import type { RuntimeName } from "../config.ts";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
 import type { DbtRuntime } from "../runtime.ts";
-import type { LintResult, ProgressEvent, RunResult } from "../schemas.ts";
+import type { ProgressEvent } from "../schemas.ts";
 import { context } from "@opentelemetry/api";
 import { parseTraceparent, startJobSpan } from "../telemetry/mod.ts";
 import { Journal } from "./journal.ts";
+import { callRuntime, errorOf, outcomeOf, recover } from "./steps.ts";
 import { isFinal, type Job, type JobRequest } from "./schemas.ts";
 
 /** How the runner is set up. */
@@ -70,28 +71,8 @@ export class JobRunner {
     if (skipped) {
       o.log?.("warn", "skipped unreadable journal lines", { skipped });
     }
-    const cutoff = Date.now() - o.retentionMs;
-    const kept = jobs.filter((j) =>
-      !isFinal(j.status) || Date.parse(j.finished_at ?? j.created_at) >= cutoff
-    );
-    const resume: Job[] = [];
+    const { kept, resume } = recover(jobs, o.retentionMs, now());
     for (const job of kept) {
-      if (job.status === "running") {
-        if (job.runtime === "cloud" && job.remote_run_id) {
-          resume.push(job);
-        } else {
-          Object.assign(job, {
-            status: "interrupted",
-            finished_at: now(),
-            error: {
-              code: ERROR_CODES.execution,
-              message: `Interrupted: the agent (pid ${
-                job.agent_pid ?? "?"
-              }) stopped while this ${job.runtime} job was running; it was not re-run`,
-            },
-          });
-        }
-      } else if (job.status === "queued") resume.push(job);
       r.#jobs.set(job.id, job);
       if (job.idempotency_key) r.#keys.set(job.idempotency_key, job.id);
     }
@@ -343,67 +324,19 @@ export class JobRunner {
         ts: now(),
       });
       const rt = this.runtime(job.runtime);
-      const project = {
-        projectDir: req.project_dir,
-        profilesDir: req.profiles_dir ?? req.project_dir,
-        target: req.target,
-      };
-      const options = {
-        onEvent: (e: ProgressEvent) => this.#emit(job.id, e),
-        signal: controller.signal,
-        onRemoteRun: (runId: string) =>
-          void this.#update(job, { remote_run_id: runId }),
-        resumeRunId: job.remote_run_id ?? undefined,
-      };
-      let result: RunResult | LintResult;
-      let ok: boolean;
-      if (req.command === "lint") {
-        const r = await context.with(
-          span.context,
-          () =>
-            rt.lintProject(project, {
-              ...options,
-              fix: req.fix ?? false,
-              select: req.select,
-            }),
-        );
-        result = r;
-        ok = r.passed;
-      } else {
-        const command = req.command;
-        const r = await context.with(
-          span.context,
-          () =>
-            rt.execute(command, project, {
-              select: req.select,
-              exclude: req.exclude,
-              fullRefresh: req.full_refresh,
-            }, options),
-        );
-        result = r;
-        ok = r.success;
-      }
-      const failures = "metadata" in result
-        ? result.metadata.errors as {
-          unique_id: string;
-          message: string | null;
-        }[] | undefined
-        : undefined;
-      await this.#update(job, {
-        status: ok ? "succeeded" : "failed",
-        finished_at: now(),
-        result,
-        error: ok ? null : {
-          code: String(
-            ("metadata" in result && result.metadata.error_code) ||
-              ERROR_CODES.execution,
-          ),
-          message: failures?.length
-            ? failures.map((f) => `${f.unique_id}: ${f.message ?? "failed"}`)
-              .join("\n")
-            : "lint found errors",
-        },
-      });
+      const result = await context.with(
+        span.context,
+        () =>
+          callRuntime(rt, job, {
+            onEvent: (e: ProgressEvent) => this.#emit(job.id, e),
+            signal: controller.signal,
+            onRemoteRun: (runId: string) =>
+              void this.#update(job, { remote_run_id: runId }),
+            resumeRunId: job.remote_run_id ?? undefined,
+          }),
+      );
+      const { ok, ...outcome } = outcomeOf(result);
+      await this.#update(job, { ...outcome, finished_at: now(), result });
       this.#emit(job.id, {
         v: 1,
         type: "job_finished",
@@ -424,12 +357,7 @@ export class JobRunner {
           },
         });
       } else {
-        const err = e instanceof FloeDbtError
-          ? { code: e.code, message: e.message }
-          : {
-            code: ERROR_CODES.execution,
-            message: e instanceof Error ? e.message : String(e),
-          };
+        const err = errorOf(e);
         await this.#update(job, {
           status: "failed",
           finished_at: now(),
