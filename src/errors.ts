@@ -15,6 +15,7 @@
  * | FLOE-DBT-E010  | usage: bad command line or request                              | 2        | 400  |
  * | FLOE-DBT-E011  | forbidden: missing/wrong token, project outside the roots       | 2        | 401/403 |
  * | FLOE-DBT-E012  | not found: no such job or artifact                              | 1        | 404  |
+ * | FLOE-DBT-E013  | unavailable: the agent is shutting down                         | 1        | 503  |
  *
  * @module
  */
@@ -33,6 +34,7 @@ export const ERROR_CODES = {
   usage: "FLOE-DBT-E010",
   forbidden: "FLOE-DBT-E011",
   notFound: "FLOE-DBT-E012",
+  unavailable: "FLOE-DBT-E013",
 } as const;
 
 /** A stable error code such as `FLOE-DBT-E003`. */
@@ -102,6 +104,7 @@ export function httpStatusFor(code: ErrorCode): number {
       return 400;
     case ERROR_CODES.fusionNotFound:
     case ERROR_CODES.adapterUnavailable:
+    case ERROR_CODES.unavailable:
       return 503;
     case ERROR_CODES.timeout:
       return 504;

@@ -34,7 +34,7 @@ export interface CallOptions {
    * runner can journal it and reattach after a restart instead of triggering
    * a second run.
    */
-  onRemoteRun?: ((runId: string) => void) | undefined;
+  onRemoteRun?: ((runId: string) => void | Promise<void>) | undefined;
   /** Follow an existing remote run instead of starting one (cloud). */
   resumeRunId?: string | undefined;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createApp } from "../src/daemon/app.ts";
+import { FloeDbtError, httpStatusFor } from "../src/errors.ts";
 import { Journal } from "../src/jobs/journal.ts";
 import { JobRunner } from "../src/jobs/runner.ts";
 import type { Job } from "../src/jobs/schemas.ts";
@@ -202,6 +203,26 @@ Deno.test(
     // Everything accepted is in the journal too.
     const { jobs } = await new Journal(`${dir}/state`).load();
     assert.equal(jobs.filter((j) => j.status === "succeeded").length, 200);
+    await Deno.remove(dir, { recursive: true });
+  },
+);
+
+Deno.test(
+  "job runner: a submission during shutdown is E013 (HTTP 503), not an internal error",
+  opts,
+  async () => {
+    const local = new FakeRuntime("local", false);
+    const { dir, runner } = await setup({ local });
+    await runner.shutdown(100);
+    await assert.rejects(
+      () => runner.submit({ command: "run", project_dir: `${dir}/proj` }),
+      (e: unknown) => {
+        assert.ok(e instanceof FloeDbtError);
+        assert.equal(e.code, "FLOE-DBT-E013");
+        assert.equal(httpStatusFor(e.code), 503);
+        return true;
+      },
+    );
     await Deno.remove(dir, { recursive: true });
   },
 );

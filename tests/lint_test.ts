@@ -215,3 +215,24 @@ Deno.test("lint: SQLFluff's JSON report becomes issues with project-relative pat
     ],
   );
 });
+
+Deno.test("lint: a selector outside the project is refused (E011) before SQLFluff runs", async () => {
+  await using copy = await copyExample();
+  const rt = new LocalRuntime();
+  try {
+    for (const sel of ["../", "/etc", "models/../../elsewhere"]) {
+      await assert.rejects(
+        () =>
+          rt.lintProject({ projectDir: copy.dir, profilesDir: copy.dir }, {
+            select: [sel],
+            fix: true,
+          }),
+        (e: unknown) =>
+          e instanceof FloeDbtError && e.code === "FLOE-DBT-E011" &&
+          e.message.includes(sel),
+      );
+    }
+  } finally {
+    await rt.close();
+  }
+});

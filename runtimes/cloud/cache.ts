@@ -101,7 +101,9 @@ export class ArtifactCache {
   ): Promise<string> {
     const dir = this.#entry(key);
     await Deno.mkdir(dir, { recursive: true });
-    const old = await readMeta(dir);
+    // Only a fresh entry's other artifacts stay listed: re-stamping cached_at
+    // must never make an expired artifact look fresh again.
+    const old = await this.fresh(key);
     for (const [name, text] of Object.entries(files)) {
       await atomicWrite(join(dir, name), text);
     }

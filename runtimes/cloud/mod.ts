@@ -143,7 +143,7 @@ export class CloudRuntime implements DbtRuntime {
         cause,
         ...(steps ? { steps_override: steps } : {}),
       }, options.signal);
-    options.onRemoteRun?.(String(first.id));
+    await options.onRemoteRun?.(String(first.id));
     let seen = first.status;
     const run = await api.waitForRun(first.id, {
       minIntervalMs: this.config.poll_interval_seconds * 1000,

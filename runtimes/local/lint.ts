@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { join, relative, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { sqlfluffDialect } from "../../src/dialects.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { adapterType, resolveProject } from "../../src/project.ts";
@@ -27,6 +27,23 @@ interface SqlfluffViolation {
   code: string;
   description: string;
   warning?: boolean;
+}
+
+/** A lint selector as a path inside the project; anything else is E011. */
+function insideProject(projectDir: string, selector: string): string {
+  const path = resolve(projectDir, selector);
+  const rel = relative(projectDir, path);
+  if (rel.startsWith("..") || isAbsolute(rel)) {
+    throw new FloeDbtError(
+      ERROR_CODES.forbidden,
+      `Lint selector '${selector}' is outside the project '${projectDir}'`,
+      {
+        hint:
+          "select files or directories inside the project, e.g. models/staging",
+      },
+    );
+  }
+  return rel || ".";
 }
 
 /** `[sqlfluff]` keys of a project's own .sqlfluff (dialect, templater). */
@@ -121,7 +138,9 @@ export async function lintWithSqlfluff(
   const modelPaths = Array.isArray(project.project["model-paths"])
     ? project.project["model-paths"] as string[]
     : ["models"];
-  const paths = options.select?.length ? options.select : modelPaths;
+  const paths = options.select?.length
+    ? options.select.map((sel) => insideProject(project.projectDir, sel))
+    : modelPaths;
   const args = [
     "--dialect",
     dialect,

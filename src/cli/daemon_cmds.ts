@@ -72,7 +72,22 @@ export async function serve(
 }
 
 async function token(args: CliArgs): Promise<string | undefined> {
-  if (args.tokenFile) return (await Deno.readTextFile(args.tokenFile)).trim();
+  if (args.tokenFile) {
+    try {
+      return (await Deno.readTextFile(args.tokenFile)).trim();
+    } catch (e) {
+      throw new FloeDbtError(
+        ERROR_CODES.configuration,
+        `Cannot read the token file '${args.tokenFile}': ${
+          (e as Error).message
+        }`,
+        {
+          hint:
+            "pass --token-file with the daemon's token, or set FLOE_DBT_TOKEN",
+        },
+      );
+    }
+  }
   return Deno.env.get("FLOE_DBT_TOKEN") || undefined;
 }
 

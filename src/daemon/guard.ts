@@ -40,6 +40,19 @@ function within(root: string, path: string): boolean {
  */
 export function confine(dir: string, roots: string[], what: string): string {
   const lexical = resolve(dir);
+  // Roots as given and as real paths (a root may itself sit behind a link).
+  const lexicalRoots = roots.flatMap((r) => {
+    try {
+      return [resolve(r), realpathSync(r)];
+    } catch {
+      return [resolve(r)];
+    }
+  });
+  // Refuse before touching the filesystem: whether a path outside the roots
+  // exists is none of the caller's business.
+  if (!lexicalRoots.some((r) => within(r, lexical))) {
+    throw outside(dir, what, lexicalRoots);
+  }
   let real: string;
   try {
     real = realpathSync(lexical);
@@ -60,16 +73,20 @@ export function confine(dir: string, roots: string[], what: string): string {
     }
   });
   if (!realRoots.some((r) => within(r, real))) {
-    throw new FloeDbtError(
-      ERROR_CODES.forbidden,
-      `${what} '${dir}' is outside the allowed project roots`,
-      {
-        hint: `use a directory under ${
-          realRoots.join(", ") ||
-          "(no roots configured: start serve with --project-root DIR)"
-        }`,
-      },
-    );
+    throw outside(dir, what, realRoots);
   }
   return real;
+}
+
+function outside(dir: string, what: string, roots: string[]): FloeDbtError {
+  return new FloeDbtError(
+    ERROR_CODES.forbidden,
+    `${what} '${dir}' is outside the allowed project roots`,
+    {
+      hint: `use a directory under ${
+        roots.join(", ") ||
+        "(no roots configured: start serve with --project-root DIR)"
+      }`,
+    },
+  );
 }

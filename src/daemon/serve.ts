@@ -51,27 +51,29 @@ export function defaultStateDir(): string {
 }
 
 async function loadToken(o: DaemonOptions): Promise<string | undefined> {
+  let token: string;
+  let where: string;
   if (o.tokenFile) {
-    let text: string;
+    where = `the file '${o.tokenFile}'`;
     try {
-      text = await Deno.readTextFile(o.tokenFile);
+      token = (await Deno.readTextFile(o.tokenFile)).trim();
     } catch (e) {
       throw configError(
         `Cannot read the token file '${o.tokenFile}': ${(e as Error).message}`,
         "pass --token-file with a readable file",
       );
     }
-    const token = text.trim();
-    if (token.length < 16) {
-      throw configError(
-        `The token in '${o.tokenFile}' is shorter than 16 characters`,
-        "use a long random token",
-      );
-    }
-    return token;
+  } else if (o.tokenRef) {
+    where = `the secret reference '${o.tokenRef}'`;
+    token = await resolveSecret(o.tokenRef);
+  } else return undefined;
+  if (token.length < 16) {
+    throw configError(
+      `The token from ${where} is shorter than 16 characters`,
+      "use a long random token (e.g. openssl rand -hex 32)",
+    );
   }
-  if (o.tokenRef) return await resolveSecret(o.tokenRef);
-  return undefined;
+  return token;
 }
 
 /** Start the daemon; resolves once it listens. */

@@ -92,7 +92,7 @@ export class JobRunner {
   ): Promise<{ job: Job; created: boolean }> {
     if (!this.#accepting) {
       throw new FloeDbtError(
-        ERROR_CODES.execution,
+        ERROR_CODES.unavailable,
         "The agent is shutting down and accepts no new jobs",
         {
           hint: "retry against the restarted agent",
@@ -255,9 +255,15 @@ export class JobRunner {
       void this.#fail(job, e);
       return;
     }
-    const p = limit(() => this.#run(job)).finally(() =>
-      this.#active.delete(job.id)
-    );
+    const p = limit(() => this.#run(job))
+      .catch((e) =>
+        // A journal that cannot be written must not take the daemon down.
+        this.#o.log?.("error", "job bookkeeping failed", {
+          job_id: job.id,
+          error: e instanceof Error ? e.message : String(e),
+        })
+      )
+      .finally(() => this.#active.delete(job.id));
     this.#active.set(job.id, p);
   }
 
