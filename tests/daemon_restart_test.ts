@@ -91,7 +91,7 @@ Deno.test(
     await d1.exit();
     // The orphaned worker notices its agent is gone and stops its whole group,
     // so it cannot keep writing while a new agent takes the project.
-    for (let i = 0; i < 50 && (await workersIn(real)).length > 0; i++) {
+    for (let i = 0; i < 600 && (await workersIn(real)).length > 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.deepEqual(await workersIn(real), []);

@@ -149,5 +149,7 @@ export async function runFusionProcess(
   } finally {
     o.signal?.removeEventListener("abort", onAbort);
     if (killTimer !== undefined) clearTimeout(killTimer);
+    // The leader is gone; whatever it started must not outlive a cancel.
+    if (cancelled) signalGroup(child.pid, "SIGKILL");
   }
 }

@@ -29,6 +29,56 @@ interface SqlfluffViolation {
   warning?: boolean;
 }
 
+/**
+ * Run a command in its own process group; a cancel stops the whole group
+ * (SQLFluff's parallel workers and dbt under the dbt templater): SIGTERM,
+ * then SIGKILL after a grace.
+ */
+async function runGroup(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  signal: AbortSignal | undefined,
+): Promise<{ code: number; stdout: Uint8Array; stderr: Uint8Array }> {
+  signal?.throwIfAborted();
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+    env: { DBT_SEND_ANONYMOUS_USAGE_STATS: "false" },
+  }).spawn();
+  const kill = (sig: Deno.Signal) => {
+    try {
+      Deno.kill(-child.pid, sig);
+    } catch {
+      // the group is gone
+    }
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = () => {
+    kill("SIGTERM");
+    timer = setTimeout(() => kill("SIGKILL"), 5000);
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    const out = await child.output();
+    if (signal?.aborted) {
+      kill("SIGKILL");
+      throw new FloeDbtError(
+        ERROR_CODES.cancelled,
+        "Lint was cancelled; SQLFluff and its processes were stopped",
+      );
+    }
+    return { code: out.code, stdout: out.stdout, stderr: out.stderr };
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
 /** A lint selector as a path inside the project; anything else is E011. */
 function insideProject(projectDir: string, selector: string): string {
   const path = resolve(projectDir, selector);
@@ -166,14 +216,12 @@ export async function lintWithSqlfluff(
     args.push("--config", extraConfig);
   }
   const run = (sub: string, extra: string[]) =>
-    new Deno.Command(python, {
-      args: ["-m", "sqlfluff", sub, ...args, ...extra, "--", ...paths],
-      cwd: project.projectDir,
-      stdout: "piped",
-      stderr: "piped",
-      env: { DBT_SEND_ANONYMOUS_USAGE_STATS: "false" },
-      ...(options.signal ? { signal: options.signal } : {}),
-    }).output();
+    runGroup(
+      python,
+      ["-m", "sqlfluff", sub, ...args, ...extra, "--", ...paths],
+      project.projectDir,
+      options.signal,
+    );
   // The dbt templater runs dbt-core: hold the project lock only then.
   const lock = templater === "dbt"
     ? await acquireProjectLock(

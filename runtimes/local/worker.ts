@@ -9,6 +9,9 @@ import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { cacheDir } from "../../src/paths.ts";
 import { WORKER_PROTOCOL, WORKER_PY } from "./worker_py.ts";
 
+/** How long importing dbt may take before the start counts as failed. */
+const START_TIMEOUT_MS = 120_000;
+
 /** What the worker says when it has imported dbt. */
 export interface WorkerReady {
   pid: number;
@@ -142,7 +145,30 @@ export class Worker {
       }
     })().catch(() => {});
     const lines = readLines(child.stdout);
-    const first = await lines.next();
+    const killGroup = () => {
+      try {
+        Deno.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const first = await Promise.race([
+      lines.next(),
+      new Promise<"timeout">((r) => {
+        timer = setTimeout(() => r("timeout"), START_TIMEOUT_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (first === "timeout") {
+      killGroup();
+      throw new FloeDbtError(
+        ERROR_CODES.configuration,
+        `The dbt-core worker did not start within ${
+          START_TIMEOUT_MS / 1000
+        } s: ${lastLines(stderrTail.text) || "no output"}`,
+        { hint: "check the dbt-core environment: run scripts/setup" },
+      );
+    }
     if (first.done) {
       const status = await child.status;
       throw new FloeDbtError(
@@ -156,7 +182,19 @@ export class Worker {
         },
       );
     }
-    const ready = JSON.parse(first.value) as WorkerReady & { type: string };
+    let ready: WorkerReady & { type: string };
+    try {
+      ready = JSON.parse(first.value);
+    } catch {
+      killGroup();
+      throw new FloeDbtError(
+        ERROR_CODES.configuration,
+        `The dbt-core worker said something unexpected instead of 'ready': ${
+          first.value.slice(0, 200)
+        }`,
+        { hint: "check the Python configured for the local runtime" },
+      );
+    }
     return new Worker(child, ready, lines, stderrTail);
   }
 
