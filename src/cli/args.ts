@@ -58,6 +58,8 @@ export interface CliArgs {
   tokenRef: string | undefined;
   stateDir: string | undefined;
   graceSeconds: number;
+  /** serve: keep finished jobs this long. */
+  retentionHours: number;
   /** Daemon clients: the daemon's URL; follow progress. */
   url: string;
   follow: boolean;
@@ -88,6 +90,7 @@ const OPTIONS = {
   "token-ref": { type: "string" },
   "state-dir": { type: "string" },
   "grace-seconds": { type: "string" },
+  "retention-hours": { type: "string" },
   url: { type: "string" },
   follow: { type: "boolean", short: "f" },
   "idempotency-key": { type: "string" },
@@ -187,6 +190,7 @@ export function parseCli(
     tokenRef: v["token-ref"],
     stateDir: v["state-dir"],
     graceSeconds: number("grace-seconds", v["grace-seconds"], 30),
+    retentionHours: number("retention-hours", v["retention-hours"], 24 * 7),
     url: (v.url ?? env.get("FLOE_DBT_URL") ?? "http://127.0.0.1:8686").replace(
       /\/+$/,
       "",

@@ -57,7 +57,7 @@ export async function serve(
     stateDir: resolve(args.stateDir ?? defaultStateDir()),
     graceSeconds: args.graceSeconds,
     maxBodyBytes: 64 * 1024,
-    retentionHours: 24 * 7,
+    retentionHours: args.retentionHours,
     config,
     defaultRuntime,
     log,

@@ -108,6 +108,7 @@ export class JobRunner {
         };
       }
     }
+    this.#prune();
     const job: Job = {
       id: crypto.randomUUID(),
       status: "queued",
@@ -129,6 +130,22 @@ export class JobRunner {
     const snapshot = structuredClone(job);
     this.#enqueue(job);
     return { job: snapshot, created: true };
+  }
+
+  /**
+   * Forget finished jobs older than the retention (their events and
+   * idempotency keys too), so a long-lived daemon's memory stays bounded; the
+   * journal drops them at the next start.
+   */
+  #prune(): void {
+    const cutoff = Date.now() - this.#o.retentionMs;
+    for (const [id, job] of this.#jobs) {
+      if (!isFinal(job.status)) continue;
+      if (Date.parse(job.finished_at ?? job.created_at) >= cutoff) continue;
+      this.#jobs.delete(id);
+      this.#events.delete(id);
+      if (job.idempotency_key) this.#keys.delete(job.idempotency_key);
+    }
   }
 
   /** One job, or undefined. */
