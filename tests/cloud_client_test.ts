@@ -264,3 +264,16 @@ Deno.test("parseDbtTime reads dbt Cloud's timestamps", () => {
   );
   assert.ok(Number.isNaN(parseDbtTime("yesterday")));
 });
+
+Deno.test("aborting while the trigger POST is in flight cancels the run it created anyway", async () => {
+  await using s = await cloudSetup({ request_timeout_seconds: 30 });
+  // The server creates the run but never answers the POST.
+  s.server.faults.push({ route: "trigger", kind: "lose_response" });
+  const ac = new AbortController();
+  const p = s.runtime.runModels(s.project, {}, { signal: ac.signal });
+  while (s.server.runs.size === 0) await new Promise((r) => setTimeout(r, 10));
+  ac.abort();
+  await assert.rejects(p, isCode("FLOE-DBT-E008"));
+  assert.equal(s.server.calls(/\/cancel\/$/, "POST").length, 1);
+  assert.equal([...s.server.runs.values()][0]!.status, 30);
+});

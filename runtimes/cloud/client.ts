@@ -108,30 +108,58 @@ export class AdminClient {
   ): Promise<{ run: Run; adopted: boolean }> {
     const since = this.#o.clock.now();
     let adopted = false;
-    const a = await this.http.send({
-      method: "POST",
-      url: this.#url(`jobs/${jobId}/run/`),
-      body,
-      signal,
-      onAmbiguous: async () => {
-        const found = await this.findTriggered(
-          jobId,
-          body.cause,
-          since,
-          signal,
-        );
-        if (!found) return undefined;
-        adopted = true;
-        this.#o.logger(
-          "warn",
-          `adopted dbt Cloud run ${found.id} after an ambiguous trigger failure`,
-        );
-        return found.answer;
-      },
-    });
+    let a: HttpAnswer;
+    try {
+      a = await this.http.send({
+        method: "POST",
+        url: this.#url(`jobs/${jobId}/run/`),
+        body,
+        signal,
+        onAmbiguous: async () => {
+          const found = await this.findTriggered(
+            jobId,
+            body.cause,
+            since,
+            signal,
+          );
+          if (!found) return undefined;
+          adopted = true;
+          this.#o.logger(
+            "warn",
+            `adopted dbt Cloud run ${found.id} after an ambiguous trigger failure`,
+          );
+          return found.answer;
+        },
+      });
+    } catch (e) {
+      // Cancelled while the POST was in flight: the run may exist anyway.
+      // Find it by its cause tag and cancel it, so nothing keeps running
+      // unseen (best effort, without the aborted signal).
+      if (signal?.aborted) await this.#cancelStray(jobId, body.cause, since);
+      throw e;
+    }
     const run =
       this.#parse(a, RunEnvelopeSchema, `POST jobs/${jobId}/run/`).data;
     return { run, adopted };
+  }
+
+  async #cancelStray(jobId: string, cause: string, since: number) {
+    try {
+      const found = await this.findTriggered(jobId, cause, since);
+      if (!found) return;
+      await this.cancel(found.id);
+      this.#o.logger(
+        "warn",
+        `cancelled dbt Cloud run ${found.id}, triggered while the call was being cancelled`,
+      );
+    } catch (e) {
+      this.#o.logger(
+        "warn",
+        `could not check for a run triggered during cancellation: ${
+          e instanceof Error ? e.message : String(e)
+        }`,
+      );
+    }
   }
 
   /** The run of `jobId` whose cause matches, created since `sinceMs`. */
