@@ -9,15 +9,14 @@
 import { basename } from "node:path";
 import { parse } from "yaml";
 import type { LineageConfig } from "../config.ts";
+import { RuntimeWrapper } from "../runtime_wrapper.ts";
 import type {
-  Availability,
   CallOptions,
   DbtRuntime,
   ProjectRef,
-  RuntimeMetadata,
   Selection,
 } from "../runtime.ts";
-import type { DbtCommand, LintResult, RunResult } from "../schemas.ts";
+import type { DbtCommand, RunResult } from "../schemas.ts";
 import {
   datasetsOf,
   errorFacet,
@@ -48,23 +47,12 @@ async function projectName(projectDir: string): Promise<string> {
   return basename(projectDir);
 }
 
-class LineageRuntime implements DbtRuntime {
-  readonly #rt: DbtRuntime;
+class LineageRuntime extends RuntimeWrapper {
   readonly #config: LineageConfig;
 
   constructor(rt: DbtRuntime, config: LineageConfig) {
-    this.#rt = rt;
+    super(rt);
     this.#config = config;
-  }
-
-  get name(): string {
-    return this.#rt.name;
-  }
-  get version(): string {
-    return this.#rt.version;
-  }
-  get floeApiVersion(): string {
-    return this.#rt.floeApiVersion;
   }
 
   async #observed(
@@ -129,10 +117,13 @@ class LineageRuntime implements DbtRuntime {
     return { ...result, metadata: { ...result.metadata, lineage: stats } };
   }
 
-  compileProject(project: ProjectRef, options?: CallOptions): Promise<string> {
-    return this.#rt.compileProject(project, options);
+  override compileProject(
+    project: ProjectRef,
+    options?: CallOptions,
+  ): Promise<string> {
+    return this.inner.compileProject(project, options);
   }
-  runModels(
+  override runModels(
     project: ProjectRef,
     selection?: Selection,
     options?: CallOptions,
@@ -141,10 +132,10 @@ class LineageRuntime implements DbtRuntime {
       "run",
       project,
       options,
-      () => this.#rt.runModels(project, selection, options),
+      () => this.inner.runModels(project, selection, options),
     );
   }
-  testModels(
+  override testModels(
     project: ProjectRef,
     selection?: Pick<Selection, "select" | "exclude">,
     options?: CallOptions,
@@ -153,10 +144,10 @@ class LineageRuntime implements DbtRuntime {
       "test",
       project,
       options,
-      () => this.#rt.testModels(project, selection, options),
+      () => this.inner.testModels(project, selection, options),
     );
   }
-  execute(
+  override execute(
     command: DbtCommand,
     project: ProjectRef,
     selection?: Selection,
@@ -166,41 +157,8 @@ class LineageRuntime implements DbtRuntime {
       command,
       project,
       options,
-      () => this.#rt.execute(command, project, selection, options),
+      () => this.inner.execute(command, project, selection, options),
     );
-  }
-  lintProject(
-    project: ProjectRef,
-    options?: CallOptions & { fix?: boolean; select?: string[] },
-  ): Promise<LintResult> {
-    return this.#rt.lintProject(project, options);
-  }
-  getManifest(
-    project: ProjectRef,
-    options?: CallOptions,
-  ): Promise<Record<string, unknown>> {
-    return this.#rt.getManifest(project, options);
-  }
-  getRunResults(
-    project: ProjectRef,
-    options?: CallOptions,
-  ): Promise<Record<string, unknown>> {
-    return this.#rt.getRunResults(project, options);
-  }
-  supportsParallelExecution(): boolean {
-    return this.#rt.supportsParallelExecution();
-  }
-  supportsSqlLinting(): boolean {
-    return this.#rt.supportsSqlLinting();
-  }
-  getRuntimeMetadata(): RuntimeMetadata {
-    return this.#rt.getRuntimeMetadata();
-  }
-  availability(): Promise<Availability> {
-    return this.#rt.availability();
-  }
-  close(): Promise<void> {
-    return this.#rt.close();
   }
 }
 

@@ -15,12 +15,11 @@ import {
   SpanStatusCode,
   trace,
 } from "@opentelemetry/api";
+import { RuntimeWrapper } from "../runtime_wrapper.ts";
 import type {
-  Availability,
   CallOptions,
   DbtRuntime,
   ProjectRef,
-  RuntimeMetadata,
   Selection,
 } from "../runtime.ts";
 import type {
@@ -75,21 +74,9 @@ export function recordError(span: Span, e: unknown): void {
   });
 }
 
-class TracedRuntime implements DbtRuntime {
-  readonly #rt: DbtRuntime;
-
+class TracedRuntime extends RuntimeWrapper {
   constructor(rt: DbtRuntime) {
-    this.#rt = rt;
-  }
-
-  get name(): string {
-    return this.#rt.name;
-  }
-  get version(): string {
-    return this.#rt.version;
-  }
-  get floeApiVersion(): string {
-    return this.#rt.floeApiVersion;
+    super(rt);
   }
 
   /** Run `f` in a span; `done` adds attributes from the result. */
@@ -102,7 +89,7 @@ class TracedRuntime implements DbtRuntime {
   ): Promise<T> {
     const parent = context.active();
     const span = tracer().startSpan(name, {
-      attributes: { [ATTR.runtime]: this.#rt.name, ...attrs },
+      attributes: { [ATTR.runtime]: this.inner.name, ...attrs },
     }, parent);
     const onEvent = (e: ProgressEvent) => {
       if (e.type === "node_finished") {
@@ -137,16 +124,19 @@ class TracedRuntime implements DbtRuntime {
     if (!r.success) span.setStatus({ code: SpanStatusCode.ERROR });
   }
 
-  compileProject(project: ProjectRef, options?: CallOptions): Promise<string> {
+  override compileProject(
+    project: ProjectRef,
+    options?: CallOptions,
+  ): Promise<string> {
     return this.#span(
       "floe_dbt.compile",
       { [ATTR.command]: "compile", ...projectAttrs(project) },
       options,
-      (o) => this.#rt.compileProject(project, o),
+      (o) => this.inner.compileProject(project, o),
     );
   }
 
-  runModels(
+  override runModels(
     project: ProjectRef,
     selection?: Selection,
     options?: CallOptions,
@@ -159,12 +149,12 @@ class TracedRuntime implements DbtRuntime {
         ...selectionAttrs(selection),
       },
       options,
-      (o) => this.#rt.runModels(project, selection, o),
+      (o) => this.inner.runModels(project, selection, o),
       (s, r) => this.#run(s, r),
     );
   }
 
-  testModels(
+  override testModels(
     project: ProjectRef,
     selection?: Pick<Selection, "select" | "exclude">,
     options?: CallOptions,
@@ -177,12 +167,12 @@ class TracedRuntime implements DbtRuntime {
         ...selectionAttrs(selection),
       },
       options,
-      (o) => this.#rt.testModels(project, selection, o),
+      (o) => this.inner.testModels(project, selection, o),
       (s, r) => this.#run(s, r),
     );
   }
 
-  execute(
+  override execute(
     command: DbtCommand,
     project: ProjectRef,
     selection?: Selection,
@@ -196,12 +186,12 @@ class TracedRuntime implements DbtRuntime {
         ...selectionAttrs(selection),
       },
       options,
-      (o) => this.#rt.execute(command, project, selection, o),
+      (o) => this.inner.execute(command, project, selection, o),
       (s, r) => this.#run(s, r),
     );
   }
 
-  lintProject(
+  override lintProject(
     project: ProjectRef,
     options?: CallOptions & { fix?: boolean; select?: string[] },
   ): Promise<LintResult> {
@@ -213,7 +203,7 @@ class TracedRuntime implements DbtRuntime {
         ...selectionAttrs(options),
       },
       options,
-      (o) => this.#rt.lintProject(project, { ...options, ...o }),
+      (o) => this.inner.lintProject(project, { ...options, ...o }),
       (span, r) => {
         span.setAttributes({
           [ATTR.success]: r.passed,
@@ -223,46 +213,6 @@ class TracedRuntime implements DbtRuntime {
         if (!r.passed) span.setStatus({ code: SpanStatusCode.ERROR });
       },
     );
-  }
-
-  getManifest(
-    project: ProjectRef,
-    options?: CallOptions,
-  ): Promise<Record<string, unknown>> {
-    return this.#span(
-      "floe_dbt.get_manifest",
-      projectAttrs(project),
-      options,
-      (o) => this.#rt.getManifest(project, o),
-    );
-  }
-
-  getRunResults(
-    project: ProjectRef,
-    options?: CallOptions,
-  ): Promise<Record<string, unknown>> {
-    return this.#span(
-      "floe_dbt.get_run_results",
-      projectAttrs(project),
-      options,
-      (o) => this.#rt.getRunResults(project, o),
-    );
-  }
-
-  supportsParallelExecution(): boolean {
-    return this.#rt.supportsParallelExecution();
-  }
-  supportsSqlLinting(): boolean {
-    return this.#rt.supportsSqlLinting();
-  }
-  getRuntimeMetadata(): RuntimeMetadata {
-    return this.#rt.getRuntimeMetadata();
-  }
-  availability(): Promise<Availability> {
-    return this.#rt.availability();
-  }
-  close(): Promise<void> {
-    return this.#rt.close();
   }
 }
 
