@@ -161,6 +161,8 @@ export class LocalRuntime implements DbtRuntime {
     try {
       const worker = await this.#ensureWorker();
       const env = Deno.env.toObject();
+      // Like the fusion runtime: no usage statistics unless the user asks.
+      env.DBT_SEND_ANONYMOUS_USAGE_STATS ??= "false";
       const target = targetDir(project);
       const fingerprint = await projectFingerprint(
         project.projectDir,
