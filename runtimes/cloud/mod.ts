@@ -13,6 +13,7 @@ import { type CloudConfig, CloudConfigSchema } from "../../src/config.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { runResultFrom } from "../../src/artifacts.ts";
 import { resolveSecret } from "../../src/secrets.ts";
+import { RuntimeBase } from "../../src/runtime_base.ts";
 import type {
   Availability,
   CallOptions,
@@ -21,12 +22,7 @@ import type {
   RuntimeMetadata,
   Selection,
 } from "../../src/runtime.ts";
-import {
-  type DbtCommand,
-  FLOE_API_VERSION,
-  type LintResult,
-  type RunResult,
-} from "../../src/schemas.ts";
+import type { DbtCommand, LintResult, RunResult } from "../../src/schemas.ts";
 import { accessUrl, AdminClient, LEGACY_HOSTS } from "./client.ts";
 import { ArtifactCache, cacheDirFor, cacheDisabledByEnv } from "./cache.ts";
 import { appliedModels, discoveryUrlFor } from "./discovery.ts";
@@ -50,10 +46,9 @@ export interface CloudRuntimeOptions {
 const ARTIFACTS = ["run_results.json", "manifest.json", "catalog.json"];
 
 /** The dbt Cloud runtime. */
-export class CloudRuntime implements DbtRuntime {
+export class CloudRuntime extends RuntimeBase implements DbtRuntime {
   readonly name = "cloud";
   readonly version = "0.1.0";
-  readonly floeApiVersion = FLOE_API_VERSION;
   readonly config: CloudConfig;
   readonly #clock: Clock;
   readonly #logger: Logger;
@@ -63,6 +58,7 @@ export class CloudRuntime implements DbtRuntime {
   readonly #warnings: string[] = [];
 
   constructor(config: CloudConfig, options: CloudRuntimeOptions = {}) {
+    super();
     this.config = CloudConfigSchema.parse(config);
     this.#clock = options.clock ?? realClock;
     this.#logger = options.logger ?? (() => {});
@@ -102,7 +98,7 @@ export class CloudRuntime implements DbtRuntime {
     );
   }
 
-  async execute(
+  override async execute(
     command: DbtCommand,
     ref: ProjectRef,
     selection: Selection = {},
@@ -231,22 +227,6 @@ export class CloudRuntime implements DbtRuntime {
       );
     }
     return r.manifest_path;
-  }
-
-  runModels(
-    ref: ProjectRef,
-    selection?: Selection,
-    options?: CallOptions,
-  ): Promise<RunResult> {
-    return this.execute("run", ref, selection, options);
-  }
-
-  testModels(
-    ref: ProjectRef,
-    selection?: Pick<Selection, "select" | "exclude">,
-    options?: CallOptions,
-  ): Promise<RunResult> {
-    return this.execute("test", ref, selection, options);
   }
 
   lintProject(): Promise<LintResult> {

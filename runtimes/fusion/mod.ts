@@ -22,6 +22,7 @@ import {
   resolveProject,
   targetDir,
 } from "../../src/project.ts";
+import { RuntimeBase } from "../../src/runtime_base.ts";
 import type {
   Availability,
   CallOptions,
@@ -30,12 +31,7 @@ import type {
   RuntimeMetadata,
   Selection,
 } from "../../src/runtime.ts";
-import {
-  type DbtCommand,
-  FLOE_API_VERSION,
-  type LintResult,
-  type RunResult,
-} from "../../src/schemas.ts";
+import type { DbtCommand, LintResult, RunResult } from "../../src/schemas.ts";
 import { fusionSupports, supportedAdapters } from "./adapters.ts";
 import { AdapterRefused } from "./call.ts";
 import { runCommand } from "./command.ts";
@@ -46,10 +42,9 @@ import { Fallback } from "./fallback.ts";
 import { hasLintCommand, lintWithFusion } from "./lint.ts";
 
 /** The dbt Fusion runtime. */
-export class FusionRuntime implements DbtRuntime {
+export class FusionRuntime extends RuntimeBase implements DbtRuntime {
   readonly name = "fusion";
   readonly version = "0.1.0";
-  readonly floeApiVersion = FLOE_API_VERSION;
   readonly config: FusionConfig;
   readonly localConfig: LocalConfig;
   #binary: FusionBinary | undefined;
@@ -64,6 +59,7 @@ export class FusionRuntime implements DbtRuntime {
     config: Partial<FusionConfig> = {},
     local: Partial<LocalConfig> = {},
   ) {
+    super();
     this.config = FusionConfigSchema.parse(config);
     this.localConfig = LocalConfigSchema.parse(local);
     this.#limit = pLimit(this.config.max_parallel);
@@ -102,7 +98,7 @@ export class FusionRuntime implements DbtRuntime {
     return { project, adapter, unsupported };
   }
 
-  async execute(
+  override async execute(
     command: DbtCommand,
     ref: ProjectRef,
     selection: Selection = {},
@@ -164,22 +160,6 @@ export class FusionRuntime implements DbtRuntime {
       );
     }
     return result.manifest_path;
-  }
-
-  runModels(
-    ref: ProjectRef,
-    selection?: Selection,
-    options?: CallOptions,
-  ): Promise<RunResult> {
-    return this.execute("run", ref, selection, options);
-  }
-
-  testModels(
-    ref: ProjectRef,
-    selection?: Pick<Selection, "select" | "exclude">,
-    options?: CallOptions,
-  ): Promise<RunResult> {
-    return this.execute("test", ref, selection, options);
   }
 
   async lintProject(

@@ -14,6 +14,7 @@ import {
 } from "../../src/artifacts.ts";
 import { firstExisting, venvCandidates } from "../../src/paths.ts";
 import { resolveProject, targetDir } from "../../src/project.ts";
+import { RuntimeBase } from "../../src/runtime_base.ts";
 import type {
   Availability,
   CallOptions,
@@ -22,12 +23,7 @@ import type {
   RuntimeMetadata,
   Selection,
 } from "../../src/runtime.ts";
-import {
-  type DbtCommand,
-  FLOE_API_VERSION,
-  type LintResult,
-  type RunResult,
-} from "../../src/schemas.ts";
+import type { DbtCommand, LintResult, RunResult } from "../../src/schemas.ts";
 import { errorFromDbt } from "./errors.ts";
 import { projectFingerprint } from "./fingerprint.ts";
 import { acquireProjectLock } from "./lock.ts";
@@ -44,10 +40,9 @@ export function selectionArgs(selection: Selection = {}): string[] {
 }
 
 /** The local dbt-core runtime. */
-export class LocalRuntime implements DbtRuntime {
+export class LocalRuntime extends RuntimeBase implements DbtRuntime {
   readonly name = "local";
   readonly version = "0.1.0";
-  readonly floeApiVersion = FLOE_API_VERSION;
   readonly config: LocalConfig;
   #worker: Worker | undefined;
   #starting: Promise<Worker> | undefined;
@@ -56,6 +51,7 @@ export class LocalRuntime implements DbtRuntime {
   #lastReady: Worker["ready"] | undefined;
 
   constructor(config: Partial<LocalConfig> = {}) {
+    super();
     this.config = LocalConfigSchema.parse(config);
   }
 
@@ -120,7 +116,7 @@ export class LocalRuntime implements DbtRuntime {
     return fresh;
   }
 
-  async execute(
+  override async execute(
     command: DbtCommand,
     ref: ProjectRef,
     selection: Selection = {},
@@ -258,22 +254,6 @@ export class LocalRuntime implements DbtRuntime {
       );
     }
     return result.manifest_path;
-  }
-
-  runModels(
-    ref: ProjectRef,
-    selection?: Selection,
-    options?: CallOptions,
-  ): Promise<RunResult> {
-    return this.execute("run", ref, selection, options);
-  }
-
-  testModels(
-    ref: ProjectRef,
-    selection?: Pick<Selection, "select" | "exclude">,
-    options?: CallOptions,
-  ): Promise<RunResult> {
-    return this.execute("test", ref, selection, options);
   }
 
   lintProject(
