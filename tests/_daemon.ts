@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Job } from "../src/jobs/schemas.ts";
 import { ROOT } from "./_helpers.ts";
 import { join } from "./_path.ts";
 
@@ -70,4 +71,32 @@ export async function startDaemonProcess(
       return s.code;
     },
   };
+}
+
+/** Poll `f` until it returns a value (the test's own timeout bounds it). */
+export async function until<T>(
+  f: () => Promise<T | undefined>,
+  what: string,
+  tries = 1200,
+): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = await f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The job `id` once its status is one of `statuses`. */
+export function waitJob(
+  url: string,
+  id: string,
+  statuses: string[],
+  headers: Record<string, string> = {},
+): Promise<Job> {
+  return until(async () => {
+    const j = await (await fetch(`${url}/v1/jobs/${id}`, { headers }))
+      .json() as Job;
+    return statuses.includes(j.status) ? j : undefined;
+  }, `job ${id} in ${statuses}`);
 }

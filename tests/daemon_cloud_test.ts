@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Job } from "../src/jobs/schemas.ts";
-import { startDaemonProcess } from "./_daemon.ts";
+import { startDaemonProcess, until } from "./_daemon.ts";
 import { copyExample } from "./_helpers.ts";
 import { realBuildArtifacts, staticExecutor } from "./cloud/executors.ts";
 import { FakeDbtCloud } from "./cloud/fake_server.ts";
@@ -48,18 +48,6 @@ async function cloudWorld() {
 
 async function job(url: string, id: string): Promise<Job> {
   return await (await fetch(`${url}/v1/jobs/${id}`)).json() as Job;
-}
-
-async function until<T>(
-  f: () => Promise<T | undefined>,
-  what: string,
-): Promise<T> {
-  for (let i = 0; i < 600; i++) {
-    const v = await f();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 Deno.test(

@@ -1,22 +1,9 @@
 import assert from "node:assert/strict";
 import type { Job } from "../src/jobs/schemas.ts";
 import { copyExample, writeFile } from "./_helpers.ts";
-import { startDaemonProcess } from "./_daemon.ts";
+import { startDaemonProcess, waitJob } from "./_daemon.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
-
-async function waitJob(
-  url: string,
-  id: string,
-  statuses: string[],
-): Promise<Job> {
-  for (let i = 0; i < 600; i++) {
-    const j = await (await fetch(`${url}/v1/jobs/${id}`)).json() as Job;
-    if (statuses.includes(j.status)) return j;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`job ${id} never reached ${statuses}`);
-}
 
 async function submit(
   url: string,

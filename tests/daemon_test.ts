@@ -1,36 +1,10 @@
 import assert from "node:assert/strict";
 import type { Job } from "../src/jobs/schemas.ts";
 import { copyExample, writeFile } from "./_helpers.ts";
-import { startDaemonProcess } from "./_daemon.ts";
+import { startDaemonProcess, waitJob } from "./_daemon.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const TOKEN = "test-token-0123456789abcdef";
-
-async function until<T>(
-  f: () => Promise<T | undefined>,
-  what: string,
-  tries = 600,
-): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await f();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function jobIn(
-  url: string,
-  id: string,
-  statuses: string[],
-  headers: Record<string, string> = {},
-) {
-  return until(async () => {
-    const j = await (await fetch(`${url}/v1/jobs/${id}`, { headers }))
-      .json() as Job;
-    return statuses.includes(j.status) ? j : undefined;
-  }, `job ${id} in ${statuses}`);
-}
 
 Deno.test(
   "daemon: bearer auth (missing, wrong, right), probes open, no token refused off loopback",
@@ -204,7 +178,7 @@ Deno.test(
       });
       assert.equal(res.status, 202);
       const { id } = await res.json() as Job;
-      const done = await jobIn(d.url, id, ["succeeded", "failed"]);
+      const done = await waitJob(d.url, id, ["succeeded", "failed"]);
       assert.equal(done.status, "succeeded", JSON.stringify(done.error));
       assert.equal((done.result as { models_run: number }).models_run, 5);
       // A subscriber arriving after the end gets every event from the start.
@@ -249,7 +223,7 @@ Deno.test(
       });
       assert.equal(cancel.status, 200);
       await cancel.body?.cancel();
-      const cancelled = await jobIn(d.url, slow.id, [
+      const cancelled = await waitJob(d.url, slow.id, [
         "cancelled",
         "failed",
         "succeeded",
