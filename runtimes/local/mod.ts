@@ -311,6 +311,16 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
   }
 
   async availability(): Promise<Availability> {
+    // A live worker has already proved dbt-core imports: no process to start
+    // (readiness probes call this every few seconds).
+    const w = this.#worker;
+    if (w && !w.exited) {
+      return {
+        available: true,
+        reason:
+          `dbt-core ${w.ready.dbt_version} at ${this.python()} (worker pid ${w.ready.pid})`,
+      };
+    }
     const python = this.python();
     if (!python) {
       return {
