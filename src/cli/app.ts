@@ -27,8 +27,8 @@ export interface Io {
   err(text: string): void;
 }
 
-/** Agent version shown by --version. */
-export const AGENT_VERSION = "0.1.0";
+import { AGENT_VERSION } from "../version.ts";
+export { AGENT_VERSION };
 
 /** Chooses runtimes; tests pass a factory returning a fake. */
 export type RuntimeFactory = (

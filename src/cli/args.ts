@@ -60,6 +60,8 @@ export interface CliArgs {
   graceSeconds: number;
   /** serve: keep finished jobs this long. */
   retentionHours: number;
+  /** serve: keep finished jobs' artifacts this long (default: retention). */
+  artifactRetentionHours: number | undefined;
   /** Daemon clients: the daemon's URL; follow progress. */
   url: string;
   follow: boolean;
@@ -91,6 +93,7 @@ const OPTIONS = {
   "state-dir": { type: "string" },
   "grace-seconds": { type: "string" },
   "retention-hours": { type: "string" },
+  "artifact-retention-hours": { type: "string" },
   url: { type: "string" },
   follow: { type: "boolean", short: "f" },
   "idempotency-key": { type: "string" },
@@ -191,6 +194,9 @@ export function parseCli(
     stateDir: v["state-dir"],
     graceSeconds: number("grace-seconds", v["grace-seconds"], 30),
     retentionHours: number("retention-hours", v["retention-hours"], 24 * 7),
+    artifactRetentionHours: v["artifact-retention-hours"] === undefined
+      ? undefined
+      : number("artifact-retention-hours", v["artifact-retention-hours"], 0),
     url: (v.url ?? env.get("FLOE_DBT_URL") ?? "http://127.0.0.1:8686").replace(
       /\/+$/,
       "",

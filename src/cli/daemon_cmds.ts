@@ -58,6 +58,7 @@ export async function serve(
     graceSeconds: args.graceSeconds,
     maxBodyBytes: 64 * 1024,
     retentionHours: args.retentionHours,
+    artifactRetentionHours: args.artifactRetentionHours,
     config,
     defaultRuntime,
     log,

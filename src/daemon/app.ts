@@ -12,11 +12,13 @@ import { streamSSE } from "hono/streaming";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { RuntimeName } from "../config.ts";
 import { ERROR_CODES, FloeDbtError, httpStatusFor } from "../errors.ts";
-import { JobRequestSchema } from "../jobs/schemas.ts";
+import { artifactName } from "../jobs/artifact_store.ts";
+import { isFinal, JobRequestSchema } from "../jobs/schemas.ts";
 import type { JobRunner } from "../jobs/runner.ts";
 import type { ProgressEvent } from "../schemas.ts";
 import { confine, tokenMatches } from "./guard.ts";
 import { openApiDocument } from "./openapi.ts";
+import { addProjectRoutes } from "./project_routes.ts";
 
 /** What the app needs. */
 export interface AppOptions {
@@ -37,12 +39,6 @@ function fail(
 ): never {
   throw new FloeDbtError(code, message, hint ? { hint } : {});
 }
-
-const ARTIFACTS = {
-  manifest: "manifest_path",
-  run_results: "run_results_path",
-  catalog: "catalog_path",
-} as const;
 
 /** Build the Hono app. */
 export function createApp(o: AppOptions): Hono {
@@ -192,6 +188,8 @@ export function createApp(o: AppOptions): Hono {
     },
   );
 
+  addProjectRoutes(app, o);
+
   app.get("/v1/jobs", (c) => {
     const status = c.req.query("status");
     const jobs = o.runner.list().filter((j) => !status || j.status === status);
@@ -215,31 +213,37 @@ export function createApp(o: AppOptions): Hono {
 
   app.get("/v1/jobs/:id/artifacts/:name", async (c) => {
     const j = job(c.req.param("id"));
-    const name = c.req.param("name") as keyof typeof ARTIFACTS;
-    if (!(name in ARTIFACTS)) {
+    const given = c.req.param("name");
+    const name = artifactName(given) ??
       fail(
         ERROR_CODES.usage,
-        `Unknown artifact '${name}'`,
-        "use manifest, run_results or catalog",
+        `Unknown artifact '${given}'`,
+        "use manifest, run_results, catalog or dbt_log (with or without the file extension)",
       );
-    }
-    const path = j.result && ARTIFACTS[name] in j.result
-      ? (j.result as Record<string, unknown>)[ARTIFACTS[name]]
-      : null;
-    if (typeof path !== "string") {
-      fail(ERROR_CODES.notFound, `Job '${j.id}' has no ${name} artifact`);
-    }
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch {
+    if (!isFinal(j.status)) {
       fail(
         ERROR_CODES.notFound,
-        `The ${name} artifact of job '${j.id}' is no longer on disk`,
-        "run the job again",
+        `Job '${j.id}' is ${j.status}: its artifacts are kept when it ends`,
+        "wait for the job to end (GET /v1/jobs/{id}/events)",
       );
     }
-    return c.body(text, 200, { "Content-Type": "application/json" });
+    const found = await o.runner.artifacts.find(j.id, name);
+    if ("pruned" in found) {
+      return c.json({
+        code: ERROR_CODES.notFound,
+        message: `The artifacts of job '${j.id}' were pruned`,
+        hint:
+          "artifacts are kept for the daemon's retention; run the job again",
+      }, 410);
+    }
+    if ("missing" in found) {
+      fail(ERROR_CODES.notFound, `Job '${j.id}' has no ${name} artifact`);
+    }
+    const file = await Deno.open(found.path, { read: true });
+    const type = name === "dbt_log"
+      ? "text/plain; charset=utf-8"
+      : "application/json";
+    return c.body(file.readable, 200, { "Content-Type": type });
   });
 
   app.get("/v1/jobs/:id/events", (c) => {

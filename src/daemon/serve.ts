@@ -24,6 +24,8 @@ export interface DaemonOptions {
   graceSeconds: number;
   maxBodyBytes: number;
   retentionHours: number;
+  /** Keep finished jobs' artifacts this long (default and cap: retention). */
+  artifactRetentionHours?: number | undefined;
   config: PlatformConfig;
   defaultRuntime: RuntimeName;
   log: (
@@ -104,6 +106,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         : 1;
     },
     retentionMs: o.retentionHours * 3600_000,
+    artifactRetentionMs: Math.min(
+      o.artifactRetentionHours ?? o.retentionHours,
+      o.retentionHours,
+    ) * 3600_000,
     log: o.log,
   });
   const streams = new Set<() => void>();

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { join } from "node:path";
 import pLimit from "p-limit";
 import type { RuntimeName } from "../config.ts";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
@@ -15,6 +16,7 @@ import type { DbtRuntime } from "../runtime.ts";
 import type { ProgressEvent } from "../schemas.ts";
 import { context } from "@opentelemetry/api";
 import { parseTraceparent, startJobSpan } from "../telemetry/mod.ts";
+import { ArtifactStore } from "./artifact_store.ts";
 import { Journal } from "./journal.ts";
 import { callRuntime, errorOf, outcomeOf, recover } from "./steps.ts";
 import { isFinal, type Job, type JobRequest } from "./schemas.ts";
@@ -27,8 +29,13 @@ export interface RunnerOptions {
   factory: (name: RuntimeName) => DbtRuntime;
   /** Parallel jobs for a runtime that supports parallel execution. */
   maxParallel: (name: RuntimeName) => number;
-  /** Finished jobs older than this are pruned at start. */
+  /** Finished jobs older than this are forgotten (journal, memory). */
   retentionMs: number;
+  /**
+   * Finished jobs' artifact folders older than this are removed (default:
+   * `retentionMs`); the job stays listed and its artifacts answer 410.
+   */
+  artifactRetentionMs?: number;
   /** Where the runner reports what it does (never secrets). */
   log?: (
     level: "info" | "warn" | "error",
@@ -36,6 +43,9 @@ export interface RunnerOptions {
     fields?: Record<string, unknown>,
   ) => void;
 }
+
+/** How often finished jobs past their retention are forgotten. */
+const PRUNE_EVERY_MS = 10 * 60_000;
 
 type Listener = (event: ProgressEvent | null) => void;
 
@@ -47,6 +57,8 @@ function now(): string {
 export class JobRunner {
   readonly #o: RunnerOptions;
   readonly #journal: Journal;
+  /** Each job's own artifacts, under `<state-dir>/artifacts/<job-id>/`. */
+  readonly artifacts: ArtifactStore;
   readonly #jobs = new Map<string, Job>();
   readonly #events = new Map<string, ProgressEvent[]>();
   readonly #listeners = new Map<string, Set<Listener>>();
@@ -56,11 +68,13 @@ export class JobRunner {
   readonly #controllers = new Map<string, AbortController>();
   readonly #active = new Map<string, Promise<void>>();
   #accepting = true;
+  #pruneTimer: ReturnType<typeof setInterval> | undefined;
   #shuttingDown = false;
 
   private constructor(o: RunnerOptions) {
     this.#o = o;
     this.#journal = new Journal(o.stateDir);
+    this.artifacts = new ArtifactStore(join(o.stateDir, "artifacts"));
   }
 
   /** Open the runner: replay the journal, recover, start queued jobs. */
@@ -77,6 +91,11 @@ export class JobRunner {
       if (job.idempotency_key) r.#keys.set(job.idempotency_key, job.id);
     }
     await r.#journal.compact(kept);
+    await r.#pruneArtifacts();
+    // Forget old jobs and artifacts on a timer too, not only on submit.
+    const timer = setInterval(() => r.#prune(), PRUNE_EVERY_MS);
+    Deno.unrefTimer(timer);
+    r.#pruneTimer = timer;
     for (const job of resume) r.#enqueue(job);
     return r;
   }
@@ -145,6 +164,26 @@ export class JobRunner {
       this.#jobs.delete(id);
       this.#events.delete(id);
       if (job.idempotency_key) this.#keys.delete(job.idempotency_key);
+    }
+    void this.#pruneArtifacts().catch((e) =>
+      this.#o.log?.("error", "pruning job artifacts failed", {
+        error: e instanceof Error ? e.message : String(e),
+      })
+    );
+  }
+
+  /** Remove artifact folders of jobs past the artifact retention. */
+  async #pruneArtifacts(): Promise<void> {
+    const cutoff = Date.now() -
+      (this.#o.artifactRetentionMs ?? this.#o.retentionMs);
+    const keep = new Set<string>();
+    for (const [id, job] of this.#jobs) {
+      const ended = Date.parse(job.finished_at ?? job.created_at);
+      if (!isFinal(job.status) || ended >= cutoff) keep.add(id);
+    }
+    const removed = await this.artifacts.prune(keep);
+    if (removed.length) {
+      this.#o.log?.("info", "pruned job artifacts", { jobs: removed.length });
     }
   }
 
@@ -229,6 +268,7 @@ export class JobRunner {
   async shutdown(graceMs: number): Promise<void> {
     this.#accepting = false;
     this.#shuttingDown = true;
+    clearInterval(this.#pruneTimer);
     const running = [...this.#active.values()];
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
@@ -358,8 +398,17 @@ export class JobRunner {
             resumeRunId: job.remote_run_id ?? undefined,
           }),
       );
-      const { ok, ...outcome } = outcomeOf(result);
-      await this.#update(job, { ...outcome, finished_at: now(), result });
+      const kept = await this.artifacts.keep(
+        job.id,
+        result,
+        this.#events.get(job.id) ?? [],
+      );
+      const { ok, ...outcome } = outcomeOf(kept);
+      await this.#update(job, {
+        ...outcome,
+        finished_at: now(),
+        result: kept,
+      });
       this.#emit(job.id, {
         v: 1,
         type: "job_finished",

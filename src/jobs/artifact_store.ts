@@ -1,0 +1,189 @@
+/**
+ * Each job's own artifacts: when a job finishes, the daemon keeps that run's
+ * `manifest.json`, `run_results.json`, `catalog.json` (when produced) and a
+ * `dbt.log` excerpt under `<state-dir>/artifacts/<job-id>/`, so the next job
+ * on the same project cannot overwrite what an earlier job reported.
+ *
+ * Files in the agent's own per-call folders (`.floe/`, never rewritten) are
+ * hard-linked; files in a project's shared `target/` are copied, because dbt
+ * rewrites them in place (a hard link would change with the next run).
+ *
+ * @module
+ */
+import { basename, join, sep } from "node:path";
+import { ERROR_CODES, FloeDbtError } from "../errors.ts";
+import type { LintResult, ProgressEvent, RunResult } from "../schemas.ts";
+
+/** Artifact names a job can have, by the name a caller asks for. */
+export const ARTIFACT_FILES = {
+  manifest: "manifest.json",
+  run_results: "run_results.json",
+  catalog: "catalog.json",
+  dbt_log: "dbt.log",
+} as const;
+/** An artifact name (`manifest`, `run_results`, `catalog`, `dbt_log`). */
+export type ArtifactName = keyof typeof ARTIFACT_FILES;
+
+const RESULT_FIELDS = {
+  manifest: "manifest_path",
+  run_results: "run_results_path",
+  catalog: "catalog_path",
+} as const;
+
+/** Largest artifact the store copies (a bigger file is refused, not kept). */
+export const MAX_ARTIFACT_BYTES = 512 * 1024 * 1024;
+const JOB_ID = /^[0-9a-f-]{36}$/;
+
+/**
+ * The artifact name for a caller's spelling: `run_results` or
+ * `run_results.json`, `dbt_log` or `dbt.log`; undefined when unknown.
+ */
+export function artifactName(given: string): ArtifactName | undefined {
+  for (const [name, file] of Object.entries(ARTIFACT_FILES)) {
+    if (given === name || given === file) return name as ArtifactName;
+  }
+  return undefined;
+}
+
+/** One line of the dbt log excerpt for a progress event. */
+function logLine(e: ProgressEvent): string | undefined {
+  switch (e.type) {
+    case "node_started":
+      return `${e.ts} [info ] ${e.resource_type} ${e.unique_id} started`;
+    case "node_finished":
+      return `${e.ts} [info ] ${e.resource_type} ${e.unique_id} ${e.status}${
+        e.execution_time === null ? "" : ` in ${e.execution_time.toFixed(2)}s`
+      }${e.message ? `: ${e.message}` : ""}`;
+    case "log":
+      return `${e.ts} [${e.level.padEnd(5)}] ${e.message}`;
+    default:
+      return undefined;
+  }
+}
+
+/** Keeps, finds and prunes jobs' artifact folders under one root. */
+export class ArtifactStore {
+  readonly root: string;
+
+  /** `root` is `<state-dir>/artifacts`. */
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  #dir(jobId: string): string {
+    if (!JOB_ID.test(jobId)) {
+      throw new FloeDbtError(ERROR_CODES.notFound, `No job '${jobId}'`);
+    }
+    return join(this.root, jobId);
+  }
+
+  /**
+   * Keep a finished job's artifacts; returns the result with its paths
+   * pointing into the job's folder (a lint result is returned as it is).
+   */
+  async keep(
+    jobId: string,
+    result: RunResult | LintResult,
+    events: readonly ProgressEvent[],
+  ): Promise<RunResult | LintResult> {
+    const dir = this.#dir(jobId);
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    const lines = events.map(logLine).filter((l) => l !== undefined);
+    await Deno.writeTextFile(
+      join(dir, ARTIFACT_FILES.dbt_log),
+      lines.length ? lines.join("\n") + "\n" : "",
+      { mode: 0o600 },
+    );
+    if (!("manifest_path" in result)) return result;
+    const kept: RunResult = structuredClone(result);
+    for (const [name, field] of Object.entries(RESULT_FIELDS)) {
+      const source = result[field as keyof typeof result] as string | null;
+      if (typeof source !== "string") continue;
+      const dest = join(dir, ARTIFACT_FILES[name as ArtifactName]);
+      if (await this.#keepFile(source, dest)) {
+        (kept as Record<string, unknown>)[field] = dest;
+      } else if (field === "catalog_path") kept.catalog_path = null;
+    }
+    return kept;
+  }
+
+  /** Copy (or link) one regular file; false when it is not there. */
+  async #keepFile(source: string, dest: string): Promise<boolean> {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(source);
+    } catch {
+      return false;
+    }
+    if (!info.isFile) {
+      throw new FloeDbtError(
+        ERROR_CODES.configuration,
+        `The artifact '${source}' is not a regular file`,
+        { hint: "remove the link or special file from the project's target/" },
+      );
+    }
+    if (info.size > MAX_ARTIFACT_BYTES) {
+      throw new FloeDbtError(
+        ERROR_CODES.configuration,
+        `The artifact '${source}' is ${info.size} bytes, over the ${MAX_ARTIFACT_BYTES}-byte limit`,
+        { hint: "check what wrote this file into the project's target/" },
+      );
+    }
+    await Deno.remove(dest).catch(() => {});
+    const agentOwned = source.includes(`${sep}.floe${sep}`);
+    if (agentOwned) {
+      try {
+        await Deno.link(source, dest);
+        return true;
+      } catch {
+        // another file system: copy below
+      }
+    }
+    await Deno.copyFile(source, dest);
+    return true;
+  }
+
+  /**
+   * Where a job's artifact is: `{path}` when kept, `{pruned: true}` when the
+   * job's folder was removed, `{missing: true}` when the job never had it.
+   */
+  async find(
+    jobId: string,
+    name: ArtifactName,
+  ): Promise<{ path: string } | { pruned: true } | { missing: true }> {
+    const dir = this.#dir(jobId);
+    try {
+      const d = await Deno.lstat(dir);
+      if (!d.isDirectory) return { pruned: true };
+    } catch {
+      return { pruned: true };
+    }
+    const path = join(dir, ARTIFACT_FILES[name]);
+    try {
+      const f = await Deno.lstat(path);
+      return f.isFile ? { path } : { missing: true };
+    } catch {
+      return { missing: true };
+    }
+  }
+
+  /** Remove the folders of jobs not in `keep` (only names the store made). */
+  async prune(keep: ReadonlySet<string>): Promise<string[]> {
+    const removed: string[] = [];
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(this.root));
+    } catch {
+      return removed;
+    }
+    for (const e of entries) {
+      if (!JOB_ID.test(e.name) || keep.has(e.name)) continue;
+      const path = join(this.root, e.name);
+      // A link is removed itself, never followed.
+      await Deno.remove(path, { recursive: e.isDirectory && !e.isSymlink })
+        .catch(() => {});
+      removed.push(basename(path));
+    }
+    return removed;
+  }
+}
