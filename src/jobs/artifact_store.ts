@@ -32,7 +32,8 @@ const RESULT_FIELDS = {
 
 /** Largest artifact the store copies (a bigger file is refused, not kept). */
 export const MAX_ARTIFACT_BYTES = 512 * 1024 * 1024;
-const JOB_ID = /^[0-9a-f-]{36}$/;
+/** Job ids the store accepts as folder names (no dots, no separators). */
+const JOB_ID = /^[A-Za-z0-9_-]{1,100}$/;
 
 /**
  * The artifact name for a caller's spelling: `run_results` or

@@ -79,12 +79,12 @@ Deno.test("find() tells kept, missing and pruned apart; prune() removes only job
   const store = new ArtifactStore(join(await Deno.makeTempDir(), "artifacts"));
   await store.keep(ID, result, []);
   await store.keep(ID2, result, []);
-  await Deno.writeTextFile(join(store.root, "not-a-job"), "x");
+  await Deno.writeTextFile(join(store.root, "not.a.job"), "x");
   assert("path" in await store.find(ID, "manifest"));
   assert("missing" in await store.find(ID, "catalog"));
   assert.deepEqual(await store.prune(new Set([ID2])), [ID]);
   assert("pruned" in await store.find(ID, "manifest"));
   assert("path" in await store.find(ID2, "manifest"));
-  assert.deepEqual(await Deno.readTextFile(join(store.root, "not-a-job")), "x");
+  assert.deepEqual(await Deno.readTextFile(join(store.root, "not.a.job")), "x");
   await assert.rejects(() => store.find("../x", "manifest"), /No job/);
 });
