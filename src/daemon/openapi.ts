@@ -1,82 +1,225 @@
 /**
- * The OpenAPI document the daemon serves, generated from the zod schemas.
+ * The OpenAPI document the daemon serves (and `docs/openapi.json` checks in),
+ * generated from the zod schemas: every request and response is a named
+ * component, every route lists its error responses.
  *
  * @module
  */
 import { z } from "zod";
-import { JobRequestSchema, JobSchema } from "../jobs/schemas.ts";
-import { ProgressEventSchema } from "../schemas.ts";
+import {
+  JobRequestSchema,
+  JobSchema,
+  JobStatusSchema,
+} from "../jobs/schemas.ts";
+import {
+  FLOE_API_VERSION,
+  LintIssueSchema,
+  LintResultSchema,
+  LintSeveritySchema,
+  ProgressEventSchema,
+  RunResultSchema,
+} from "../schemas.ts";
+import { AGENT_VERSION } from "../version.ts";
+import {
+  DbtArtifactSchema,
+  ErrorSchema,
+  HealthSchema,
+  JobListSchema,
+  ReadySchema,
+  RuntimeListSchema,
+  RuntimeSchema,
+  VersionSchema,
+} from "./api_schemas.ts";
 
-const ErrorSchema = z.object({
-  code: z.string(),
-  message: z.string(),
-  hint: z.string().optional(),
-});
+const OUTPUT: Record<string, z.ZodType> = {
+  RunResult: RunResultSchema,
+  LintResult: LintResultSchema,
+  LintIssue: LintIssueSchema,
+  LintSeverity: LintSeveritySchema,
+  Job: JobSchema,
+  JobStatus: JobStatusSchema,
+  JobList: JobListSchema,
+  ProgressEvent: ProgressEventSchema,
+  Error: ErrorSchema,
+  Health: HealthSchema,
+  Ready: ReadySchema,
+  Runtime: RuntimeSchema,
+  RuntimeList: RuntimeListSchema,
+  Version: VersionSchema,
+  DbtArtifact: DbtArtifactSchema,
+};
 
-function schema(s: z.ZodType, io: "input" | "output" = "output"): unknown {
-  return z.toJSONSchema(s, { io, unrepresentable: "any" });
+function components(): Record<string, unknown> {
+  const uri = (id: string) => `#/components/schemas/${id}`;
+  const out = z.registry<{ id: string }>();
+  for (const [id, s] of Object.entries(OUTPUT)) out.add(s, { id });
+  const input = z.registry<{ id: string }>();
+  input.add(JobRequestSchema, { id: "JobRequest" });
+  const strip = (schemas: Record<string, Record<string, unknown>>) =>
+    Object.fromEntries(
+      Object.entries(schemas).map(([k, v]) => {
+        const { $schema: _s, $id: _d, id: _i, ...rest } = v;
+        return [k, rest];
+      }),
+    );
+  return {
+    ...strip(
+      z.toJSONSchema(out, { io: "output", unrepresentable: "any", uri })
+        .schemas as Record<string, Record<string, unknown>>,
+    ),
+    ...strip(
+      z.toJSONSchema(input, { io: "input", unrepresentable: "any", uri })
+        .schemas as Record<string, Record<string, unknown>>,
+    ),
+  };
 }
 
-const err = (description: string) => ({
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+const json = (id: string, description: string) => ({
   description,
-  content: {
-    "application/json": { schema: { $ref: "#/components/schemas/Error" } },
-  },
+  content: { "application/json": { schema: ref(id) } },
 });
+
+const ERRORS: Record<number, string> = {
+  400:
+    "invalid request: the body names the field, the value and what is allowed",
+  401: "missing or wrong bearer token",
+  403: "refused: an Origin or Host not allowed, or a project outside the roots",
+  404: "no such job, artifact or runtime",
+  409: "conflict with the job's state",
+  410: "the job's artifacts were pruned (past the artifact retention)",
+  413: "request body too large",
+  415: "a request body that is not application/json",
+  422: "an Idempotency-Key reused with a different body",
+  429: "too many jobs queued: retry after the Retry-After header",
+  502: "the remote runtime (dbt Cloud) answered with an error",
+  503: "the agent is shutting down, or the runtime is unavailable",
+};
+
+function errors(...codes: number[]): Record<number, unknown> {
+  return Object.fromEntries(
+    codes.map((c) => [c, json("Error", ERRORS[c]!)]),
+  );
+}
+
+const AUTH = [401, 403];
+const idParam = {
+  name: "id",
+  in: "path",
+  required: true,
+  description: "the job id",
+  schema: { type: "string" },
+};
+const projectParams = [
+  ["project_dir", true, "the dbt project directory (under a project root)"],
+  ["profiles_dir", false, "where profiles.yml is (default: project_dir)"],
+  ["target", false, "the dbt target"],
+  ["runtime", false, "local, fusion or cloud (the platform config may fix it)"],
+].map(([name, required, description]) => ({
+  name,
+  in: "query",
+  required,
+  description,
+  schema: { type: "string" },
+}));
 
 /** OpenAPI 3.1 description of the daemon's API. */
 export function openApiDocument(): Record<string, unknown> {
-  const jobRef = { $ref: "#/components/schemas/Job" };
-  const idParam = {
-    name: "id",
-    in: "path",
-    required: true,
-    schema: { type: "string" },
-  };
   return {
     openapi: "3.1.0",
-    info: { title: "floe-dbt agent", version: "1" },
+    info: {
+      title: "floe-dbt agent",
+      version: AGENT_VERSION,
+      description:
+        `The floe-dbt daemon: runs dbt jobs on the local, fusion or cloud runtime (floe API ${FLOE_API_VERSION}). Every route but the probes needs a bearer token; see docs/security.md.`,
+      license: { name: "Apache-2.0", identifier: "Apache-2.0" },
+    },
+    servers: [{
+      url: "http://127.0.0.1:8686",
+      description: "the daemon on this machine (serve --port)",
+    }],
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
-      schemas: {
-        JobRequest: schema(JobRequestSchema, "input"),
-        Job: schema(JobSchema),
-        ProgressEvent: schema(ProgressEventSchema),
-        Error: schema(ErrorSchema),
-      },
+      schemas: components(),
     },
     security: [{ bearer: [] }],
     paths: {
       "/healthz": {
         get: {
+          operationId: "health",
           summary: "Alive",
           security: [],
-          responses: { 200: { description: "alive" } },
+          responses: { 200: json("Health", "alive"), ...errors(403) },
         },
       },
       "/readyz": {
         get: {
-          summary: "Config loaded and default runtime usable",
+          operationId: "ready",
+          summary: "Ready: the default runtime is usable (from a cache)",
           security: [],
           responses: {
-            200: { description: "ready" },
-            503: { description: "not ready" },
+            200: json("Ready", "ready"),
+            ...errors(403),
+            503: json("Ready", "not ready"),
           },
+        },
+      },
+      "/openapi.json": {
+        get: {
+          operationId: "openapi",
+          summary: "This document",
+          responses: {
+            200: {
+              description: "the OpenAPI document",
+              content: { "application/json": { schema: { type: "object" } } },
+            },
+            ...errors(...AUTH),
+          },
+        },
+      },
+      "/v1/version": {
+        get: {
+          operationId: "getVersion",
+          summary: "The agent's version and runtimes",
+          responses: { 200: json("Version", "version"), ...errors(...AUTH) },
         },
       },
       "/v1/runtimes": {
         get: {
-          summary: "Registered runtimes",
-          responses: { 200: { description: "runtimes" } },
+          operationId: "listRuntimes",
+          summary: "Registered runtimes and whether each is usable here",
+          responses: {
+            200: json("RuntimeList", "runtimes"),
+            ...errors(...AUTH),
+          },
+        },
+      },
+      "/v1/runtimes/{name}": {
+        get: {
+          operationId: "getRuntime",
+          summary: "One runtime's capabilities and metadata",
+          parameters: [{
+            name: "name",
+            in: "path",
+            required: true,
+            schema: { enum: ["local", "fusion", "cloud"] },
+          }],
+          responses: {
+            200: json("Runtime", "the runtime"),
+            ...errors(...AUTH, 404),
+          },
         },
       },
       "/v1/jobs": {
         post: {
-          summary: "Submit a job",
+          operationId: "submitJob",
+          summary: "Submit a job (journaled before it is acknowledged)",
           parameters: [{
             name: "Idempotency-Key",
             in: "header",
-            schema: { type: "string" },
+            description:
+              "1-200 characters: a retried submit returns the first job; the same key with another body is 422",
+            schema: { type: "string", minLength: 1, maxLength: 200 },
           }, {
             name: "traceparent",
             in: "header",
@@ -86,80 +229,128 @@ export function openApiDocument(): Record<string, unknown> {
           }],
           requestBody: {
             required: true,
-            content: {
-              "application/json": {
-                schema: { $ref: "#/components/schemas/JobRequest" },
-              },
-            },
+            content: { "application/json": { schema: ref("JobRequest") } },
           },
           responses: {
             202: {
-              description: "accepted (journaled)",
-              content: { "application/json": { schema: jobRef } },
+              ...json("Job", "accepted (journaled)"),
+              headers: {
+                Location: {
+                  description: "the job's URL",
+                  schema: { type: "string" },
+                },
+              },
             },
-            200: {
-              description: "an earlier job with this Idempotency-Key",
-              content: { "application/json": { schema: jobRef } },
-            },
-            400: err("invalid body"),
-            401: err("missing or wrong token"),
-            403: err("project outside the roots"),
-            413: err("body too large"),
+            200: json("Job", "an earlier job with this Idempotency-Key"),
+            ...errors(400, ...AUTH, 413, 415, 422, 429, 503),
           },
         },
         get: {
-          summary: "List jobs",
+          operationId: "listJobs",
+          summary: "List jobs, newest first",
           parameters: [{
             name: "status",
             in: "query",
-            schema: { type: "string" },
+            schema: ref("JobStatus"),
           }],
-          responses: { 200: { description: "jobs" } },
+          responses: {
+            200: json("JobList", "jobs"),
+            ...errors(400, ...AUTH),
+          },
         },
       },
       "/v1/jobs/{id}": {
         get: {
+          operationId: "getJob",
           summary: "One job",
           parameters: [idParam],
-          responses: {
-            200: {
-              description: "job",
-              content: { "application/json": { schema: jobRef } },
-            },
-            404: err("no such job"),
-          },
+          responses: { 200: json("Job", "job"), ...errors(...AUTH, 404) },
         },
       },
       "/v1/jobs/{id}/events": {
         get: {
+          operationId: "jobEvents",
           summary:
             "Server-Sent Events of progress (ProgressEvent v1), replayed from the start, closed when the job ends",
           parameters: [idParam],
           responses: {
-            200: { description: "text/event-stream" },
-            404: err("no such job"),
+            200: {
+              description: "one SSE event per ProgressEvent (data: JSON)",
+              content: {
+                "text/event-stream": { schema: ref("ProgressEvent") },
+              },
+            },
+            ...errors(...AUTH, 404),
           },
         },
       },
       "/v1/jobs/{id}/cancel": {
         post: {
-          summary: "Cancel",
+          operationId: "cancelJob",
+          summary: "Cancel a queued or running job",
           parameters: [idParam],
-          responses: { 200: { description: "job" }, 404: err("no such job") },
+          responses: {
+            200: json("Job", "the job"),
+            ...errors(...AUTH, 404, 409),
+          },
         },
       },
       "/v1/jobs/{id}/artifacts/{name}": {
         get: {
-          summary: "manifest, run_results or catalog of the job",
+          operationId: "getJobArtifact",
+          summary:
+            "The job's own manifest, run_results, catalog or dbt log excerpt (kept when the job ended)",
           parameters: [idParam, {
             name: "name",
             in: "path",
             required: true,
-            schema: { enum: ["manifest", "run_results", "catalog"] },
+            description: "with or without the file extension",
+            schema: {
+              enum: [
+                "manifest",
+                "manifest.json",
+                "run_results",
+                "run_results.json",
+                "catalog",
+                "catalog.json",
+                "dbt_log",
+                "dbt.log",
+              ],
+            },
           }],
           responses: {
-            200: { description: "the artifact (JSON)" },
-            404: err("no such artifact"),
+            200: {
+              description: "the artifact, streamed",
+              content: {
+                "application/json": { schema: ref("DbtArtifact") },
+                "text/plain": { schema: { type: "string" } },
+              },
+            },
+            ...errors(400, ...AUTH, 404, 410),
+          },
+        },
+      },
+      "/v1/project/manifest": {
+        get: {
+          operationId: "getManifest",
+          summary:
+            "The project's manifest.json (cloud: the latest run's, through the cache; never triggers a run)",
+          parameters: projectParams,
+          responses: {
+            200: json("DbtArtifact", "manifest.json"),
+            ...errors(400, ...AUTH, 404, 502, 503),
+          },
+        },
+      },
+      "/v1/project/run_results": {
+        get: {
+          operationId: "getRunResults",
+          summary:
+            "The project's latest run_results.json (cloud: the latest run's; never triggers a run)",
+          parameters: projectParams,
+          responses: {
+            200: json("DbtArtifact", "run_results.json"),
+            ...errors(400, ...AUTH, 404, 502, 503),
           },
         },
       },
