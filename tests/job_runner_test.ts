@@ -22,7 +22,7 @@ async function setup(fakes: Record<string, FakeRuntime>, stateDir?: string) {
 }
 
 async function until(f: () => boolean) {
-  for (let i = 0; i < 200 && !f(); i++) {
+  for (let i = 0; i < 3000 && !f(); i++) {
     await new Promise((r) => setTimeout(r, 10));
   }
   assert.ok(f(), "condition reached");

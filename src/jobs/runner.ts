@@ -63,6 +63,8 @@ export class JobRunner {
   readonly #events = new Map<string, ProgressEvent[]>();
   readonly #listeners = new Map<string, Set<Listener>>();
   readonly #keys = new Map<string, string>();
+  /** Journal writes in flight, by idempotency key. */
+  readonly #writing = new Map<string, Promise<void>>();
   readonly #runtimes = new Map<RuntimeName, DbtRuntime>();
   readonly #limits = new Map<RuntimeName, ReturnType<typeof pLimit>>();
   readonly #controllers = new Map<string, AbortController>();
@@ -119,8 +121,12 @@ export class JobRunner {
       );
     }
     if (idempotencyKey) {
+      // A submit with this key may still be writing its journal line (no
+      // await otherwise: from the check to #writing.set stays synchronous).
+      const writing = this.#writing.get(idempotencyKey);
+      if (writing) await writing.catch(() => {});
       const existing = this.#keys.get(idempotencyKey);
-      if (existing) {
+      if (existing && this.#jobs.has(existing)) {
         return {
           job: structuredClone(this.#jobs.get(existing)!),
           created: false,
@@ -143,9 +149,16 @@ export class JobRunner {
       agent_pid: null,
       ...(parseTraceparent(traceparent) ? { traceparent } : {}),
     };
+    // On disk before anyone can see it: a failed write fails the request.
+    const written = this.#journal.append(job);
+    if (idempotencyKey) this.#writing.set(idempotencyKey, written);
+    try {
+      await written;
+    } finally {
+      if (idempotencyKey) this.#writing.delete(idempotencyKey);
+    }
     this.#jobs.set(job.id, job);
     if (idempotencyKey) this.#keys.set(idempotencyKey, job.id);
-    await this.#journal.append(job);
     const snapshot = structuredClone(job);
     this.#enqueue(job);
     return { job: snapshot, created: true };
@@ -393,8 +406,9 @@ export class JobRunner {
           callRuntime(rt, job, {
             onEvent: (e: ProgressEvent) => this.#emit(job.id, e),
             signal: controller.signal,
+            // Awaited by the runtime: the run id is on disk before polling.
             onRemoteRun: (runId: string) =>
-              void this.#update(job, { remote_run_id: runId }),
+              this.#update(job, { remote_run_id: runId }),
             resumeRunId: job.remote_run_id ?? undefined,
           }),
       );
