@@ -8,17 +8,16 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { streamSSE } from "hono/streaming";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { RuntimeName } from "../config.ts";
 import { ERROR_CODES, FloeDbtError, httpStatusFor } from "../errors.ts";
 import { artifactName } from "../jobs/artifact_store.ts";
 import { isFinal, JobRequestSchema } from "../jobs/schemas.ts";
 import type { JobRunner } from "../jobs/runner.ts";
-import type { ProgressEvent } from "../schemas.ts";
 import { confine, tokenMatches } from "./guard.ts";
 import { openApiDocument } from "./openapi.ts";
 import { addProjectRoutes } from "./project_routes.ts";
+import { lastEventIdOf, sseStream } from "./sse.ts";
 
 /** What the app needs. */
 export interface AppOptions {
@@ -249,43 +248,17 @@ export function createApp(o: AppOptions): Hono {
   app.get("/v1/jobs/:id/events", (c) => {
     const id = c.req.param("id");
     job(id);
-    return streamSSE(c, async (stream) => {
-      const queue: (ProgressEvent | null)[] = [];
-      let wake: (() => void) | undefined;
-      const push = (e: ProgressEvent | null) => {
-        queue.push(e);
-        wake?.();
-      };
-      const sub = o.runner.subscribe(id, push);
-      const close = () => push(null);
-      o.streams.add(close);
-      stream.onAbort(close);
-      let n = 0;
-      try {
-        for (const e of sub.replay) {
-          await stream.writeSSE({
-            id: String(n++),
-            event: e.type,
-            data: JSON.stringify(e),
-          });
-        }
-        if (sub.done) return;
-        for (;;) {
-          while (queue.length) {
-            const e = queue.shift()!;
-            if (e === null) return;
-            await stream.writeSSE({
-              id: String(n++),
-              event: e.type,
-              data: JSON.stringify(e),
-            });
-          }
-          await new Promise<void>((r) => (wake = r));
-        }
-      } finally {
-        sub.unsubscribe();
-        o.streams.delete(close);
-      }
+    const body = sseStream({
+      subscribe: (push) => o.runner.subscribe(id, push),
+      lastEventId: lastEventIdOf(c.req.header("last-event-id")),
+      streams: o.streams,
+    });
+    return new Response(body, {
+      headers: {
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-cache",
+        "X-Accel-Buffering": "no",
+      },
     });
   });
 
