@@ -14,8 +14,9 @@ import { JobRunner } from "../src/jobs/runner.ts";
 import { chooseRuntime } from "../src/runtime_choice.ts";
 import { resolveSecret, secretEnvName } from "../src/secrets.ts";
 import { checkSpec } from "../src/version_spec.ts";
+import { runCli } from "../src/cli/app.ts";
 import { FakeRuntime } from "./_fake_runtime.ts";
-import { ROOT } from "./_helpers.ts";
+import { ROOT, runAgent } from "./_helpers.ts";
 import { join } from "./_path.ts";
 
 function configError(text: string): FloeDbtError {
@@ -384,3 +385,236 @@ Deno.test("schema: docs/manifest.schema.json is what `deno task schemas` writes"
   assert.equal(fusion.rust_bindings_path.deprecated, true);
   assert.deepEqual(plugins.dbt_runtime.enum, ["local", "fusion", "cloud"]);
 });
+
+// --- the CLI: config validate / schema, warnings, the runtime choice ---
+
+const cliOpts = { sanitizeResources: false, sanitizeOps: false };
+
+async function tempConfig(text: string, name = "platform.yaml") {
+  const dir = await Deno.makeTempDir({ prefix: "floe-dbt-config-" });
+  await Deno.writeTextFile(join(dir, name), text);
+  return {
+    dir,
+    file: join(dir, name),
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** runCli in-process with fake runtimes; records which runtime was made. */
+async function cliWithFakes(argv: string[]) {
+  const made: string[] = [];
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(
+    argv,
+    { out: (t) => out.push(t), err: (t) => err.push(t) },
+    (name) => {
+      made.push(name);
+      return new FakeRuntime(name, name !== "local");
+    },
+  );
+  return { code, made, stdout: out.join("\n"), stderr: err.join("\n") };
+}
+
+Deno.test(
+  "cli: config validate on REQ-091's example reports the warning, the version and the missing secret",
+  cliOpts,
+  async () => {
+    const seed = join(
+      ROOT,
+      "tests",
+      "testdata",
+      "seeds",
+      "003_0595450a4ba44d47.2.yaml",
+    );
+    await using secrets = await tempConfig("", "unused");
+    const env = { FLOE_SECRETS_DIR: secrets.dir };
+    const r = await runAgent(["config", "validate", seed], { env });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stdout, /: 2 problem\(s\) \(dbt_runtime: local\)/);
+    assert.match(
+      r.stdout,
+      /warning: .*'plugins\.dbt_runtime_config\.fusion\.rust_bindings_path' no longer means anything.*fusion\.binary_path/,
+    );
+    assert.match(
+      r.stdout,
+      /FLOE-DBT-E003 dbt-core 1\.\d+\.\d+ is installed .* pins 1\.8\.0/,
+    );
+    assert.match(
+      r.stdout,
+      /FLOE-DBT-E003 Secret reference 'dbt-cloud-api-token' \(plugins\.dbt_runtime_config\.cloud\.api_token_ref\) resolves nowhere/,
+    );
+    assert.match(r.stdout, /FLOE_SECRET_DBT_CLOUD_API_TOKEN/);
+
+    // With the secret present: not reported, and its value never printed.
+    const value = "s3cr3t-value-never-printed";
+    const j = await runAgent(["config", "validate", seed, "--json"], {
+      env: { ...env, FLOE_SECRET_DBT_CLOUD_API_TOKEN: value },
+    });
+    assert.equal(j.code, 2, "the pinned dbt_version still fails");
+    const report = JSON.parse(j.stdout);
+    assert.equal(report.valid, false);
+    assert.deepEqual(report.missing_secrets, []);
+    assert.equal(report.errors.length, 1);
+    assert.match(report.errors[0].message, /pins 1\.8\.0/);
+    assert.equal(report.warnings.length, 1);
+    assert.ok(!(j.stdout + j.stderr).includes(value));
+  },
+);
+
+Deno.test(
+  "cli: config validate passes a config whose versions and secrets are satisfied",
+  cliOpts,
+  async () => {
+    await using c = await tempConfig(
+      `plugins:
+  dbt_runtime: local
+  dbt_runtime_config:
+    local:
+      dbt_version: ">=1.7"
+      python_version: "3"
+  lineage:
+    url: http://127.0.0.1:1/api/v1/lineage
+    api_key_ref: marquez-key
+`,
+    );
+    await Deno.writeTextFile(join(c.dir, "marquez-key"), "k\n");
+    const r = await runAgent(["config", "validate", c.file], {
+      env: { FLOE_SECRETS_DIR: c.dir },
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout.trim(), `${c.file}: valid (dbt_runtime: local)`);
+  },
+);
+
+Deno.test(
+  "cli: a pinned dbt_version stops a local run with E003 naming both versions",
+  cliOpts,
+  async () => {
+    await using c = await tempConfig(
+      'plugins:\n  dbt_runtime_config:\n    local:\n      dbt_version: "1.7.0"\n',
+    );
+    const r = await runAgent([
+      "compile",
+      "--config",
+      c.file,
+      "--project-dir",
+      c.dir,
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /FLOE-DBT-E003 dbt-core 1\.\d+\.\d+ is installed .* pins 1\.7\.0/,
+    );
+  },
+);
+
+Deno.test(
+  "cli: --runtime that differs from the platform's choice is refused (given or ./manifest.yaml)",
+  cliOpts,
+  async () => {
+    await using c = await tempConfig(PLATFORM, "manifest.yaml");
+    const given = await runAgent([
+      "compile",
+      "--runtime",
+      "fusion",
+      "--config",
+      c.file,
+      "--project-dir",
+      c.dir,
+    ]);
+    assert.equal(given.code, 2, given.stderr);
+    assert.match(
+      given.stderr,
+      new RegExp(
+        `FLOE-DBT-E003 Runtime 'fusion' was requested, but the platform config '${c.file}' chooses 'local'`,
+      ),
+    );
+    const implicit = await runAgent(["run", "--runtime", "cloud", "--json"], {
+      cwd: c.dir,
+    });
+    assert.equal(implicit.code, 2, implicit.stderr);
+    assert.equal(JSON.parse(implicit.stdout).error.code, "FLOE-DBT-E003");
+    assert.match(implicit.stderr, /platform config 'manifest\.yaml'/);
+  },
+);
+
+Deno.test(
+  "cli: allow_runtime_override lets --runtime choose; without a config it chooses freely",
+  cliOpts,
+  async () => {
+    await using c = await tempConfig(
+      "plugins:\n  dbt_runtime: local\n  allow_runtime_override: true\n",
+    );
+    const allowed = await cliWithFakes([
+      "compile",
+      "--runtime",
+      "fusion",
+      "--config",
+      c.file,
+      "--project-dir",
+      c.dir,
+    ]);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.deepEqual(allowed.made, ["fusion"]);
+    const free = await cliWithFakes([
+      "compile",
+      "--runtime",
+      "cloud",
+      "--project-dir",
+      c.dir,
+    ]);
+    assert.equal(free.code, 0, free.stderr);
+    assert.deepEqual(free.made, ["cloud"]);
+    await using refusing = await tempConfig(PLATFORM);
+    const refused = await cliWithFakes([
+      "compile",
+      "--runtime",
+      "fusion",
+      "--config",
+      refusing.file,
+    ]);
+    assert.equal(refused.code, 2);
+    assert.deepEqual(refused.made, [], "no runtime was created");
+  },
+);
+
+Deno.test(
+  "cli: a deprecated key is a warning on stderr, the command still runs",
+  cliOpts,
+  async () => {
+    await using c = await tempConfig(
+      "plugins:\n  dbt_runtime: fusion\n  dbt_runtime_config:\n    fusion:\n      rust_bindings_path: /opt/libdbt.so\n",
+    );
+    const r = await cliWithFakes([
+      "compile",
+      "--config",
+      c.file,
+      "--project-dir",
+      c.dir,
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.made, ["fusion"]);
+    assert.match(
+      r.stderr,
+      /^warning: .*platform\.yaml:5: key 'plugins\.dbt_runtime_config\.fusion\.rust_bindings_path'/m,
+    );
+    assert.equal(JSON.parse(r.stdout).success, true, "stdout stays one JSON");
+  },
+);
+
+Deno.test(
+  "cli: config schema prints docs/manifest.schema.json",
+  cliOpts,
+  async () => {
+    const r = await runAgent(["config", "schema"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      await Deno.readTextFile(join(ROOT, "docs", "manifest.schema.json")),
+    );
+  },
+);
