@@ -69,7 +69,7 @@ export function compareLocalVersions(
       what: "dbt-core",
       spec: local?.dbt_version,
       have: installed.dbt_version,
-      fix: (s: string) => `install dbt-core ${pipSpec(s)} into it`,
+      fix: (s: string) => `install dbt-core${pipSpec(s)} into that environment`,
     },
     {
       key: "python_version",
@@ -81,11 +81,10 @@ export function compareLocalVersions(
   ];
   for (const { key, what, spec, have, fix } of items) {
     if (spec === undefined) continue;
-    const where =
-      `plugins.dbt_runtime_config.local.${key} '${spec}' in '${file}'`;
+    const where = `plugins.dbt_runtime_config.local.${key} in '${file}'`;
     if (have === null) {
       findings.errors.push(configError(
-        `${what} is not installed in '${python}', but ${where} asks for it`,
+        `${what} is not installed in '${python}', but ${where} asks for ${spec}`,
         `${fix(spec)} (scripts/setup), or set dbt_runtime_config.local.python`,
       ));
       continue;
@@ -94,7 +93,7 @@ export function compareLocalVersions(
     if (satisfied) continue;
     if (kind === "range") {
       findings.warnings.push(
-        `${what} ${have} (in '${python}') is outside ${where}`,
+        `${what} ${have} (in '${python}') is outside ${where}: '${spec}'`,
       );
     } else {
       findings.errors.push(configError(
@@ -110,7 +109,7 @@ export function compareLocalVersions(
 }
 
 function pipSpec(spec: string): string {
-  return /^[\d]/.test(spec.trim()) ? `==${spec.trim()}` : `'${spec}'`;
+  return /^\d/.test(spec.trim()) ? `==${spec.trim()}` : ` '${spec}'`;
 }
 
 /** The Python the local runtime would use, or undefined when none is found. */

@@ -220,7 +220,7 @@ Deno.test("versions: a pinned dbt_version that is not installed is E003 naming b
   assert.match(e.message, /dbt-core 1\.11\.16 is installed/);
   assert.match(e.message, /pins 1\.7\.0/);
   assert.match(e.message, /'platform\.yaml'/);
-  assert.match(e.hint!, /dbt-core ==1\.7\.0/);
+  assert.match(e.hint!, /dbt-core==1\.7\.0/);
 });
 
 Deno.test("versions: an unmet minimum only warns; a met one says nothing", () => {
