@@ -6,7 +6,9 @@
  * the seed's text.
  */
 import assert from "node:assert/strict";
-import { readConfig } from "../src/config.ts";
+import { parse } from "yaml";
+import { defaultConfig, readConfig } from "../src/config.ts";
+import { localPython } from "../src/config_check.ts";
 import { createRuntime } from "../src/registry.ts";
 import { basename, join } from "./_path.ts";
 import { ROOT } from "./_helpers.ts";
@@ -133,4 +135,45 @@ Deno.test("seeds: seed 000's plugin selection (line breaks restored) loads; othe
     join(SEEDS, "000_8298f7f9926a0a62.txt"),
   );
   assert.ok(seed.includes("```yamlplugins: compute: duckdb"));
+});
+
+/** Validate documents against docs/manifest.schema.json with Python's jsonschema. */
+async function jsonSchemaErrors(docs: unknown[]): Promise<string[][]> {
+  const python = localPython(defaultConfig());
+  assert.ok(python, "the dbt-core venv (it ships jsonschema)");
+  const script = `
+import json, sys
+from jsonschema import Draft202012Validator
+schema = json.load(open(sys.argv[1]))
+Draft202012Validator.check_schema(schema)
+v = Draft202012Validator(schema)
+docs = json.load(sys.stdin)
+print(json.dumps([[e.message for e in v.iter_errors(d)] for d in docs]))
+`;
+  const child = new Deno.Command(python, {
+    args: ["-c", script, join(ROOT, "docs", "manifest.schema.json")],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(JSON.stringify(docs)));
+  await w.close();
+  const out = await child.output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+Deno.test("seeds: the JSON Schema (as an editor would use it) accepts every example and catches a typo", async () => {
+  const examples = [...(await checkedInExamples()).values()].map((t) =>
+    parse(t)
+  );
+  const typo = parse(
+    "plugins:\n  dbt_runtime: local\n  dbt_runtime_config:\n    local:\n      lock_timeout_secs: 5\n",
+  );
+  const wrongRuntime = parse("plugins:\n  dbt_runtime: spark\n");
+  const errors = await jsonSchemaErrors([...examples, typo, wrongRuntime]);
+  assert.deepEqual(errors.slice(0, examples.length), examples.map(() => []));
+  assert.match(errors[examples.length]!.join(" "), /lock_timeout_secs/);
+  assert.match(errors[examples.length + 1]!.join(" "), /spark/);
 });
