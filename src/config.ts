@@ -7,20 +7,34 @@
 import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { configError } from "./errors.ts";
+import { checkSpec } from "./version_spec.ts";
 
 const secretRef = z.string().regex(
   /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
   "a secret reference name (letters, digits, '_', '-', '.')",
 );
 
+const versionSpec = z.string().refine((spec) => {
+  try {
+    checkSpec(spec, "0");
+    return true;
+  } catch {
+    return false;
+  }
+}, "a version ('1.11.2', '1.11') or a range ('>=1.7', '~=1.11', '>=1.8,<2')");
+
 /** `dbt_runtime_config.local`. */
 export const LocalConfigSchema = z.strictObject({
   /** Python of the dbt-core virtual environment. */
   python: z.string().optional(),
-  /** Informational, from the seeds. */
-  dbt_version: z.string().optional(),
-  /** Informational, from the seeds. */
-  python_version: z.string().optional(),
+  /**
+   * The dbt-core version the platform expects: an exact version ("1.11.2",
+   * or "1.11" for any 1.11.x) is an error when another is installed; a
+   * range (">=1.7", "~=1.11", ">=1.8,<2") only warns (see version_spec.ts).
+   */
+  dbt_version: versionSpec.optional(),
+  /** The Python version the platform expects, compared like dbt_version. */
+  python_version: versionSpec.optional(),
   /** dbt-core cannot run in parallel on one project: only false is valid. */
   parallel_execution: z.literal(false, {
     error: "dbt-core is not safe to run in parallel: only false is valid",
@@ -48,6 +62,8 @@ export const FusionConfigSchema = z.strictObject({
   fallback_to_core: z.boolean().default(true),
   adapters: z.array(z.string()).optional(),
   max_parallel: z.number().int().positive().default(4),
+  /** Deprecated (seed REQ-091): accepted with a warning, never read. */
+  rust_bindings_path: z.string().optional(),
 });
 /** `dbt_runtime_config.fusion`. */
 export type FusionConfig = z.infer<typeof FusionConfigSchema>;
@@ -106,14 +122,28 @@ export const RuntimeNameSchema = z.enum(["local", "fusion", "cloud"]);
 /** The runtime names the registry knows. */
 export type RuntimeName = z.infer<typeof RuntimeNameSchema>;
 
+/**
+ * `dbt_runtime_config.cloud` as a file may hold it: `base_url` may be left
+ * out (the seeds' examples do) and is required only when the cloud runtime
+ * is created (src/registry.ts).
+ */
+export const CloudSectionSchema = CloudConfigSchema.extend({
+  base_url: CloudConfigSchema.shape.base_url.optional(),
+});
+
 /** The whole manifest.yaml (only `plugins` is read; other keys belong to floe). */
 export const ManifestSchema = z.object({
   plugins: z.object({
     dbt_runtime: RuntimeNameSchema.default("local"),
+    /**
+     * Whether `--runtime` and a job's `runtime` may differ from
+     * `dbt_runtime` (docs/runtime-selection.md); the platform decides.
+     */
+    allow_runtime_override: z.boolean().default(false),
     dbt_runtime_config: z.strictObject({
       local: LocalConfigSchema.optional(),
       fusion: FusionConfigSchema.optional(),
-      cloud: CloudConfigSchema.optional(),
+      cloud: CloudSectionSchema.optional(),
     }).default({}),
     lineage: LineageConfigSchema.optional(),
   }).superRefine((plugins, ctx) => {
@@ -136,8 +166,44 @@ export function defaultConfig(): PlatformConfig {
   return ManifestSchema.parse({ plugins: {} });
 }
 
+/** A manifest.yaml as loaded: the config, its file and what to warn about. */
+export interface LoadedConfig {
+  config: PlatformConfig;
+  /** The file it was read from. */
+  file: string;
+  /** Accepted but worth telling the user (deprecated keys). */
+  warnings: string[];
+}
+
+/** Keys that no longer mean anything, with what to use instead. */
+export const DEPRECATED_KEYS: readonly {
+  path: readonly string[];
+  replacement: string;
+}[] = [
+  {
+    path: ["plugins", "dbt_runtime_config", "fusion", "rust_bindings_path"],
+    replacement:
+      "'plugins.dbt_runtime_config.fusion.binary_path' (Fusion runs as a binary, there are no Rust bindings to load)",
+  },
+];
+
+const sources = new WeakMap<PlatformConfig, string>();
+
+/** The file a config was loaded from; undefined for `defaultConfig()`. */
+export function configFile(config: PlatformConfig): string | undefined {
+  return sources.get(config);
+}
+
 /** Parse and validate manifest.yaml text; `file` names it in errors. */
 export function parseConfig(text: string, file: string): PlatformConfig {
+  return readConfig(text, file).config;
+}
+
+/**
+ * Parse and validate manifest.yaml text, keeping the warnings: each
+ * deprecated key present is accepted and named with its replacement.
+ */
+export function readConfig(text: string, file: string): LoadedConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -153,7 +219,23 @@ export function parseConfig(text: string, file: string): PlatformConfig {
   }
   const data = doc.toJS() ?? {};
   const parsed = ManifestSchema.safeParse(data);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    sources.set(parsed.data, file);
+    const warnings: string[] = [];
+    for (const { path, replacement } of DEPRECATED_KEYS) {
+      if (getPath(data, [...path]) === undefined) continue;
+      const node = doc.getIn(path, true);
+      const pos = isNode(node) && node.range
+        ? lineCounter.linePos(node.range[0])
+        : undefined;
+      warnings.push(
+        `${file}${pos ? `:${pos.line}` : ""}: key '${
+          path.join(".")
+        }' no longer means anything and is ignored: use ${replacement}`,
+      );
+    }
+    return { config: parsed.data, file, warnings };
+  }
   const issue = parsed.error.issues[0]!;
   // Point at the deepest node that exists in the document.
   let path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
@@ -198,6 +280,11 @@ function getPath(data: unknown, path: (string | number)[]): unknown {
 
 /** Load manifest.yaml from a path; a missing file is E003. */
 export async function loadConfig(file: string): Promise<PlatformConfig> {
+  return (await loadConfigFile(file)).config;
+}
+
+/** Load manifest.yaml from a path with its warnings; a missing file is E003. */
+export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await Deno.readTextFile(file);
@@ -207,5 +294,5 @@ export async function loadConfig(file: string): Promise<PlatformConfig> {
       "pass --config with the path of your manifest.yaml, or omit it to use the local runtime",
     );
   }
-  return parseConfig(text, file);
+  return readConfig(text, file);
 }

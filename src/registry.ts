@@ -7,7 +7,7 @@
 import { CloudRuntime } from "../runtimes/cloud/mod.ts";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
-import type { PlatformConfig, RuntimeName } from "./config.ts";
+import { configFile, type PlatformConfig, type RuntimeName } from "./config.ts";
 import { configError } from "./errors.ts";
 import { lineageRuntime } from "./lineage/mod.ts";
 import type { DbtRuntime } from "./runtime.ts";
@@ -47,6 +47,19 @@ function baseRuntime(name: RuntimeName, config: PlatformConfig): DbtRuntime {
           "add account_id, api_token_ref, base_url and job_ids under plugins.dbt_runtime_config.cloud",
         );
       }
-      return new CloudRuntime(section.cloud);
+      if (!section.cloud.base_url) {
+        const file = configFile(config);
+        throw configError(
+          `The cloud runtime needs plugins.dbt_runtime_config.cloud.base_url${
+            file ? ` in '${file}'` : ""
+          }`,
+          "set base_url to your account's access URL (Account settings > Access URLs), e.g. https://ACCOUNT_PREFIX.us1.dbt.com",
+          { key: "plugins.dbt_runtime_config.cloud.base_url" },
+        );
+      }
+      return new CloudRuntime({
+        ...section.cloud,
+        base_url: section.cloud.base_url,
+      });
   }
 }

@@ -24,6 +24,7 @@ async function cloudWorld() {
     `${dir}/manifest.yaml`,
     `plugins:
   dbt_runtime: cloud
+  allow_runtime_override: true
   dbt_runtime_config:
     cloud:
       account_id: ${ACCOUNT}

@@ -7,16 +7,18 @@
 import { existsSync } from "node:fs";
 import {
   defaultConfig,
-  loadConfig,
+  loadConfigFile,
   type PlatformConfig,
-  RuntimeNameSchema,
 } from "../config.ts";
+import { checkLocalVersions } from "../config_check.ts";
 import { ERROR_CODES, exitCodeFor, FloeDbtError } from "../errors.ts";
 import { createRuntime, RUNTIME_NAMES } from "../registry.ts";
+import { chooseRuntime } from "../runtime_choice.ts";
 import type { DbtRuntime, ProjectRef } from "../runtime.ts";
 import type { DbtCommand, ProgressEvent } from "../schemas.ts";
 import { type CliArgs, parseCli } from "./args.ts";
 import { cacheCommand } from "./cache_cmd.ts";
+import { configCommand } from "./config_cmd.ts";
 import { daemonClient, serve } from "./daemon_cmds.ts";
 import { helpFor, MAIN_HELP } from "./help.ts";
 import { lintReport, progressLine, runSummary } from "./output.ts";
@@ -36,23 +38,29 @@ export type RuntimeFactory = (
   config: PlatformConfig,
 ) => DbtRuntime;
 
-async function platformConfig(args: CliArgs): Promise<PlatformConfig> {
-  if (args.config) return await loadConfig(args.config);
-  if (existsSync("manifest.yaml")) return await loadConfig("manifest.yaml");
-  return defaultConfig();
+/** The manifest.yaml in effect (--config, else ./manifest.yaml); warns on stderr. */
+async function platformConfig(
+  args: CliArgs,
+  io: Io,
+): Promise<PlatformConfig> {
+  const file = args.config ??
+    (existsSync("manifest.yaml") ? "manifest.yaml" : undefined);
+  if (!file) return defaultConfig();
+  const loaded = await loadConfigFile(file);
+  for (const w of loaded.warnings) io.err(`warning: ${w}`);
+  return loaded.config;
 }
 
-function runtimeName(args: CliArgs, config: PlatformConfig) {
-  if (args.runtime === undefined) return config.plugins.dbt_runtime;
-  const parsed = RuntimeNameSchema.safeParse(args.runtime);
-  if (!parsed.success) {
-    throw new FloeDbtError(
-      ERROR_CODES.usage,
-      `Unknown runtime '${args.runtime}'`,
-      { hint: `use one of: ${RUNTIME_NAMES.join(", ")}` },
-    );
+/**
+ * The runtime for this call (the platform config may refuse --runtime); for
+ * local, the installed versions are checked against the config first.
+ */
+async function runtimeName(args: CliArgs, config: PlatformConfig, io: Io) {
+  const name = chooseRuntime(args.runtime, config);
+  if (name === "local") {
+    for (const w of await checkLocalVersions(config)) io.err(`warning: ${w}`);
   }
-  return parsed.data;
+  return name;
 }
 
 function progressSink(args: CliArgs, io: Io): (e: ProgressEvent) => void {
@@ -87,40 +95,20 @@ export async function runCli(
       io.out(helpFor(args.command));
       return 0;
     }
-    if (args.command === "config") {
-      const [sub, file] = args.positionals;
-      if (sub !== "validate" || !file) {
-        throw new FloeDbtError(
-          ERROR_CODES.usage,
-          "Usage: floe-dbt config validate FILE",
-          {
-            hint: "name the manifest.yaml to check",
-          },
-        );
-      }
-      const config = await loadConfig(file);
-      io.out(
-        args.json
-          ? JSON.stringify({
-            valid: true,
-            dbt_runtime: config.plugins.dbt_runtime,
-          })
-          : `${file}: valid (dbt_runtime: ${config.plugins.dbt_runtime})`,
-      );
-      return 0;
-    }
+    if (args.command === "config") return await configCommand(args, io);
     if (["submit", "jobs", "job", "cancel"].includes(args.command)) {
       return await daemonClient(args, io);
     }
-    const config = await platformConfig(args);
+    const config = await platformConfig(args, io);
     if (args.command === "serve") {
-      return await serve(args, config, runtimeName(args, config), io, signal);
+      const name = await runtimeName(args, config, io);
+      return await serve(args, config, name, io, signal);
     }
     if (args.command === "runtimes") {
       return await listRuntimes(args, config, io, factory);
     }
     if (args.command === "cache") return await cacheCommand(args, config, io);
-    const name = runtimeName(args, config);
+    const name = await runtimeName(args, config, io);
     runtime = factory(name, config);
     const project: ProjectRef = {
       projectDir: args.projectDir,

@@ -10,7 +10,8 @@ Project flags (named like dbt's):
   --profiles-dir DIR    directory with profiles.yml (env DBT_PROFILES_DIR;
                         default: the project dir if it has one, else ~/.dbt)
   -t, --target NAME     profile target (env DBT_TARGET)
-  --runtime NAME        local | fusion | cloud (default: plugins.dbt_runtime)
+  --runtime NAME        local | fusion | cloud (default: plugins.dbt_runtime;
+                        with a manifest.yaml only when it allows overriding)
   --config FILE         platform manifest.yaml (default: ./manifest.yaml if present)
   --json                print exactly one JSON object on stdout (the result)
   --log-format FORMAT   progress on stderr as text (default) or json lines
@@ -39,8 +40,9 @@ Commands:
   manifest       print the project's manifest.json
   run-results    print the project's latest run_results.json
   runtimes       list the runtimes and whether each is usable here
-  config validate FILE
-                 check a manifest.yaml
+  config validate [FILE]
+                 check a manifest.yaml (versions, secret references)
+  config schema  print the JSON Schema of manifest.yaml
   serve          run the daemon (HTTP API + job runner)
   submit CMD     submit a job to the daemon (--follow to stream progress)
   jobs, job ID, cancel ID
@@ -83,7 +85,7 @@ const COMMAND_HELP: Record<string, string> = {
   cancel:
     `Usage: floe-dbt cancel ID [--json] [--url URL] [--token-file FILE]\n\nCancel a queued or running job (stops the dbt process tree or the remote run).`,
   config:
-    `Usage: floe-dbt config validate FILE\n\nValidate a platform manifest.yaml; errors name the file, line, column and key.`,
+    `Usage: floe-dbt config validate [FILE] [--json]\n       floe-dbt config schema\n\nvalidate checks a platform manifest.yaml (default: --config, else ./manifest.yaml):\nerrors name the file, line, column and key; then it compares\nlocal.dbt_version and local.python_version with what is installed, resolves\nevery secret reference (names only, never values) and prints the warnings\n(deprecated keys, unmet version ranges). Exit 2 when anything is wrong.\n\nschema prints the JSON Schema of manifest.yaml (also docs/manifest.schema.json),\nfor editors: # yaml-language-server: $schema=PATH/manifest.schema.json`,
 };
 
 /** Help for one command (or the main help). */

@@ -9,6 +9,7 @@ import type { PlatformConfig, RuntimeName } from "../config.ts";
 import { configError } from "../errors.ts";
 import { createRuntime, RUNTIME_NAMES } from "../registry.ts";
 import { JobRunner } from "../jobs/runner.ts";
+import { chooseRuntime } from "../runtime_choice.ts";
 import { resolveSecret } from "../secrets.ts";
 import { createApp } from "./app.ts";
 import { isLoopback } from "./guard.ts";
@@ -96,6 +97,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const runner = await JobRunner.open({
     stateDir: o.stateDir,
     defaultRuntime: o.defaultRuntime,
+    chooseRuntime: (name) => chooseRuntime(name, o.config),
     factory: (name) => createRuntime(name, o.config),
     maxParallel: (name) => {
       const section = o.config.plugins.dbt_runtime_config;

@@ -25,6 +25,12 @@ import { isFinal, type Job, type JobRequest } from "./schemas.ts";
 export interface RunnerOptions {
   stateDir: string;
   defaultRuntime: RuntimeName;
+  /**
+   * The runtime for a job that names one (throws when the platform config
+   * refuses it; see src/runtime_choice.ts). Default: the one named. A job
+   * that names none gets `defaultRuntime`.
+   */
+  chooseRuntime?: (requested: RuntimeName) => RuntimeName;
   /** Creates a runtime (called once per name). */
   factory: (name: RuntimeName) => DbtRuntime;
   /** Parallel jobs for a runtime that supports parallel execution. */
@@ -133,11 +139,14 @@ export class JobRunner {
         };
       }
     }
+    const runtime = request.runtime === undefined
+      ? this.#o.defaultRuntime
+      : (this.#o.chooseRuntime?.(request.runtime) ?? request.runtime);
     this.#prune();
     const job: Job = {
       id: crypto.randomUUID(),
       status: "queued",
-      runtime: request.runtime ?? this.#o.defaultRuntime,
+      runtime,
       request,
       idempotency_key: idempotencyKey ?? null,
       created_at: now(),
