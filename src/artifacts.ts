@@ -17,10 +17,15 @@ export interface NodeResult {
   execution_time?: number;
 }
 
-/** Statuses that count as failures: errored nodes and failed tests. */
+/**
+ * Statuses that count as failures (seed ADR-0043 counts `error`): errored
+ * nodes of any kind and failed tests.
+ */
 const FAILED = new Set(["error", "fail", "runtime error"]);
 /** Statuses of nodes that did not execute. */
 const NOT_RUN = new Set(["skipped"]);
+/** The status of a model, seed or snapshot that ran and succeeded. */
+const SUCCEEDED = "success";
 
 /** Read a JSON artifact; a missing or broken file is E002 naming it. */
 export async function readArtifact(
@@ -60,7 +65,13 @@ export function artifactPaths(targetDir: string): {
   };
 }
 
-/** Counts and failures from a parsed run_results.json. */
+/**
+ * Counts and failures from a parsed run_results.json, as the seed defines
+ * them (ADR-0043 LocalDBTPlugin): `modelsRun` counts models that succeeded
+ * (an errored or skipped model is not "run"), `testsRun` counts tests that
+ * executed (pass, fail, warn, error; not skipped), and `failures` lists
+ * errored nodes plus failed tests. Seeds and snapshots count like models.
+ */
 export function summarize(runResults: Record<string, unknown>): {
   modelsRun: number;
   testsRun: number;
@@ -75,17 +86,18 @@ export function summarize(runResults: Record<string, unknown>): {
     (Array.isArray(runResults.results)
       ? runResults.results
       : []) as NodeResult[];
-  const ran = (prefix: string) =>
-    results.filter((r) =>
-      r.unique_id.startsWith(prefix) && !NOT_RUN.has(r.status)
-    ).length;
+  const of = (...prefixes: string[]) =>
+    results.filter((r) => prefixes.some((p) => r.unique_id.startsWith(p)));
+  const succeeded = (prefix: string) =>
+    of(prefix).filter((r) => r.status === SUCCEEDED).length;
   const statuses: Record<string, number> = {};
   for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
   return {
-    modelsRun: ran("model."),
-    testsRun: ran("test.") + ran("unit_test."),
-    seedsRun: ran("seed."),
-    snapshotsRun: ran("snapshot."),
+    modelsRun: succeeded("model."),
+    testsRun:
+      of("test.", "unit_test.").filter((r) => !NOT_RUN.has(r.status)).length,
+    seedsRun: succeeded("seed."),
+    snapshotsRun: succeeded("snapshot."),
     skipped: results.filter((r) => NOT_RUN.has(r.status)).length,
     failures: results.filter((r) => FAILED.has(r.status)),
     elapsed: typeof runResults.elapsed_time === "number"
@@ -95,22 +107,49 @@ export function summarize(runResults: Record<string, unknown>): {
   };
 }
 
+/**
+ * The catalog of this run, or null: a `catalog.json` left in a shared target
+ * directory by an earlier `docs generate` is not this run's. With `since`
+ * (when the run started) the file must have been written after it; without
+ * it, a catalog present in the run's own artifact directory is the run's.
+ */
+export async function catalogOfRun(
+  path: string,
+  since?: Date,
+): Promise<string | null> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch {
+    return null;
+  }
+  if (!info.isFile) return null;
+  if (since && (!info.mtime || info.mtime.getTime() < since.getTime())) {
+    return null;
+  }
+  return path;
+}
+
+/** Options of {@link runResultFrom}. */
+export interface RunResultOptions {
+  /**
+   * When the run started (wall clock). Set it when the target directory is
+   * shared between runs, so a stale catalog.json is not reported.
+   */
+  since?: Date | undefined;
+}
+
 /** Build the contract's run result from a target directory's artifacts. */
 export async function runResultFrom(
   targetDir: string,
   metadata: Record<string, unknown>,
   invocationSucceeded: boolean,
+  options: RunResultOptions = {},
 ): Promise<RunResult> {
   const paths = artifactPaths(targetDir);
   const runResults = await readArtifact(paths.runResults);
   const s = summarize(runResults);
-  let catalog: string | null = null;
-  try {
-    await Deno.stat(paths.catalog);
-    catalog = paths.catalog;
-  } catch {
-    catalog = null;
-  }
+  const catalog = await catalogOfRun(paths.catalog, options.since);
   const success = invocationSucceeded && s.failures.length === 0;
   const meta: Record<string, unknown> = {
     ...metadata,

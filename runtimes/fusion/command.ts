@@ -57,6 +57,7 @@ export async function runCommand(
       fallback: false,
       command,
       fusion_version: bin.version,
+      dbt_version: bin.version,
       binary_path: bin.path,
       call_id: dirs.id,
       log_path: dirs.logs,

@@ -237,6 +237,9 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
       runtime_version: this.version,
       floe_api_version: this.floeApiVersion,
       fusion_version: bin?.version ?? null,
+      // Fusion is dbt itself (2.x) and has no Python.
+      dbt_version: bin?.version ?? null,
+      python_version: null,
       binary_path: bin?.path ?? null,
       adapter: this.#lastAdapter,
       supported_adapters: supportedAdapters(this.config.adapters),

@@ -29,6 +29,7 @@ import { projectFingerprint } from "./fingerprint.ts";
 import { acquireProjectLock } from "./lock.ts";
 import { Worker, type WorkerResult } from "./worker.ts";
 import { lintWithSqlfluff } from "./lint.ts";
+import { type VenvVersions, venvVersions } from "./venv_info.ts";
 
 /** dbt selection flags as an argument list. */
 export function selectionArgs(selection: Selection = {}): string[] {
@@ -49,6 +50,7 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
   #recycles: { reason: string; at: string }[] = [];
   #workerStarts = 0;
   #lastReady: Worker["ready"] | undefined;
+  #installed: { python: string; versions: VenvVersions } | undefined;
 
   constructor(config: Partial<LocalConfig> = {}) {
     super();
@@ -61,6 +63,16 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
     const env = Deno.env.get("FLOE_DBT_PYTHON");
     if (env) return env;
     return firstExisting(venvCandidates("dbt-core", "python"));
+  }
+
+  /** What the venv holds, read from disk once per Python (no process). */
+  #installedVersions(): VenvVersions | undefined {
+    const python = this.python();
+    if (!python) return undefined;
+    if (this.#installed?.python !== python) {
+      this.#installed = { python, versions: venvVersions(python) };
+    }
+    return this.#installed.versions;
   }
 
   #requirePython(): string {
@@ -154,6 +166,8 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
       this.config.lock_timeout_seconds,
       options.signal,
     );
+    // After the lock: a catalog.json written before this point is not ours.
+    const since = new Date();
     try {
       const worker = await this.#ensureWorker();
       const env = Deno.env.toObject();
@@ -186,19 +200,25 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
         options.signal,
       );
       if (result.exception) throw errorFromDbt(command, result.exception);
-      const run = await runResultFrom(target, {
-        runtime: "local",
-        command,
-        dbt_version: worker.ready.dbt_version,
-        worker_pid: worker.ready.pid,
-        reused_manifest: result.reused_manifest ?? false,
-        parse_seconds: result.parse_seconds ?? 0,
-        lock_wait_seconds: lock.waitedMs / 1000,
-        target: project.target ?? null,
-        select: selection.select ?? [],
-        exclude: selection.exclude ?? [],
-        full_refresh: Boolean(selection.fullRefresh),
-      }, result.success);
+      const run = await runResultFrom(
+        target,
+        {
+          runtime: "local",
+          command,
+          dbt_version: worker.ready.dbt_version,
+          python_version: worker.ready.python_version,
+          worker_pid: worker.ready.pid,
+          reused_manifest: result.reused_manifest ?? false,
+          parse_seconds: result.parse_seconds ?? 0,
+          lock_wait_seconds: lock.waitedMs / 1000,
+          target: project.target ?? null,
+          select: selection.select ?? [],
+          exclude: selection.exclude ?? [],
+          full_refresh: Boolean(selection.fullRefresh),
+        },
+        result.success,
+        { since },
+      );
       run.execution_time_seconds = (performance.now() - started) / 1000;
       return run;
     } finally {
@@ -287,18 +307,26 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
   }
 
   getRuntimeMetadata(): RuntimeMetadata {
+    // The worker's own report once it ran; before that, the venv on disk.
+    const installed = this.#lastReady ? undefined : this.#installedVersions();
     return {
       type: "local",
       runtime_version: this.version,
       floe_api_version: this.floeApiVersion,
       python: this.python() ?? null,
-      dbt_version: this.#lastReady?.dbt_version ?? null,
-      python_version: this.#lastReady?.python_version ?? null,
+      dbt_version: this.#lastReady?.dbt_version ?? installed?.dbt_version ??
+        null,
+      python_version: this.#lastReady?.python_version ??
+        installed?.python_version ?? null,
       adapters: this.#lastReady
         ? Object.fromEntries(
           Object.entries(this.#lastReady).filter(([k]) => k.startsWith("dbt-")),
         )
-        : {},
+        : Object.fromEntries(
+          Object.entries(installed?.packages ?? {}).filter(([k]) =>
+            k.startsWith("dbt-")
+          ),
+        ),
       worker_pid: this.#worker && !this.#worker.exited
         ? this.#worker.ready.pid
         : null,

@@ -35,4 +35,7 @@ contractSuite("cloud", async () => {
       await copy[Symbol.asyncDispose]();
     },
   };
-}, { readsProjectFiles: false });
+}, {
+  readsProjectFiles: false,
+  versions: { dbt: false, python: false },
+});

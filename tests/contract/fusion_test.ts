@@ -13,4 +13,4 @@ contractSuite("fusion", async () => {
       await copy[Symbol.asyncDispose]();
     },
   };
-}, { readsProjectFiles: true });
+}, { readsProjectFiles: true, versions: { dbt: true, python: false } });

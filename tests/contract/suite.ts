@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { FloeDbtError } from "../../src/errors.ts";
 import type { DbtRuntime, ProjectRef } from "../../src/runtime.ts";
 import {
@@ -30,7 +31,21 @@ export interface ContractFixture {
 export interface ContractOptions {
   /** The runtime reads project files itself (not true of cloud). */
   readsProjectFiles: boolean;
+  /**
+   * Which engine versions `getRuntimeMetadata()` names before the first call
+   * (local: dbt and Python; fusion: dbt only, it has no Python; cloud: the
+   * remote environment's, unknown until a run).
+   */
+  versions: { dbt: boolean; python: boolean };
 }
+
+/** A model that fails at run time (DuckDB cannot cast the text). */
+const BROKEN_MODEL = "{{ config(materialized='table') }}\n" +
+  "select cast('not a number' as integer) as id\n";
+/** A model downstream of it: dbt skips it when the parent errors. */
+const AFTER_BROKEN = "select id from {{ ref('broken_cast') }}\n";
+/** A singular data test that returns a row, so it fails. */
+const FAILING_TEST = "select 1 as id\n";
 
 /** The example's models, tests and seeds (what a full build covers). */
 export const EXAMPLE_COUNTS = { models: 5, tests: 14, seeds: 1 };
@@ -61,6 +76,22 @@ export function contractSuite(
           },
         );
 
+        await t.step(
+          "metadata names the dbt and Python versions before the first call",
+          () => {
+            const meta = runtime.getRuntimeMetadata();
+            const version = /^\d+\.\d+(\.\d+)?/;
+            if (options.versions.dbt) {
+              assert.match(String(meta.dbt_version), version);
+            }
+            if (options.versions.python) {
+              assert.match(String(meta.python_version), version);
+            } else if (options.versions.dbt) {
+              assert.equal(meta.python_version, null);
+            }
+          },
+        );
+
         await t.step("availability says yes here", async () => {
           const a = await runtime.availability();
           assert.equal(a.available, true, a.reason);
@@ -80,6 +111,16 @@ export function contractSuite(
         await t.step(
           "build counts models, tests and seeds, and streams progress",
           async () => {
+            if (options.readsProjectFiles) {
+              // An earlier `docs generate`'s catalog: not this run's.
+              await Deno.mkdir(join(project.projectDir, "target"), {
+                recursive: true,
+              });
+              await Deno.writeTextFile(
+                join(project.projectDir, "target", "catalog.json"),
+                JSON.stringify({ metadata: {}, nodes: {}, sources: {} }),
+              );
+            }
             const events: ProgressEvent[] = [];
             const r = await runtime.execute("build", project, {}, {
               onEvent: (e) => events.push(e),
@@ -90,6 +131,7 @@ export function contractSuite(
             assert.equal(r.tests_run, EXAMPLE_COUNTS.tests);
             assert.equal(r.failures, 0);
             assert.equal(r.metadata.seeds_run, EXAMPLE_COUNTS.seeds);
+            assert.equal(r.catalog_path, null, "no catalog from a build");
             for (const e of events) ProgressEventSchema.parse(e);
             const finished = events.filter((e) => e.type === "node_finished");
             assert.ok(
@@ -156,6 +198,53 @@ export function contractSuite(
           }
         });
 
+        await t.step(
+          "a failing model: models_run counts successes, failures the error, downstream skipped",
+          async () => {
+            const files = [
+              await addFile(project, "models/broken_cast.sql", BROKEN_MODEL),
+              await addFile(project, "models/after_broken.sql", AFTER_BROKEN),
+            ];
+            try {
+              const r = await runtime.runModels(project, {
+                select: ["broken_cast+", "stg_customers"],
+              });
+              RunResultSchema.parse(r);
+              assert.equal(r.success, false);
+              assert.equal(r.models_run, 1, JSON.stringify(r.metadata));
+              assert.equal(r.tests_run, 0);
+              assert.equal(r.failures, 1);
+              assert.equal(r.metadata.skipped, 1);
+              assert.equal(r.catalog_path, null);
+            } finally {
+              for (const f of files) await Deno.remove(f);
+            }
+          },
+        );
+
+        await t.step(
+          "a failing test: tests_run counts executed tests, failures the failed one",
+          async () => {
+            const file = await addFile(
+              project,
+              "tests/assert_always_fails.sql",
+              FAILING_TEST,
+            );
+            try {
+              const r = await runtime.testModels(project, {
+                select: ["stg_orders", "assert_always_fails"],
+              });
+              RunResultSchema.parse(r);
+              assert.equal(r.success, false);
+              assert.equal(r.models_run, 0);
+              assert.equal(r.tests_run, 5, JSON.stringify(r.metadata));
+              assert.equal(r.failures, 1);
+            } finally {
+              await Deno.remove(file);
+            }
+          },
+        );
+
         if (options.readsProjectFiles) {
           await t.step("a missing project dir is FLOE-DBT-E003", async () => {
             await assert.rejects(
@@ -174,4 +263,15 @@ export function contractSuite(
       }
     },
   });
+}
+
+/** Write a file into the project (cloud's stand-in runs dbt on it too). */
+async function addFile(
+  project: ProjectRef,
+  rel: string,
+  text: string,
+): Promise<string> {
+  const path = join(project.projectDir, rel);
+  await Deno.writeTextFile(path, text);
+  return path;
 }
