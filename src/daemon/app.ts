@@ -27,6 +27,8 @@ export interface AppOptions {
   defaultRuntime: RuntimeName;
   runtimeNames: readonly RuntimeName[];
   maxBodyBytes: number;
+  /** The runtime a request may use (the platform's choice rules). */
+  chooseRuntime?: (asked: RuntimeName | undefined) => RuntimeName;
   /** Streams to close on shutdown register here. */
   streams: Set<() => void>;
 }

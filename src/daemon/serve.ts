@@ -122,6 +122,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     defaultRuntime: o.defaultRuntime,
     runtimeNames: RUNTIME_NAMES,
     maxBodyBytes: o.maxBodyBytes,
+    chooseRuntime: (name) =>
+      name === undefined ? o.defaultRuntime : chooseRuntime(name, o.config),
     streams,
   });
   let ready!: (port: number) => void;
