@@ -57,6 +57,7 @@ export async function callRuntime(
   const project = {
     projectDir: req.project_dir,
     profilesDir: req.profiles_dir ?? req.project_dir,
+    profilesDirGiven: req.profiles_dir !== undefined,
     target: req.target,
   };
   if (req.command === "lint") {
