@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { FloeDbtError } from "../src/errors.ts";
 import { CloudRuntime } from "../runtimes/cloud/mod.ts";
 import { CloudConfigSchema } from "../src/config.ts";
-import { cloudSetup, RUN_JOB } from "./cloud/setup.ts";
+import { join } from "./_path.ts";
+import { runAgent } from "./_helpers.ts";
+import { ACCOUNT, cloudSetup, RUN_JOB } from "./cloud/setup.ts";
 
 const triggers = /\/jobs\/\d+\/run\/$/;
 const isCode = (code: string) => (e: unknown) =>
@@ -103,4 +105,30 @@ Deno.test("base_url and discovery_url must be https unless loopback (E003)", asy
   ) {
     new CloudRuntime(config({ base_url: ok }));
   }
+});
+
+Deno.test("floe-dbt run --runtime cloud: --target reaches dbt Cloud, --profiles-dir is refused with exit 2", async () => {
+  await using s = await cloudSetup();
+  const dir = s.project.projectDir;
+  await Deno.writeTextFile(
+    join(dir, "manifest.yaml"),
+    `plugins:\n  dbt_runtime: cloud\n  dbt_runtime_config:\n    cloud:\n      account_id: ${ACCOUNT}\n      api_token_ref: ${s.ref}\n      base_url: ${s.server.url}\n      job_ids: { run: ${RUN_JOB} }\n      poll_interval_seconds: 0.01\n      max_poll_interval_seconds: 0.02\n`,
+  );
+  const env = { [`FLOE_SECRET_${s.ref.toUpperCase()}`]: s.token };
+  const run = await runAgent(
+    ["run", "--project-dir", dir, "--json", "--target", "prod"],
+    { cwd: dir, env },
+  );
+  assert.equal(run.code, 0, run.stderr);
+  const body = s.server.calls(triggers)[0]!.body as Record<string, unknown>;
+  assert.equal(body.target_name_override, "prod");
+  assert.equal("steps_override" in body, false);
+  const refused = await runAgent(
+    ["run", "--project-dir", dir, "--profiles-dir", dir],
+    { cwd: dir, env },
+  );
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /FLOE-DBT-E010/);
+  assert.match(refused.stderr, /cannot be used with the cloud runtime/);
+  assert.equal(s.server.calls(triggers).length, 1, "nothing triggered");
 });
