@@ -19,6 +19,12 @@ export interface ProjectRef {
   profilesDir: string;
   /** The profile target; undefined means the profile's default target. */
   target?: string | undefined;
+  /**
+   * True when the caller chose `profilesDir` (flag, env, job field) rather
+   * than taking the default; the cloud runtime refuses it (dbt Cloud keeps
+   * its own connection settings).
+   */
+  profilesDirGiven?: boolean | undefined;
 }
 
 /** Options every operation takes. */
@@ -37,6 +43,8 @@ export interface CallOptions {
   onRemoteRun?: ((runId: string) => void | Promise<void>) | undefined;
   /** Follow an existing remote run instead of starting one (cloud). */
   resumeRunId?: string | undefined;
+  /** dbt threads for this call, when the caller sets them (cloud: threads_override). */
+  threads?: number | undefined;
 }
 
 /** Node selection shared by run, test, seed and build. */

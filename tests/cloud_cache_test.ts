@@ -49,40 +49,106 @@ Deno.test("getManifest() hits the cache, refetches after the TTL, and bypasses i
   }
 });
 
-Deno.test("a bypassed cache is neither read nor written", async () => {
+async function tempDirs(): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(Deno.env.get("TMPDIR") ?? "/tmp")) {
+    if (e.name.startsWith("floe-dbt-cloud-") && !e.name.includes("fixture")) {
+      out.push(e.name);
+    }
+  }
+  return out.sort();
+}
+
+Deno.test("with the cache disabled a run writes the project's target/ like dbt, leaves no temp dir, and drops a stale catalog", async () => {
   await using s = await cloudSetup();
+  const before = await tempDirs();
+  const target = join(s.project.projectDir, "target");
+  await Deno.mkdir(target);
+  await Deno.writeTextFile(join(target, "catalog.json"), "{}");
   Deno.env.set("FLOE_DISABLE_CACHE", "true");
   try {
     const r = await s.runtime.runModels(s.project);
+    assert.equal(r.manifest_path, join(target, "manifest.json"));
+    assert.equal(r.run_results_path, join(target, "run_results.json"));
     assert.ok(existsSync(r.manifest_path));
-    assert.ok(!r.manifest_path.startsWith(s.project.projectDir));
+    assert.equal(r.catalog_path, null, "this run produced no catalog");
+    assert.equal(existsSync(join(target, "catalog.json")), false);
     assert.equal(existsSync(join(s.project.projectDir, ".floe")), false);
-    await Deno.remove(join(r.manifest_path, ".."), { recursive: true });
   } finally {
     Deno.env.delete("FLOE_DISABLE_CACHE");
   }
-  const r = await s.runtime.runModels(s.project, {}, { noCache: true });
-  assert.equal(existsSync(join(s.project.projectDir, ".floe")), false);
-  await Deno.remove(join(r.manifest_path, ".."), { recursive: true });
+  assert.deepEqual(await tempDirs(), before, "no temp dir survives the run");
 });
 
-Deno.test("getManifest() without a run uses the job's latest artifact and caches it under job-{id}", async () => {
+Deno.test("--no-cache on a run still keeps that run's entry; on manifest it refreshes the entry", async () => {
+  await using s = await cloudSetup();
+  const r = await s.runtime.runModels(s.project, {}, { noCache: true });
+  const entry = join(
+    s.project.projectDir,
+    ".floe",
+    "dbt-cloud-cache",
+    String(r.metadata.run_id),
+  );
+  assert.equal(r.manifest_path, join(entry, "manifest.json"));
+  await Deno.writeTextFile(join(entry, "manifest.json"), '{"nodes": {}}');
+  const stale = await s.runtime.getManifest(s.project);
+  assert.deepEqual(stale.nodes, {}, "a cache hit reads the entry");
+  const fresh = await s.runtime.getManifest(s.project, { noCache: true });
+  assert.ok(
+    (fresh.nodes as Record<string, unknown>)["model.jaffle_duck.customers"],
+  );
+  const again = JSON.parse(
+    await Deno.readTextFile(join(entry, "manifest.json")),
+  );
+  assert.ok(again.nodes["model.jaffle_duck.customers"], "entry refreshed");
+});
+
+Deno.test("manifest in a fresh process serves the cache only for the job's newest successful run (one list call)", async () => {
   await using s = await cloudSetup({ cache_dir: "cache" });
-  const other = new (s.runtime.constructor as new (
-    c: typeof s.runtime.config,
-  ) => typeof s.runtime)(s.runtime.config);
-  await s.runtime.runModels(s.project);
-  const m = await other.getManifest(s.project);
+  const fresh = () =>
+    new (s.runtime.constructor as new (
+      c: typeof s.runtime.config,
+    ) => typeof s.runtime)(s.runtime.config);
+  const first = await s.runtime.runModels(s.project);
+  const firstId = String(first.metadata.run_id);
+  const entry = join(s.project.projectDir, "cache", firstId, "manifest.json");
+  await Deno.writeTextFile(entry, '{"nodes": {}, "marker": "first run"}');
+  const lists = () =>
+    s.server.calls(/\/runs\/$/, "GET").filter((c) => c.query.status === "10");
+  const hit = await fresh().getManifest(s.project);
+  assert.equal(hit.marker, "first run", "newest success is cached: hit");
+  assert.equal(lists().length, 1);
+  assert.deepEqual(lists()[0]!.query, {
+    job_definition_id: "101",
+    status: "10",
+    order_by: "-id",
+    limit: "1",
+  });
+  // A newer run (triggered elsewhere) makes the old entry stale.
+  await s.runtime.runModels(s.project, {}, {});
+  const latest = String([...s.server.runs.keys()].at(-1));
+  const gets = s.server.calls(/\/artifacts\/manifest\.json$/).length;
+  const m = await fresh().getManifest(s.project);
+  assert.equal(m.marker, undefined, "the older run's entry is not used");
   assert.ok(
     (m.nodes as Record<string, unknown>)["model.jaffle_duck.customers"],
   );
   assert.equal(
-    s.server.calls(/\/jobs\/101\/artifacts\/manifest\.json$/).length,
-    1,
+    s.server.calls(/\/artifacts\/manifest\.json$/).length,
+    gets,
+    "the newest run's own entry answered",
   );
-  assert.ok(
-    existsSync(join(s.project.projectDir, "cache", "job-101", "manifest.json")),
+  assert.ok(existsSync(join(s.project.projectDir, "cache", latest)));
+  assert.equal(s.server.calls(/\/jobs\/\d+\/run\/$/).length, 2, "no trigger");
+});
+
+Deno.test("manifest with no successful run is a clear E009 and triggers nothing", async () => {
+  await using s = await cloudSetup();
+  await assert.rejects(
+    () => s.runtime.getManifest(s.project),
+    /job 101 has no successful run, so there is no manifest\.json/,
   );
+  assert.equal(s.server.calls(/\/jobs\/\d+\/run\/$/).length, 0);
 });
 
 Deno.test("a crash mid-write is never trusted: temp files and entries without metadata are misses", async () => {

@@ -63,11 +63,11 @@ Deno.test("GETs retry on 500/502/503/504 with 2 s, 4 s, 8 s backoff, then give u
   for (const status of [500, 503, 504]) {
     s.server.faults.push({ route: "run_artifact", kind: "status", status });
   }
-  const before = s.server.requests.length;
+  const before = s.server.calls(/\/artifacts\//).length;
   const rr = await s.runtime.getRunResults(s.project, { noCache: true });
   assert.ok(Array.isArray(rr.results));
   assert.deepEqual(s.time.sleeps, [2000, 4000, 8000]);
-  assert.equal(s.server.requests.length - before, 4);
+  assert.equal(s.server.calls(/\/artifacts\//).length - before, 4);
   s.server.faults.push({
     route: "run_artifact",
     kind: "status",
@@ -137,7 +137,7 @@ Deno.test("a lost trigger response (502, 504, or a hang past the request timeout
     assert.equal(r.metadata.adopted_after_ambiguous_trigger, true);
     const list = s.server.calls(/\/runs\/$/, "GET")[0]!;
     assert.equal(list.query.job_definition_id, String(RUN_JOB));
-    assert.equal(list.query.order_by, "-id");
+    assert.equal(list.query.order_by, "-created_at");
   }
 });
 
@@ -224,7 +224,7 @@ Deno.test("base_url ending in /api/v2 works; legacy hosts warn through the logge
 Deno.test("Discovery: applied models follow the cursor; URL derived from the access URL", async () => {
   await using s = await cloudSetup({
     environment_id: 7,
-    discovery_url: "http://placeholder/graphql",
+    discovery_url: "https://placeholder/graphql",
   });
   await using d = await cloudSetup({ environment_id: 7 });
   assert.equal(d.runtime.discoveryUrl(), null);

@@ -56,7 +56,7 @@ Deno.test("the token never appears in results, events, errors, logs, metadata or
     );
   }
   // The token did go where it belongs: the Authorization header.
-  assert.ok(s.server.requests.every((q) => q.auth === `Token ${s.token}`));
+  assert.ok(s.server.requests.every((q) => q.auth === `Bearer ${s.token}`));
 });
 
 Deno.test("floe-dbt run --runtime cloud --json against the fake server: result, progress, cache ls, no token", async () => {

@@ -169,3 +169,58 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "daemon + cloud: a job's target reaches dbt Cloud as target_name_override; a job's profiles_dir fails it with E010 and triggers nothing",
+  opts,
+  async () => {
+    const w = await cloudWorld();
+    const d = await startDaemonProcess(w.args, w.env);
+    try {
+      const post = async (body: Record<string, unknown>) =>
+        (await (await fetch(`${d.url}/v1/jobs`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        })).json() as Job).id;
+      const ok = await post({
+        command: "run",
+        project_dir: `${w.dir}/proj`,
+        target: "prod",
+      });
+      const done = await until(async () => {
+        const j = await job(d.url, ok);
+        return j.status === "succeeded" || j.status === "failed"
+          ? j
+          : undefined;
+      }, "the target job");
+      assert.equal(done.status, "succeeded");
+      const triggers = w.server.calls(/\/jobs\/\d+\/run\/$/, "POST");
+      assert.equal(triggers.length, 1);
+      assert.equal(
+        (triggers[0]!.body as Record<string, unknown>).target_name_override,
+        "prod",
+      );
+      const bad = await post({
+        command: "run",
+        project_dir: `${w.dir}/proj`,
+        profiles_dir: `${w.dir}/proj`,
+      });
+      const failed = await until(async () => {
+        const j = await job(d.url, bad);
+        return j.status === "failed" ? j : undefined;
+      }, "the profiles_dir job");
+      assert.match(JSON.stringify(failed), /FLOE-DBT-E010/);
+      assert.match(
+        JSON.stringify(failed),
+        /cannot be used with the cloud runtime/,
+      );
+      assert.equal(w.server.calls(/\/jobs\/\d+\/run\/$/, "POST").length, 1);
+    } finally {
+      d.child.kill("SIGTERM");
+      assert.equal(await d.exit(), 0);
+      await w.server[Symbol.asyncDispose]();
+      await Deno.remove(w.dir, { recursive: true });
+    }
+  },
+);

@@ -24,18 +24,70 @@ export function accessUrl(baseUrl: string): string {
   return baseUrl.replace(/\/+$/, "").replace(/\/api\/v2$/, "");
 }
 
+/** Is `host` (a URL's hostname) a loopback name or address? */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h.endsWith(".localhost") || h === "::1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * Refuse a dbt Cloud URL that is not https (loopback http is allowed, for
+ * tests and local proxies): the API token must never travel in clear text.
+ */
+export function checkHttps(url: string, key: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new FloeDbtError(
+      ERROR_CODES.configuration,
+      `${key} is not a URL: ${JSON.stringify(url)}`,
+      { hint: `set ${key} to the account's https access URL` },
+    );
+  }
+  if (u.protocol === "https:") return;
+  if (u.protocol === "http:" && isLoopback(u.hostname)) return;
+  throw new FloeDbtError(
+    ERROR_CODES.configuration,
+    `${key} must use https (http only for loopback addresses): ${
+      JSON.stringify(url)
+    }`,
+    {
+      hint:
+        `set ${key} to an https:// URL, e.g. https://ACCOUNT_PREFIX.us1.dbt.com; the API token is sent with every request`,
+    },
+  );
+}
+
 /** Settings of the client. */
 export interface ClientOptions {
   baseUrl: string;
   accountId: string;
-  token: string;
+  /** Resolves the API token (again after a 401, for rotated secrets). */
+  token: () => Promise<string>;
   tokenRef: string;
   requestTimeoutMs: number;
   clock: Clock;
   logger: Logger;
   random?: () => number;
   retries?: number;
+  /** First retry backoff, ms (tests pass a small one). */
+  backoffMs?: number;
 }
+
+/** The body of a trigger (Admin API TriggerRunRequestRequest). */
+export interface TriggerBody {
+  cause: string;
+  steps_override?: string[];
+  target_name_override?: string;
+  threads_override?: number;
+}
+
+/** Runs per page when searching runs (the API's maximum). */
+const PAGE = 100;
+/** Pages searched for a trigger's run before giving up. */
+const MAX_PAGES = 50;
 
 /** Polling settings. */
 export interface PollOptions {
@@ -53,6 +105,7 @@ export class AdminClient {
   readonly #o: ClientOptions;
 
   constructor(o: ClientOptions) {
+    checkHttps(o.baseUrl, "base_url");
     this.#o = o;
     this.#root = `${accessUrl(o.baseUrl)}/api/v2/accounts/${o.accountId}`;
     this.http = new Http({ ...o });
@@ -103,7 +156,7 @@ export class AdminClient {
   /** Trigger a job run; `cause` must carry a unique nonce (see steps.ts causeFor). */
   async trigger(
     jobId: string,
-    body: { cause: string; steps_override?: string[] },
+    body: TriggerBody,
     signal?: AbortSignal,
   ): Promise<{ run: Run; adopted: boolean }> {
     const since = this.#o.clock.now();
@@ -162,18 +215,32 @@ export class AdminClient {
     }
   }
 
-  /** The run of `jobId` whose cause matches, created since `sinceMs`. */
+  /**
+   * The run of `jobId` whose cause matches, created since `sinceMs` (with
+   * 5 minutes of clock skew): runs newest-created first, page by page, back
+   * to that time, so a busy job's trigger is found beyond the first page.
+   */
   async findTriggered(
     jobId: string,
     cause: string,
     sinceMs: number,
     signal?: AbortSignal,
   ): Promise<{ id: string; answer: HttpAnswer } | undefined> {
-    const runs = await this.listRuns(jobId, 20, signal);
-    const run = runs.find((r) =>
-      r.trigger?.cause === cause &&
-      (!r.created_at || parseDbtTime(r.created_at) >= sinceMs - 5 * 60_000)
-    );
+    const oldest = sinceMs - 5 * 60_000;
+    let run: Run | undefined;
+    for (let page = 0; page < MAX_PAGES && !run; page++) {
+      const runs = await this.#runs({
+        job_definition_id: jobId,
+        include_related: "trigger",
+        order_by: "-created_at",
+        limit: String(PAGE),
+        offset: String(page * PAGE),
+      }, signal);
+      run = runs.find((r) => r.trigger?.cause === cause);
+      const last = runs.at(-1)?.created_at;
+      const older = last !== undefined && parseDbtTime(last) < oldest;
+      if (runs.length < PAGE || older) break;
+    }
     if (!run) return undefined;
     const text = JSON.stringify({
       status: {
@@ -190,30 +257,56 @@ export class AdminClient {
     };
   }
 
+  async #runs(
+    query: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<Run[]> {
+    const a = await this.http.send({
+      method: "GET",
+      url: this.#url("runs/", query),
+      signal,
+    });
+    return this.#parse(a, RunListEnvelopeSchema, "GET runs/").data;
+  }
+
   /** The newest runs of a job (GET .../runs/?job_definition_id=..&order_by=-id). */
   async listRuns(
     jobId: string,
     limit = 20,
     signal?: AbortSignal,
   ): Promise<Run[]> {
-    const a = await this.http.send({
-      method: "GET",
-      url: this.#url("runs/", {
-        job_definition_id: jobId,
-        order_by: "-id",
-        limit: String(limit),
-      }),
-      signal,
-    });
-    return this.#parse(a, RunListEnvelopeSchema, "GET runs/").data;
+    return await this.#runs({
+      job_definition_id: jobId,
+      order_by: "-id",
+      limit: String(limit),
+    }, signal);
   }
 
-  /** One run with its steps and job. */
-  async getRun(runId: string, signal?: AbortSignal): Promise<Run> {
+  /** The job's newest successful run (one list call), or undefined. */
+  async latestSuccess(
+    jobId: string,
+    signal?: AbortSignal,
+  ): Promise<Run | undefined> {
+    const runs = await this.#runs({
+      job_definition_id: jobId,
+      status: "10",
+      order_by: "-id",
+      limit: "1",
+    }, signal);
+    return runs[0];
+  }
+
+  /** One run with its steps and job; transient failures retried until `until`. */
+  async getRun(
+    runId: string,
+    signal?: AbortSignal,
+    until?: number,
+  ): Promise<Run> {
     const a = await this.http.send({
       method: "GET",
       url: this.#url(`runs/${runId}/`, { include_related: "run_steps,job" }),
       signal,
+      until,
     });
     return this.#parse(a, RunEnvelopeSchema, `GET runs/${runId}/`).data;
   }
@@ -266,10 +359,18 @@ export class AdminClient {
     while (true) {
       let run: Run;
       try {
-        run = await this.getRun(runId, p.signal);
+        // Outages (network errors, 5xx, 429) are waited out until the deadline.
+        run = await this.getRun(runId, p.signal, deadline);
       } catch (e) {
         if (e instanceof FloeDbtError && e.code === ERROR_CODES.cancelled) {
           throw await this.#cancelled(runId, e);
+        }
+        if (e instanceof FloeDbtError && e.code === ERROR_CODES.timeout) {
+          const note = await this.#tryCancel(runId);
+          throw new FloeDbtError(e.code, `${e.message}; ${note}`, {
+            hint: e.hint ?? "",
+            cause: e,
+          });
         }
         throw e;
       }

@@ -1,7 +1,10 @@
 /**
- * HTTP transport of the dbt Cloud client: timeouts on every request, retries
- * with exponential backoff and jitter, Retry-After, and a hook for requests
- * that are not idempotent (an ambiguous failure asks before retrying).
+ * HTTP transport of the dbt Cloud client: bearer authentication (the token
+ * re-resolved once after a 401), timeouts on every request, retries with
+ * exponential backoff and jitter (a count, or until a deadline for polling),
+ * Retry-After capped at min(5 min, time left), redirects followed only within
+ * the same origin (the Authorization header never leaves it), and a hook for
+ * requests that are not idempotent (an ambiguous failure asks before retrying).
  *
  * @module
  */
@@ -22,10 +25,11 @@ export const realClock: Clock = {
   sleep: (ms, signal) =>
     new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
+      // setTimeout fires at once past 2^31-1 ms: never ask it for more.
       const timer = setTimeout(() => {
         signal?.removeEventListener("abort", onAbort);
         resolve();
-      }, ms);
+      }, Math.min(Math.max(0, ms), MAX_TIMER_MS));
       const onAbort = () => {
         clearTimeout(timer);
         reject(signal!.reason);
@@ -33,6 +37,12 @@ export const realClock: Clock = {
       signal?.addEventListener("abort", onAbort, { once: true });
     }),
 };
+
+/** The longest wait setTimeout accepts (2^31-1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The longest Retry-After honoured (5 minutes). */
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
 
 /** Receives warnings and debug notes (never the token). */
 export type Logger = (
@@ -42,7 +52,8 @@ export type Logger = (
 
 /** Settings of the transport. */
 export interface HttpOptions {
-  token: string;
+  /** Resolves the API token; called again (once) after a 401. */
+  token: () => Promise<string>;
   tokenRef: string;
   accountId: string;
   requestTimeoutMs: number;
@@ -52,6 +63,8 @@ export interface HttpOptions {
   retries?: number;
   /** First backoff, ms (doubles each retry). */
   backoffMs?: number;
+  /** Longest backoff between retries, ms (Retry-After may ask for more). */
+  maxBackoffMs?: number;
   /** 0..1; jitter adds up to a quarter of the delay. Tests pass () => 0. */
   random?: () => number;
 }
@@ -73,7 +86,16 @@ export interface RequestInit2 {
   accept?: number[];
   /** For non-idempotent requests: called after an ambiguous failure. A value means "adopted: stop". */
   onAmbiguous?: () => Promise<HttpAnswer | undefined>;
+  /**
+   * Retry transient failures (network errors, 5xx, 429) until this time
+   * (ms since the epoch) instead of a fixed count: polling a run survives
+   * an outage as long as the run's own deadline allows.
+   */
+  until?: number | undefined;
 }
+
+/** Same-origin redirects followed per request. */
+const MAX_REDIRECTS = 5;
 
 const NOT_PROCESSED = new Set([429, 503]);
 const REASON: Record<number, string> = {
@@ -91,18 +113,33 @@ const REASON: Record<number, string> = {
 /** Transport to the Admin and Discovery APIs. */
 export class Http {
   readonly #o: Required<HttpOptions>;
+  #token: Promise<string> | undefined;
   /** Requests sent (attempts), for metadata. */
   attempts = 0;
 
   constructor(options: HttpOptions) {
-    this.#o = { retries: 3, backoffMs: 2000, random: Math.random, ...options };
+    this.#o = {
+      retries: 3,
+      backoffMs: 2000,
+      maxBackoffMs: 60_000,
+      random: Math.random,
+      ...options,
+    };
   }
 
-  /** Send with retries; throws FloeDbtError E009/E008. */
+  #currentToken(): Promise<string> {
+    this.#token ??= this.#o.token();
+    this.#token.catch(() => (this.#token = undefined));
+    return this.#token;
+  }
+
+  /** Send with retries; throws FloeDbtError E009/E008 (E007 past `until`). */
   async send(init: RequestInit2): Promise<HttpAnswer> {
     const what = `${init.method} ${new URL(init.url).pathname}`;
+    const clock = this.#o.clock;
     let last = "";
-    for (let attempt = 0; attempt <= this.#o.retries; attempt++) {
+    let reauthorized = false;
+    for (let attempt = 0;; attempt++) {
       const r = await this.#once(init, what);
       let retryAfterMs: number | undefined;
       if ("answer" in r) {
@@ -112,14 +149,17 @@ export class Http {
         ) {
           return a;
         }
+        if (a.status === 401 && !reauthorized && await this.#rotated()) {
+          // The secret changed (a rotated token file): one more try with it.
+          reauthorized = true;
+          attempt--;
+          continue;
+        }
         last = `${a.status} ${REASON[a.status] ?? "error"}${
           userMessage(a.text)
         }`;
         if (!(a.status === 429 || a.status >= 500)) throw this.#fatal(what, a);
-        retryAfterMs = parseRetryAfter(
-          a.headers.get("retry-after"),
-          this.#o.clock,
-        );
+        retryAfterMs = parseRetryAfter(a.headers.get("retry-after"), clock);
         // 429 and 503 surely were not processed; other 5xx may have been.
         if (!NOT_PROCESSED.has(a.status) && init.onAmbiguous) {
           const adopted = await init.onAmbiguous();
@@ -132,23 +172,47 @@ export class Http {
           if (adopted) return adopted;
         }
       }
-      if (attempt === this.#o.retries) break;
-      const backoff = this.#o.backoffMs * 2 ** attempt;
-      const delay = Math.max(
-        retryAfterMs ?? 0,
-        backoff + Math.floor(this.#o.random() * backoff / 4),
+      const left = init.until === undefined
+        ? Number.POSITIVE_INFINITY
+        : init.until - clock.now();
+      if (init.until === undefined ? attempt >= this.#o.retries : left <= 0) {
+        break;
+      }
+      const backoff = Math.min(
+        this.#o.backoffMs * 2 ** Math.min(attempt, 30),
+        this.#o.maxBackoffMs,
+      );
+      const delay = Math.min(
+        Math.max(
+          retryAfterMs === undefined
+            ? 0
+            : Math.min(retryAfterMs, MAX_RETRY_AFTER_MS),
+          backoff + Math.floor(this.#o.random() * backoff / 4),
+        ),
+        left,
+        MAX_TIMER_MS,
       );
       this.#o.logger(
         "info",
-        `dbt Cloud ${what}: ${last}; retry ${
-          attempt + 1
-        }/${this.#o.retries} in ${(delay / 1000).toFixed(1)} s`,
+        `dbt Cloud ${what}: ${last}; retry ${attempt + 1}${
+          init.until === undefined ? `/${this.#o.retries}` : ""
+        } in ${(delay / 1000).toFixed(1)} s`,
       );
       try {
-        await this.#o.clock.sleep(delay, init.signal);
+        await clock.sleep(delay, init.signal);
       } catch (e) {
         throw cancelled(what, e);
       }
+    }
+    if (init.until !== undefined) {
+      throw new FloeDbtError(
+        ERROR_CODES.timeout,
+        `dbt Cloud API ${what} kept failing until the run's deadline: ${last}`,
+        {
+          hint:
+            "dbt Cloud was unreachable, rate-limited or degraded for the whole timeout_seconds: check https://status.getdbt.com and the run in dbt Cloud",
+        },
+      );
     }
     throw new FloeDbtError(
       ERROR_CODES.remoteApi,
@@ -162,32 +226,61 @@ export class Http {
     );
   }
 
+  /** Re-read the secret after a 401; true when it changed. */
+  async #rotated(): Promise<boolean> {
+    const before = await this.#currentToken().catch(() => undefined);
+    this.#token = undefined;
+    try {
+      const now = await this.#currentToken();
+      if (now === before) return false;
+      this.#o.logger(
+        "info",
+        `dbt Cloud answered 401: api_token_ref '${this.#o.tokenRef}' resolves to a new token; retrying once with it`,
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   async #once(
     init: RequestInit2,
     what: string,
   ): Promise<{ answer: HttpAnswer } | { error: string; ambiguous: boolean }> {
     init.signal?.throwIfAborted();
+    const token = await this.#currentToken();
     const timeout = AbortSignal.timeout(this.#o.requestTimeoutMs);
     const signal = init.signal
       ? AbortSignal.any([init.signal, timeout])
       : timeout;
     this.attempts++;
     try {
-      const res = await fetch(init.url, {
-        method: init.method,
-        headers: {
-          Authorization: `Token ${this.#o.token}`,
-          Accept: "application/json",
-          ...(init.body !== undefined
-            ? { "Content-Type": "application/json" }
-            : {}),
-        },
-        body: init.body !== undefined ? JSON.stringify(init.body) : null,
-        signal,
-      });
-      const text = await res.text();
-      return { answer: { status: res.status, text, headers: res.headers } };
+      let url = init.url;
+      for (let hop = 0;; hop++) {
+        const res = await fetch(url, {
+          method: init.method,
+          headers: {
+            Authorization: `Bearer ${token}`,
+            Accept: "application/json",
+            ...(init.body !== undefined
+              ? { "Content-Type": "application/json" }
+              : {}),
+          },
+          body: init.body !== undefined ? JSON.stringify(init.body) : null,
+          signal,
+          // Never let fetch follow a redirect: it would carry Authorization.
+          redirect: "manual",
+        });
+        if (res.status >= 300 && res.status < 400) {
+          await res.body?.cancel();
+          url = this.#redirect(url, res, what, hop);
+          continue;
+        }
+        const text = await res.text();
+        return { answer: { status: res.status, text, headers: res.headers } };
+      }
     } catch (e) {
+      if (e instanceof FloeDbtError) throw e;
       if (init.signal?.aborted) throw cancelled(what, e);
       if (timeout.aborted) {
         return {
@@ -204,6 +297,35 @@ export class Http {
         );
       return { error: `network error: ${msg}`, ambiguous: !refused };
     }
+  }
+
+  /** The next URL of a same-origin redirect; anything else is E009. */
+  #redirect(from: string, res: Response, what: string, hop: number): string {
+    const location = res.headers.get("location");
+    let to: URL | undefined;
+    try {
+      to = location ? new URL(location, from) : undefined;
+    } catch {
+      to = undefined;
+    }
+    const origin = new URL(from).origin;
+    if (!to || to.origin !== origin || hop >= MAX_REDIRECTS) {
+      const where = to ? `'${to.host}'` : JSON.stringify(location ?? "");
+      throw new FloeDbtError(
+        ERROR_CODES.remoteApi,
+        `dbt Cloud API ${what} answered ${res.status} redirecting to ${where}: ${
+          hop >= MAX_REDIRECTS
+            ? `more than ${MAX_REDIRECTS} redirects`
+            : "redirects leaving the access URL's origin are refused, so the API token is never sent there"
+        }`,
+        {
+          hint:
+            "set base_url to the account's access URL itself (the host dbt Cloud redirects to, if you trust it)",
+          details: { http_status: res.status },
+        },
+      );
+    }
+    return to.toString();
   }
 
   #fatal(what: string, a: HttpAnswer): FloeDbtError {
@@ -256,13 +378,21 @@ function userMessage(text: string): string {
   }
 }
 
-/** Retry-After as delta-seconds or an HTTP date, in ms. */
+/**
+ * Retry-After as delta-seconds or an HTTP date, in ms; undefined when absent
+ * or unreadable. Never negative; huge values stay finite (callers cap them).
+ */
 export function parseRetryAfter(
   value: string | null,
   clock: Clock,
 ): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
-  const at = Date.parse(value);
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (/^\d+(\.\d+)?$/.test(v)) {
+    const ms = Number(v) * 1000;
+    return Number.isFinite(ms) ? ms : Number.MAX_SAFE_INTEGER;
+  }
+  if (!/[A-Za-z]/.test(v)) return undefined;
+  const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - clock.now());
 }

@@ -10,6 +10,7 @@
  * @module
  */
 import { type CloudConfig, CloudConfigSchema } from "../../src/config.ts";
+import { join } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { runResultFrom } from "../../src/artifacts.ts";
 import { resolveSecret } from "../../src/secrets.ts";
@@ -23,11 +24,16 @@ import type {
   Selection,
 } from "../../src/runtime.ts";
 import type { DbtCommand, LintResult, RunResult } from "../../src/schemas.ts";
-import { accessUrl, AdminClient, LEGACY_HOSTS } from "./client.ts";
+import { accessUrl, AdminClient, checkHttps, LEGACY_HOSTS } from "./client.ts";
 import { ArtifactCache, cacheDirFor, cacheDisabledByEnv } from "./cache.ts";
 import { appliedModels, discoveryUrlFor } from "./discovery.ts";
 import { logEvent, nodeEvents } from "./events.ts";
-import { cachedArtifact, runMetadata, storeArtifacts } from "./store.ts";
+import {
+  ARTIFACTS,
+  cachedArtifact,
+  runMetadata,
+  storeArtifacts,
+} from "./store.ts";
 import { type Clock, type Logger, realClock } from "./http.ts";
 import type { AppliedModel, Run } from "./schemas.ts";
 import { causeFor, dbtStep, needsOverride } from "./steps.ts";
@@ -41,9 +47,9 @@ export interface CloudRuntimeOptions {
   logger?: Logger;
   /** 0..1 for backoff jitter. */
   random?: () => number;
+  /** First retry backoff in ms (default 2000; tests pass a small one). */
+  backoffMs?: number;
 }
-
-const ARTIFACTS = ["run_results.json", "manifest.json", "catalog.json"];
 
 /** The dbt Cloud runtime. */
 export class CloudRuntime extends RuntimeBase implements DbtRuntime {
@@ -53,7 +59,8 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #random: () => number;
-  #client: Promise<AdminClient> | undefined;
+  readonly #backoffMs: number | undefined;
+  #client: AdminClient | undefined;
   #last: { runId: string; jobId: string } | undefined;
   readonly #warnings: string[] = [];
 
@@ -63,6 +70,11 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
     this.#clock = options.clock ?? realClock;
     this.#logger = options.logger ?? (() => {});
     this.#random = options.random ?? Math.random;
+    this.#backoffMs = options.backoffMs;
+    checkHttps(this.config.base_url, "base_url");
+    if (this.config.discovery_url) {
+      checkHttps(this.config.discovery_url, "discovery_url");
+    }
     const host = new URL(this.config.base_url).hostname;
     if (LEGACY_HOSTS.includes(host)) {
       const w =
@@ -72,25 +84,27 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
     }
   }
 
-  #api(): Promise<AdminClient> {
-    this.#client ??= resolveSecret(this.config.api_token_ref).then((token) =>
-      new AdminClient({
-        baseUrl: this.config.base_url,
-        accountId: this.config.account_id,
-        token,
-        tokenRef: this.config.api_token_ref,
-        requestTimeoutMs: this.config.request_timeout_seconds * 1000,
-        clock: this.#clock,
-        logger: this.#logger,
-        random: this.#random,
-      })
-    );
-    this.#client.catch(() => (this.#client = undefined));
+  /** The client; the token is resolved first (a missing secret fails here). */
+  async #api(): Promise<AdminClient> {
+    const ref = this.config.api_token_ref;
+    await resolveSecret(ref);
+    this.#client ??= new AdminClient({
+      baseUrl: this.config.base_url,
+      accountId: this.config.account_id,
+      token: () => resolveSecret(ref),
+      tokenRef: ref,
+      requestTimeoutMs: this.config.request_timeout_seconds * 1000,
+      clock: this.#clock,
+      logger: this.#logger,
+      random: this.#random,
+      ...(this.#backoffMs !== undefined ? { backoffMs: this.#backoffMs } : {}),
+    });
     return this.#client;
   }
 
-  #cache(ref: ProjectRef, options: CallOptions): ArtifactCache | undefined {
-    if (options.noCache || cacheDisabledByEnv()) return undefined;
+  /** The project's cache, or undefined when FLOE_DISABLE_CACHE=true. */
+  #cache(ref: ProjectRef): ArtifactCache | undefined {
+    if (cacheDisabledByEnv()) return undefined;
     return new ArtifactCache(
       cacheDirFor(ref.projectDir, this.config.cache_dir),
       this.config.cache_ttl_seconds,
@@ -104,7 +118,9 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
     selection: Selection = {},
     options: CallOptions = {},
   ): Promise<RunResult> {
+    const started = this.#clock.now();
     const emit = options.onEvent ?? (() => {});
+    refuseProfilesDir(ref);
     for (const w of this.#warnings) emit(logEvent("warn", w));
     const ownJob = command === "seed"
       ? undefined
@@ -115,7 +131,11 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
       ? [step]
       : undefined;
     const cause = causeFor(step, crypto.randomUUID().slice(0, 12));
-    const cache = this.#cache(ref, options);
+    const overrides = {
+      ...(ref.target ? { target: ref.target } : {}),
+      ...(options.threads ? { threads: options.threads } : {}),
+    };
+    const cache = this.#cache(ref);
     const api = await this.#api();
     options.signal?.throwIfAborted();
     emit(
@@ -138,6 +158,8 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
       : await api.trigger(jobId, {
         cause,
         ...(steps ? { steps_override: steps } : {}),
+        ...(overrides.target ? { target_name_override: overrides.target } : {}),
+        ...(overrides.threads ? { threads_override: overrides.threads } : {}),
       }, options.signal);
     await options.onRemoteRun?.(String(first.id));
     let seen = first.status;
@@ -164,6 +186,7 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
       selection,
       steps,
       adopted,
+      overrides,
     );
     if (run.status === 30) {
       throw new FloeDbtError(
@@ -197,7 +220,7 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
       run_id: run.id,
       account_id: this.config.account_id,
       job_id: jobId,
-    });
+    }, join(ref.projectDir, "target"));
     this.#last = { runId: run.id, jobId };
     const result = await runResultFrom(dir, {
       ...meta,
@@ -205,6 +228,12 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
       artifacts_dir: dir,
     }, run.status === 10);
     for (const e of nodeEvents(JSON.parse(files["run_results.json"]))) emit(e);
+    // Wall time of the call (trigger to artifacts), like every runtime;
+    // dbt's own elapsed time stays in metadata.dbt_elapsed_seconds.
+    result.execution_time_seconds = Math.max(
+      0,
+      (this.#clock.now() - started) / 1000,
+    );
     return result;
   }
 
@@ -241,30 +270,43 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
     );
   }
 
-  /** An artifact of the last run, else the run job's latest; cache first. */
+  /**
+   * An artifact of the job's newest successful run (the job of this
+   * process's last run, else the run job): one list call names that run, and
+   * a cache entry is used only when it is that run's; `noCache` refetches
+   * and refreshes the entry. Never triggers a run.
+   */
   async #artifact(
     ref: ProjectRef,
     name: string,
     options: CallOptions,
   ): Promise<Record<string, unknown>> {
+    refuseProfilesDir(ref);
     const jobId = this.#last?.jobId ?? this.config.job_ids.run;
-    const runId = this.#last?.runId;
+    const api = await this.#api();
+    const run = await api.latestSuccess(jobId, options.signal);
+    if (!run) {
+      throw new FloeDbtError(
+        ERROR_CODES.remoteApi,
+        `dbt Cloud job ${jobId} has no successful run, so there is no ${name} to read`,
+        {
+          hint:
+            "run the job once successfully (floe-dbt run, or in dbt Cloud), then ask again",
+        },
+      );
+    }
     const meta = {
-      run_id: runId ?? null,
+      run_id: run.id,
       account_id: this.config.account_id,
       job_id: jobId,
     };
     return await cachedArtifact(
-      this.#cache(ref, options),
-      runId ?? `job-${jobId}`,
+      this.#cache(ref),
+      run.id,
       name,
       meta,
-      async () => {
-        const api = await this.#api();
-        return runId
-          ? await api.runArtifact(runId, name, options.signal)
-          : await api.jobArtifact(jobId, name, options.signal);
-      },
+      () => api.runArtifact(run.id, name, options.signal),
+      Boolean(options.noCache),
     );
   }
 
@@ -354,6 +396,19 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** dbt Cloud keeps its own connections: a chosen profiles_dir is refused, not dropped. */
+function refuseProfilesDir(ref: ProjectRef): void {
+  if (!ref.profilesDirGiven) return;
+  throw new FloeDbtError(
+    ERROR_CODES.usage,
+    `profiles_dir '${ref.profilesDir}' cannot be used with the cloud runtime: dbt Cloud runs with the connection and credentials of the job's environment, never a local profiles.yml`,
+    {
+      hint:
+        "drop --profiles-dir / DBT_PROFILES_DIR / profiles_dir for cloud jobs; choose the target with --target (sent as target_name_override) or set the environment's connection in dbt Cloud",
+    },
+  );
 }
 
 function msg(run: Run): string {

@@ -1,6 +1,7 @@
 /**
- * Where a cloud run's artifacts go (the cache, or a temp dir when the cache
- * is bypassed), how a cached-or-fetched artifact is read, and the run
+ * Where a cloud run's artifacts go (the cache, or the project's `target/`
+ * like a local dbt run when the cache is disabled: never a temp dir that
+ * outlives the run), how a cached-or-fetched artifact is read, and the run
  * metadata of a result (never the token).
  *
  * @module
@@ -16,30 +17,43 @@ import {
 } from "./cache.ts";
 import type { Run } from "./schemas.ts";
 
-/** Store artifacts in the cache, or (cache bypassed) in a fresh temp dir. */
+/** The artifacts a cloud run may leave. */
+export const ARTIFACTS = ["run_results.json", "manifest.json", "catalog.json"];
+
+/**
+ * Store artifacts in the cache, or (cache disabled) in `targetDir`, where an
+ * artifact this run did not produce (a stale catalog.json) is removed.
+ */
 export async function storeArtifacts(
   cache: ArtifactCache | undefined,
   key: string,
   files: Record<string, string>,
   meta: Omit<CacheMetadata, "cached_at" | "artifacts">,
+  targetDir: string,
 ): Promise<string> {
   if (cache) return await cache.write(key, files, meta);
-  const dir = await Deno.makeTempDir({ prefix: `floe-dbt-cloud-${key}-` });
-  for (const [n, t] of Object.entries(files)) {
-    await atomicWrite(join(dir, n), t);
+  await Deno.mkdir(targetDir, { recursive: true });
+  for (const name of ARTIFACTS) {
+    const text = files[name];
+    if (text !== undefined) await atomicWrite(join(targetDir, name), text);
+    else await Deno.remove(join(targetDir, name)).catch(() => {});
   }
-  return dir;
+  return targetDir;
 }
 
-/** A JSON artifact: from a fresh cache entry, else fetched (and cached). */
+/**
+ * A JSON artifact: from a fresh cache entry unless `refresh`, else fetched
+ * (and written to the entry, so `--no-cache` refreshes it).
+ */
 export async function cachedArtifact(
   cache: ArtifactCache | undefined,
   key: string,
   name: string,
   meta: Omit<CacheMetadata, "cached_at" | "artifacts">,
   fetch: () => Promise<string | undefined>,
+  refresh = false,
 ): Promise<Record<string, unknown>> {
-  const cached = await cache?.path(key, name);
+  const cached = refresh ? undefined : await cache?.path(key, name);
   let text = cached ? await Deno.readTextFile(cached) : undefined;
   if (text === undefined) {
     text = await fetch();
@@ -76,6 +90,7 @@ export function runMetadata(
   selection: Selection,
   steps: string[] | undefined,
   adopted: boolean,
+  overrides: { target?: string; threads?: number } = {},
 ): Record<string, unknown> {
   return {
     runtime: "cloud",
@@ -90,6 +105,8 @@ export function runMetadata(
     started_at: run.started_at ?? null,
     finished_at: run.finished_at ?? null,
     steps_override: steps ?? null,
+    target_name_override: overrides.target ?? null,
+    threads_override: overrides.threads ?? null,
     adopted_after_ambiguous_trigger: adopted,
     select: selection.select ?? [],
     exclude: selection.exclude ?? [],

@@ -113,6 +113,7 @@ export async function runCli(
     const project: ProjectRef = {
       projectDir: args.projectDir,
       profilesDir: args.profilesDir,
+      profilesDirGiven: args.profilesDirGiven,
       target: args.target,
     };
     const options = {

@@ -38,6 +38,8 @@ export interface CliArgs {
   help: boolean;
   projectDir: string;
   profilesDir: string;
+  /** True when --profiles-dir or DBT_PROFILES_DIR chose profilesDir. */
+  profilesDirGiven: boolean;
   target: string | undefined;
   select: string[];
   exclude: string[];
@@ -174,6 +176,9 @@ export function parseCli(
     help: Boolean(v.help),
     projectDir,
     profilesDir,
+    profilesDirGiven: Boolean(
+      v["profiles-dir"] ?? env.get("DBT_PROFILES_DIR"),
+    ),
     target: v.target ?? env.get("DBT_TARGET") ?? undefined,
     select: selectors([...(v.select ?? []), ...(v.models ?? [])]),
     exclude: selectors(v.exclude),

@@ -205,7 +205,9 @@ export async function daemonClient(args: CliArgs, io: Io): Promise<number> {
       const body = {
         command,
         project_dir: args.projectDir,
-        profiles_dir: args.profilesDir,
+        // Only a chosen profiles dir: the default is resolved where the job
+        // runs, and the cloud runtime refuses a chosen one.
+        ...(args.profilesDirGiven ? { profiles_dir: args.profilesDir } : {}),
         ...(args.target ? { target: args.target } : {}),
         ...(args.select.length ? { select: args.select } : {}),
         ...(args.exclude.length ? { exclude: args.exclude } : {}),

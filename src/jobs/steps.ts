@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
 import type { CallOptions, DbtRuntime } from "../runtime.ts";
 import type { LintResult, RunResult } from "../schemas.ts";
@@ -47,6 +49,13 @@ export function recover(
   return { kept, resume };
 }
 
+/** dbt's default: the project's own profiles.yml, else ~/.dbt (as the CLI does). */
+function defaultProfilesDir(projectDir: string): string {
+  return existsSync(join(projectDir, "profiles.yml"))
+    ? projectDir
+    : join(Deno.env.get("HOME") ?? projectDir, ".dbt");
+}
+
 /** Run the job's command on its runtime. */
 export async function callRuntime(
   rt: DbtRuntime,
@@ -56,7 +65,8 @@ export async function callRuntime(
   const req = job.request;
   const project = {
     projectDir: req.project_dir,
-    profilesDir: req.profiles_dir ?? req.project_dir,
+    profilesDir: req.profiles_dir ?? defaultProfilesDir(req.project_dir),
+    profilesDirGiven: req.profiles_dir !== undefined,
     target: req.target,
   };
   if (req.command === "lint") {

@@ -103,12 +103,19 @@ export function graphqlAnswer(
   });
 }
 
-/** A run as the Admin API returns it. */
+/**
+ * A run as the Admin API returns it, shaped by RunResponse in the document:
+ * absent values are left out rather than null (the document declares no
+ * nullable field), `job` and `run_steps` only when include_related asks.
+ */
 export function runJson(
   server: { accountId: number; url: string; jobs: Map<number, string[]> },
   r: FakeRun,
+  includeRelated: string | null = null,
 ): Record<string, unknown> {
   const done = r.status >= 10;
+  const related = new Set((includeRelated ?? "").split(",").filter(Boolean));
+  const at = dbtTime(r.created);
   return {
     id: r.id,
     trigger_id: r.id + 1,
@@ -119,14 +126,14 @@ export function runJson(
     job_id: r.job,
     status: r.status,
     status_humanized: HUMAN[r.status],
-    status_message: r.message,
+    ...(r.message ? { status_message: r.message } : {}),
     dbt_version: "versionless",
     git_branch: "main",
     git_sha: "0".repeat(40),
-    created_at: dbtTime(r.created),
-    updated_at: dbtTime(r.created),
-    started_at: r.status >= 3 ? dbtTime(r.created) : null,
-    finished_at: done ? dbtTime(new Date()) : null,
+    created_at: at,
+    updated_at: at,
+    ...(r.status >= 3 ? { started_at: at } : {}),
+    ...(done ? { finished_at: dbtTime(new Date()) } : {}),
     in_progress: !done,
     is_complete: done,
     is_success: r.status === 10,
@@ -137,23 +144,48 @@ export function runJson(
       id: r.id + 1,
       cause: r.cause,
       job_definition_id: r.job,
-      steps_override: r.steps,
+      ...(r.steps ? { steps_override: r.steps } : {}),
+      ...(r.target ? { target_name_override: r.target } : {}),
+      ...(r.threads ? { threads_override: r.threads } : {}),
     },
-    job: {
-      id: r.job,
-      name: `job ${r.job}`,
-      execute_steps: server.jobs.get(r.job) ?? [],
-    },
-    run_steps: done
-      ? (r.steps ?? []).map((s, i) => ({
-        id: i + 1,
-        index: i + 1,
-        name: `Invoke ${s}`,
-        status: r.status,
-        status_humanized: HUMAN[r.status],
-        logs: "",
-      }))
-      : [],
+    ...(related.has("job")
+      ? {
+        job: {
+          id: r.job,
+          account_id: server.accountId,
+          project_id: 1,
+          environment_id: 1,
+          name: `job ${r.job}`,
+          execute_steps: server.jobs.get(r.job) ?? [],
+          execution: { timeout_seconds: 0 },
+          generate_docs: false,
+          errors_on_lint_failure: true,
+          lifecycle_webhooks: false,
+          run_compare_changes: false,
+          run_generate_sources: false,
+          run_lint: false,
+          settings: { threads: 4, target_name: "default" },
+          state: 1,
+          triggers: { github_webhook: false, schedule: false },
+        },
+      }
+      : {}),
+    ...(related.has("run_steps")
+      ? {
+        run_steps: done
+          ? (r.steps ?? server.jobs.get(r.job) ?? []).map((s, i) => ({
+            id: i + 1,
+            run_id: r.id,
+            account_id: server.accountId,
+            index: i + 1,
+            name: `Invoke ${s}`,
+            status: r.status,
+            status_humanized: HUMAN[r.status],
+            logs: "",
+          }))
+          : [],
+      }
+      : {}),
     artifacts_saved: done,
     has_docs_generated: false,
   };

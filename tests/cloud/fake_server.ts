@@ -3,8 +3,11 @@
  * document: the same paths (trailing slashes), the envelope
  * `{"status": {code, is_success, user_message, developer_message}, "data"}`,
  * run status codes 1 -> 2 -> 3 -> 10/20/30 (one step per GET of the run, so no
- * test waits on time), raw artifacts per run, list-run filters, cancel, a
- * small Discovery GraphQL endpoint, fault injection and request recording.
+ * test waits on time), raw artifacts per run, list-run filters, ordering and
+ * pagination, cancel, a small Discovery GraphQL endpoint, bearer
+ * authentication only (as the document's securitySchemes declare), fault
+ * injection (statuses with Retry-After, storms while a condition holds, lost
+ * answers, hangs, redirects) and recording of each request with its answer.
  *
  * @module
  */
@@ -28,6 +31,10 @@ export interface Recorded {
   query: Record<string, string>;
   body: unknown;
   auth: string | null;
+  /** The answer's status. */
+  status?: number;
+  /** The answer's JSON body (undefined when not JSON). */
+  response?: unknown;
 }
 
 /** Routes faults can target. */
@@ -41,9 +48,12 @@ export type Route =
   | "graphql"
   | "any";
 
-/** One injected fault; applies to the next `times` matching requests. */
+/**
+ * One injected fault; applies to the next `times` matching requests, or to
+ * every matching request while `active()` returns true (a storm window).
+ */
 export type Fault =
-  & { route: Route; times?: number }
+  & { route: Route; times?: number; active?: () => boolean }
   & (
     | {
       kind: "status";
@@ -54,6 +64,7 @@ export type Fault =
     | { kind: "lose_response"; status?: number } // process, then 502/504 or hang
     | { kind: "hang" } // never answer (until the client gives up)
     | { kind: "malformed" } // 200 with broken JSON
+    | { kind: "redirect"; status?: number; location: string }
   );
 
 /** One run as the fake stores it. */
@@ -66,6 +77,10 @@ export interface FakeRun {
   created: Date;
   artifacts: Record<string, string>;
   message: string | null;
+  /** target_name_override of the trigger. */
+  target?: string | null;
+  /** threads_override of the trigger. */
+  threads?: number | null;
 }
 
 /** The fake server; `await using` stops it. */
@@ -83,9 +98,10 @@ export class FakeDbtCloud {
   #server: Deno.HttpServer<Deno.NetAddr>;
   #hangs = new Set<() => void>();
 
+  /** `token` is the one valid token: assign a new one to rotate it. */
   constructor(
     readonly accountId: number,
-    readonly token: string,
+    public token: string,
     public executor: Executor,
   ) {
     this.#server = Deno.serve(
@@ -113,10 +129,12 @@ export class FakeDbtCloud {
 
   #fault(route: Route): Fault | undefined {
     const i = this.faults.findIndex((f) =>
-      f.route === route || f.route === "any"
+      (f.route === route || f.route === "any") &&
+      (!f.active || f.active())
     );
     if (i < 0) return undefined;
     const f = this.faults[i]!;
+    if (f.active) return f;
     f.times = (f.times ?? 1) - 1;
     if (f.times <= 0) this.faults.splice(i, 1);
     return f;
@@ -137,17 +155,29 @@ export class FakeDbtCloud {
     try {
       body = text ? JSON.parse(text) : null;
     } catch { /* recorded as null */ }
-    this.requests.push({
+    const rec: Recorded = {
       method: req.method,
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
       body,
       auth: req.headers.get("authorization"),
-    });
+    };
+    this.requests.push(rec);
+    const res = await this.#respond(req, url, body);
+    rec.status = res.status;
+    if (res.headers.get("content-type")?.includes("application/json")) {
+      try {
+        rec.response = await res.clone().json();
+      } catch { /* malformed on purpose */ }
+    }
+    return res;
+  }
+
+  async #respond(req: Request, url: URL, body: unknown): Promise<Response> {
     const route = this.#route(req.method, url.pathname);
     if (!route) return envelope(404, null, "Not found.");
     const auth = req.headers.get("authorization");
-    if (auth !== `Token ${this.token}` && auth !== `Bearer ${this.token}`) {
+    if (auth !== `Bearer ${this.token}`) {
       return envelope(401, null, "Invalid token.");
     }
     if (
@@ -158,6 +188,12 @@ export class FakeDbtCloud {
     }
     const fault = this.#fault(route.name);
     if (fault?.kind === "hang") return await this.#hang(req);
+    if (fault?.kind === "redirect") {
+      return new Response(null, {
+        status: fault.status ?? 302,
+        headers: { location: fault.location },
+      });
+    }
     if (fault?.kind === "malformed") {
       return new Response('{"status": {"code": 200, ', {
         status: 200,
@@ -234,7 +270,12 @@ export class FakeDbtCloud {
       case "trigger": {
         const job = Number(p.job);
         if (!this.jobs.has(job)) return envelope(404, null, "Job not found.");
-        const b = (body ?? {}) as { cause?: unknown; steps_override?: unknown };
+        const b = (body ?? {}) as {
+          cause?: unknown;
+          steps_override?: unknown;
+          target_name_override?: unknown;
+          threads_override?: unknown;
+        };
         if (typeof b.cause !== "string" || !b.cause || b.cause.length > 255) {
           return envelope(400, {
             cause: ["Ensure this field has no more than 255 characters."],
@@ -262,6 +303,12 @@ export class FakeDbtCloud {
           created: new Date(),
           artifacts: {},
           message: null,
+          target: typeof b.target_name_override === "string"
+            ? b.target_name_override
+            : null,
+          threads: typeof b.threads_override === "number"
+            ? b.threads_override
+            : null,
         };
         this.runs.set(run.id, run);
         return envelope(200, runJson(this, run), "Success!");
@@ -270,7 +317,11 @@ export class FakeDbtCloud {
         const run = this.runs.get(Number(p.run));
         if (!run) return envelope(404, null, "Run not found.");
         await this.#advance(run);
-        return envelope(200, runJson(this, run), "Success!");
+        return envelope(
+          200,
+          runJson(this, run, url.searchParams.get("include_related")),
+          "Success!",
+        );
       }
       case "runs": {
         const q = url.searchParams;
@@ -283,8 +334,13 @@ export class FakeDbtCloud {
         if (q.get("status")) {
           list = list.filter((r) => r.status === Number(q.get("status")));
         }
+        const order = q.get("order_by") ?? "id";
+        const key = (r: FakeRun) =>
+          order.endsWith("created_at")
+            ? r.created.getTime() * 1e3 + r.id % 1e3
+            : r.id;
         list.sort((a, b) =>
-          q.get("order_by") === "-id" ? b.id - a.id : a.id - b.id
+          order.startsWith("-") ? key(b) - key(a) : key(a) - key(b)
         );
         const offset = Number(q.get("offset") ?? 0);
         const limit = Number(q.get("limit") ?? 100);
@@ -295,8 +351,9 @@ export class FakeDbtCloud {
           "Success!",
           {},
           {
-            pagination: { count: page.length, total_count: list.length },
             filters: Object.fromEntries(q),
+            order_by: order,
+            pagination: { count: page.length, total_count: list.length },
           },
         );
       }

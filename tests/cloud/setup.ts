@@ -1,6 +1,8 @@
 /**
  * One fake dbt Cloud plus a CloudRuntime pointed at it, with fake time and
- * zero jitter; `await using` tears both down.
+ * zero jitter; `await using` tears both down, and then checks every request
+ * the client sent against the Admin API v2 document (answers are checked in
+ * cloud_spec_test.ts, since some tests inject malformed ones on purpose).
  *
  * @module
  */
@@ -10,6 +12,7 @@ import type { ProjectRef } from "../../src/runtime.ts";
 import { realBuildArtifacts, staticExecutor } from "./executors.ts";
 import { FakeDbtCloud } from "./fake_server.ts";
 import { fakeClock } from "./fake_clock.ts";
+import { loadSpec, validateRecorded } from "./openapi.ts";
 
 /** Account and jobs of the fake. */
 export const ACCOUNT = 42;
@@ -59,6 +62,15 @@ export async function cloudSetup(
       await server[Symbol.asyncDispose]();
       Deno.env.delete(`FLOE_SECRET_${ref.toUpperCase()}`);
       await Deno.remove(projectDir, { recursive: true }).catch(() => {});
+      const doc = await loadSpec();
+      const errors = server.requests
+        .filter((r) => r.path.startsWith("/api/v2/"))
+        .flatMap((r) => validateRecorded(doc, { ...r, response: undefined }));
+      if (errors.length) {
+        throw new Error(
+          `requests off the Admin API v2 spec:\n${errors.join("\n")}`,
+        );
+      }
     },
   };
 }
