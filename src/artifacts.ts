@@ -1,11 +1,13 @@
 /**
  * dbt artifacts on disk: find them, read them, turn run_results.json into the
- * contract's run result.
+ * contract's run result. Artifacts are read only as regular files (never
+ * through a symbolic link, never a device) and under a size cap.
  *
  * @module
  */
 import { join } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "./errors.ts";
+import { readRegularText } from "./safe_fs.ts";
 import type { RunResult } from "./schemas.ts";
 
 /** One entry of run_results.json `results[]` (the fields we read). */
@@ -22,14 +24,20 @@ const FAILED = new Set(["error", "fail", "runtime error"]);
 /** Statuses of nodes that did not execute. */
 const NOT_RUN = new Set(["skipped"]);
 
-/** Read a JSON artifact; a missing or broken file is E002 naming it. */
+/**
+ * Read a JSON artifact; a missing or broken file is E002 naming it, a link,
+ * a device or a file over the size cap E003. With `root` (the project), a
+ * file lexically inside it must really lie inside it.
+ */
 export async function readArtifact(
   path: string,
+  root?: string,
 ): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readRegularText(path, { root, what: "dbt artifact" });
   } catch (e) {
+    if (e instanceof FloeDbtError) throw e;
     throw new FloeDbtError(
       ERROR_CODES.execution,
       `dbt artifact '${path}' is missing: ${(e as Error).message}`,
@@ -106,8 +114,7 @@ export async function runResultFrom(
   const s = summarize(runResults);
   let catalog: string | null = null;
   try {
-    await Deno.stat(paths.catalog);
-    catalog = paths.catalog;
+    catalog = (await Deno.lstat(paths.catalog)).isFile ? paths.catalog : null;
   } catch {
     catalog = null;
   }

@@ -15,6 +15,7 @@ import { ERROR_CODES, FloeDbtError, httpStatusFor } from "../errors.ts";
 import { JobRequestSchema } from "../jobs/schemas.ts";
 import type { JobRunner } from "../jobs/runner.ts";
 import type { ProgressEvent } from "../schemas.ts";
+import { streamRegularFile } from "../safe_fs.ts";
 import { confine, tokenMatches } from "./guard.ts";
 import { openApiDocument } from "./openapi.ts";
 
@@ -229,17 +230,23 @@ export function createApp(o: AppOptions): Hono {
     if (typeof path !== "string") {
       fail(ERROR_CODES.notFound, `Job '${j.id}' has no ${name} artifact`);
     }
-    let text: string;
+    // A regular file only (no link, no device), really inside the project,
+    // under the size cap, streamed rather than held in memory.
+    let opened: Awaited<ReturnType<typeof streamRegularFile>>;
     try {
-      text = await Deno.readTextFile(path);
-    } catch {
+      opened = await streamRegularFile(path, {
+        root: j.request.project_dir,
+        what: `${name} artifact`,
+      });
+    } catch (e) {
+      if (e instanceof FloeDbtError) throw e;
       fail(
         ERROR_CODES.notFound,
         `The ${name} artifact of job '${j.id}' is no longer on disk`,
         "run the job again",
       );
     }
-    return c.body(text, 200, { "Content-Type": "application/json" });
+    return c.body(opened.stream, 200, { "Content-Type": "application/json" });
   });
 
   app.get("/v1/jobs/:id/events", (c) => {
