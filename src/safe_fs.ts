@@ -84,7 +84,8 @@ export async function linkRefused(
       path,
     )}'): floe-dbt does not follow links out of the project`,
     {
-      hint: `remove the link '${name}'; floe-dbt recreates what it needs`,
+      hint:
+        `remove the link '${name}'; floe-dbt and dbt recreate it as a real one`,
       details: { path: resolve(path) },
     },
   );
