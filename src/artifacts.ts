@@ -1,11 +1,13 @@
 /**
  * dbt artifacts on disk: find them, read them, turn run_results.json into the
- * contract's run result.
+ * contract's run result. Artifacts are read only as regular files (never
+ * through a symbolic link, never a device) and under a size cap.
  *
  * @module
  */
 import { join } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "./errors.ts";
+import { readRegularText } from "./safe_fs.ts";
 import type { RunResult } from "./schemas.ts";
 
 /** One entry of run_results.json `results[]` (the fields we read). */
@@ -27,14 +29,20 @@ const NOT_RUN = new Set(["skipped"]);
 /** The status of a model, seed or snapshot that ran and succeeded. */
 const SUCCEEDED = "success";
 
-/** Read a JSON artifact; a missing or broken file is E002 naming it. */
+/**
+ * Read a JSON artifact; a missing or broken file is E002 naming it, a link,
+ * a device or a file over the size cap E003. With `root` (the project), a
+ * file lexically inside it must really lie inside it.
+ */
 export async function readArtifact(
   path: string,
+  root?: string,
 ): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readRegularText(path, { root, what: "dbt artifact" });
   } catch (e) {
+    if (e instanceof FloeDbtError) throw e;
     throw new FloeDbtError(
       ERROR_CODES.execution,
       `dbt artifact '${path}' is missing: ${(e as Error).message}`,
@@ -119,7 +127,7 @@ export async function catalogOfRun(
 ): Promise<string | null> {
   let info: Deno.FileInfo;
   try {
-    info = await Deno.stat(path);
+    info = await Deno.lstat(path); // a link is not this run's catalog
   } catch {
     return null;
   }

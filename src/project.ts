@@ -1,12 +1,16 @@
 /**
  * Checks and facts about a dbt project on disk: that the directories exist,
  * where its target directory is, which adapter type a profile target uses.
+ * The directories the agent and dbt write inside a project (`.floe/`, the
+ * target and log directories) must be real directories there: a symbolic
+ * link out of the project is refused (E003) before anything runs.
  *
  * @module
  */
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parse } from "yaml";
 import { configError } from "./errors.ts";
+import { isInside } from "./safe_fs.ts";
 import type { ProjectRef } from "./runtime.ts";
 
 /** A project whose directories were checked, with absolute paths. */
@@ -77,17 +81,97 @@ export function resolveProject(ref: ProjectRef): ResolvedProject {
     join(projectDir, "dbt_project.yml"),
     "dbt_project.yml",
   );
-  return { projectDir, profilesDir, target: ref.target, project };
+  const resolved = { projectDir, profilesDir, target: ref.target, project };
+  for (const [dir, what] of outputDirs(resolved)) {
+    checkOutputDir(projectDir, dir, what);
+  }
+  return resolved;
+}
+
+function pathSetting(
+  p: ResolvedProject,
+  env: string,
+  key: string,
+  fallback: string,
+): string {
+  const raw = Deno.env.get(env) ??
+    (typeof p.project[key] === "string" ? p.project[key] as string : fallback);
+  return isAbsolute(raw) ? raw : join(p.projectDir, raw);
 }
 
 /** The project's target directory (dbt_project.yml `target-path`, env override). */
 export function targetDir(p: ResolvedProject): string {
-  const fromEnv = Deno.env.get("DBT_TARGET_PATH");
-  const raw = fromEnv ??
-    (typeof p.project["target-path"] === "string"
-      ? p.project["target-path"] as string
-      : "target");
-  return isAbsolute(raw) ? raw : join(p.projectDir, raw);
+  return pathSetting(p, "DBT_TARGET_PATH", "target-path", "target");
+}
+
+/** The project's log directory (dbt_project.yml `log-path`, env override). */
+export function logDir(p: ResolvedProject): string {
+  return pathSetting(p, "DBT_LOG_PATH", "log-path", "logs");
+}
+
+/** The directories written inside a project, with what they are. */
+export function outputDirs(p: ResolvedProject): [string, string][] {
+  return [
+    [join(p.projectDir, ".floe"), "floe-dbt state directory"],
+    [targetDir(p), "dbt target directory"],
+    [logDir(p), "dbt log directory"],
+  ];
+}
+
+/**
+ * E003 when an output directory inside the project is (or passes through) a
+ * symbolic link or a file, or really lies outside the project. A missing
+ * directory is fine (it is created as a real one); a directory configured
+ * outside the project is the user's choice and not checked.
+ */
+export function checkOutputDir(
+  projectDir: string,
+  dir: string,
+  what: string,
+): void {
+  if (!isInside(projectDir, dir)) return;
+  let cur = resolve(projectDir);
+  for (const part of relative(cur, resolve(dir)).split(sep).filter(Boolean)) {
+    cur = join(cur, part);
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.lstatSync(cur);
+    } catch {
+      return;
+    }
+    const name = relative(projectDir, cur);
+    if (st.isSymlink) {
+      let to = "?";
+      try {
+        to = Deno.readLinkSync(cur);
+      } catch {
+        // unreadable link: named without its target
+      }
+      throw configError(
+        `The ${what} '${name}' of project '${projectDir}' is a symbolic link (to '${to}'): floe-dbt does not follow links out of the project`,
+        `remove the link '${name}' (dbt recreates the directory), or set its path in dbt_project.yml to a real directory`,
+        { path: cur },
+      );
+    }
+    if (!st.isDirectory) {
+      throw configError(
+        `The ${what} '${name}' of project '${projectDir}' is not a directory`,
+        `remove '${name}'; it is recreated as a directory`,
+        { path: cur },
+      );
+    }
+  }
+  const real = Deno.realPathSync(cur);
+  const realProject = Deno.realPathSync(projectDir);
+  if (!isInside(realProject, real)) {
+    throw configError(
+      `The ${what} '${
+        relative(projectDir, cur)
+      }' resolves to '${real}', outside the project '${realProject}'`,
+      "keep the directory inside the project",
+      { path: cur },
+    );
+  }
 }
 
 /** The adapter type (`duckdb`, `postgres`...) of the selected profile target. */

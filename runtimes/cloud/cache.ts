@@ -5,9 +5,21 @@
  * than the TTL; every file is written atomically (temp file + rename) and
  * metadata.json last, so a crash never leaves a half-written file a read trusts.
  *
+ * A cache inside the project is confined to it: its directory and entries
+ * must be real directories (a symbolic link is refused, E003), files are read
+ * only as regular files, and `gc`/`clear` delete only entry names the runtime
+ * creates (`<run id>` and `job-<job id>`), a link itself rather than its target.
+ *
  * @module
  */
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
+import {
+  checkDirInside,
+  ensureDirInside,
+  isInside,
+  readRegularText,
+  removeOwned,
+} from "../../src/safe_fs.ts";
 
 /** The default cache directory, relative to the project directory. */
 export const DEFAULT_CACHE_DIR = join(".floe", "dbt-cloud-cache");
@@ -36,17 +48,23 @@ export function cacheDisabledByEnv(): boolean {
   return Deno.env.get("FLOE_DISABLE_CACHE") === "true";
 }
 
+/** Project of each cache directory cacheDirFor placed inside a project. */
+const projectOf = new Map<string, string>();
+
 /** The cache directory for a project (`cache_dir` may be absolute or relative). */
 export function cacheDirFor(projectDir: string, cacheDir?: string): string {
   const dir = cacheDir ?? DEFAULT_CACHE_DIR;
-  return isAbsolute(dir) ? dir : join(projectDir, dir);
+  const full = isAbsolute(dir) ? dir : join(projectDir, dir);
+  if (isInside(projectDir, full)) projectOf.set(resolve(full), projectDir);
+  return full;
 }
 
 /** Write a file atomically: a temp file beside it, then rename. */
 export async function atomicWrite(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   try {
-    await Deno.writeTextFile(tmp, text);
+    // createNew (O_EXCL) never writes through a link planted at the temp name.
+    await Deno.writeTextFile(tmp, text, { createNew: true });
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
@@ -55,14 +73,53 @@ export async function atomicWrite(path: string, text: string): Promise<void> {
 }
 
 const KEY = /^[A-Za-z0-9_-]+$/;
+/** Entry names the cloud runtime creates: a run id, or `job-<job id>`. */
+export const OWNED_KEY = /^(job-)?[0-9]+$/;
+const WHAT = "dbt Cloud artifact cache";
+const META_MAX_BYTES = 1024 * 1024;
 
-/** The cache of one directory with a TTL; `now` is injectable for tests. */
+/**
+ * The cache of one directory with a TTL; `now` is injectable for tests.
+ * `root` is the project the cache is confined to (by default the one
+ * cacheDirFor placed it in; none for a directory outside every project).
+ */
 export class ArtifactCache {
+  readonly root: string | undefined;
+
   constructor(
     readonly dir: string,
     readonly ttlSeconds: number,
     readonly now: () => number = Date.now,
-  ) {}
+    root?: string,
+  ) {
+    this.root = root ?? projectOf.get(resolve(dir));
+  }
+
+  /** Whether the cache directory exists (E003 when it is a link in a project). */
+  async #exists(): Promise<boolean> {
+    if (this.root && isInside(this.root, this.dir)) {
+      return await checkDirInside(this.root, this.dir, WHAT);
+    }
+    try {
+      return (await Deno.stat(this.dir)).isDirectory;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+  }
+
+  /** Create an entry directory (confined to the project when there is one). */
+  async #makeEntry(dir: string): Promise<void> {
+    if (this.root && isInside(this.root, dir)) {
+      await ensureDirInside(this.root, dir, WHAT);
+      return;
+    }
+    await Deno.mkdir(dir, { recursive: true });
+    const st = await Deno.lstat(dir);
+    if (st.isSymlink || !st.isDirectory) {
+      throw new Error(`cache entry '${dir}' is not a real directory`);
+    }
+  }
 
   #entry(key: string): string {
     if (!KEY.test(key)) throw new Error(`bad cache key '${key}'`);
@@ -71,7 +128,7 @@ export class ArtifactCache {
 
   /** The entry's metadata, or undefined when absent, unreadable or expired. */
   async fresh(key: string): Promise<CacheMetadata | undefined> {
-    const meta = await readMeta(this.#entry(key));
+    const meta = await readMeta(this.#entry(key), this.root);
     if (!meta) return undefined;
     return this.#age(meta) > this.ttlSeconds ? undefined : meta;
   }
@@ -86,8 +143,8 @@ export class ArtifactCache {
     if (!meta?.artifacts.includes(name)) return undefined;
     const path = join(this.#entry(key), name);
     try {
-      await Deno.stat(path);
-      return path;
+      const st = await Deno.lstat(path);
+      return st.isFile ? path : undefined;
     } catch {
       return undefined;
     }
@@ -100,7 +157,7 @@ export class ArtifactCache {
     meta: Omit<CacheMetadata, "cached_at" | "artifacts">,
   ): Promise<string> {
     const dir = this.#entry(key);
-    await Deno.mkdir(dir, { recursive: true });
+    await this.#makeEntry(dir);
     // Only a fresh entry's other artifacts stay listed: re-stamping cached_at
     // must never make an expired artifact look fresh again.
     const old = await this.fresh(key);
@@ -122,14 +179,27 @@ export class ArtifactCache {
     return dir;
   }
 
-  /** Every entry, newest first. */
+  /** Every entry the runtime created (a linked one as broken), newest first. */
   async list(): Promise<CacheEntry[]> {
     const out: CacheEntry[] = [];
+    if (!(await this.#exists())) return out;
     try {
       for await (const e of Deno.readDir(this.dir)) {
-        if (!e.isDirectory) continue;
+        if (!OWNED_KEY.test(e.name)) continue;
         const dir = join(this.dir, e.name);
-        const metadata = await readMeta(dir) ?? null;
+        if (!e.isDirectory) {
+          // A link (or file) under an entry name: broken, never followed.
+          out.push({
+            key: e.name,
+            dir,
+            metadata: null,
+            age_seconds: null,
+            expired: true,
+            bytes: 0,
+          });
+          continue;
+        }
+        const metadata = await readMeta(dir, this.root) ?? null;
         const age = metadata ? this.#age(metadata) : null;
         out.push({
           key: e.name,
@@ -153,23 +223,33 @@ export class ArtifactCache {
     const removed: string[] = [];
     for (const e of await this.list()) {
       if (!e.expired) continue;
-      await Deno.remove(e.dir, { recursive: true });
-      removed.push(e.key);
+      if (await removeOwned(this.dir, e.key, OWNED_KEY)) removed.push(e.key);
     }
     return removed;
   }
 
   /** Remove every entry; returns how many. */
   async clear(): Promise<number> {
-    const entries = await this.list();
-    for (const e of entries) await Deno.remove(e.dir, { recursive: true });
-    return entries.length;
+    let n = 0;
+    for (const e of await this.list()) {
+      if (await removeOwned(this.dir, e.key, OWNED_KEY)) n++;
+    }
+    return n;
   }
 }
 
-async function readMeta(dir: string): Promise<CacheMetadata | undefined> {
+async function readMeta(
+  dir: string,
+  root?: string,
+): Promise<CacheMetadata | undefined> {
   try {
-    const m = JSON.parse(await Deno.readTextFile(join(dir, "metadata.json")));
+    const m = JSON.parse(
+      await readRegularText(join(dir, "metadata.json"), {
+        root,
+        maxBytes: META_MAX_BYTES,
+        what: "cache metadata",
+      }),
+    );
     if (typeof m?.cached_at !== "string" || !Array.isArray(m.artifacts)) {
       return undefined;
     }
@@ -182,7 +262,7 @@ async function readMeta(dir: string): Promise<CacheMetadata | undefined> {
 async function dirBytes(dir: string): Promise<number> {
   let n = 0;
   for await (const e of Deno.readDir(dir)) {
-    if (e.isFile) n += (await Deno.stat(join(dir, e.name))).size;
+    if (e.isFile) n += (await Deno.lstat(join(dir, e.name))).size;
   }
   return n;
 }

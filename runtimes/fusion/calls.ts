@@ -8,13 +8,26 @@
  * is never touched. Older call directories are pruned, keeping the newest
  * KEEP_CALLS and anything younger than an hour (it may still be in use).
  *
+ * `.floe/` and `.floe/fusion/` must be real directories of the project (a
+ * symbolic link there is refused, E003), and pruning deletes only names of
+ * the call-id form this module creates, a link itself rather than its target.
+ *
  * @module
  */
 import { join } from "node:path";
+import {
+  checkDirInside,
+  ensureDirInside,
+  readRegularText,
+  removeOwned,
+} from "../../src/safe_fs.ts";
 
 /** How many finished call directories are kept per project. */
 export const KEEP_CALLS = 20;
 const MIN_AGE_MS = 3600_000;
+/** The names newCallDirs gives call directories, e.g. `20261101T120000123Z-0a1b2c3d`. */
+export const CALL_ID = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
+const WHAT = "Fusion call directory";
 
 /** The directories of one call. */
 export interface CallDirs {
@@ -40,8 +53,8 @@ export async function newCallDirs(projectDir: string): Promise<CallDirs> {
     target: join(dir, "target"),
     logs: join(dir, "logs"),
   };
-  await Deno.mkdir(dirs.target, { recursive: true });
-  await Deno.mkdir(dirs.logs, { recursive: true });
+  await ensureDirInside(projectDir, dirs.target, WHAT);
+  await ensureDirInside(projectDir, dirs.logs, WHAT);
   return dirs;
 }
 
@@ -50,28 +63,56 @@ export async function markLatest(
   projectDir: string,
   dirs: CallDirs,
 ): Promise<void> {
-  const root = callsRoot(projectDir);
+  const root = await ensureDirInside(projectDir, callsRoot(projectDir), WHAT);
   const tmp = join(root, `.latest-${dirs.id}.tmp`);
+  // createNew (O_EXCL) never writes through a link planted at the temp name.
   await Deno.writeTextFile(
     tmp,
     JSON.stringify({ call_id: dirs.id, target: dirs.target }),
+    { createNew: true },
   );
   await Deno.rename(tmp, join(root, "latest.json"));
 }
 
-/** The target directory of the last finished call, or undefined. */
+/**
+ * The target directory of the last finished call, or undefined. The path is
+ * rebuilt from the recorded call id, so latest.json cannot point elsewhere;
+ * E003 when `.floe/fusion` or latest.json is a link.
+ */
 export async function latestTarget(
   projectDir: string,
 ): Promise<string | undefined> {
+  const root = callsRoot(projectDir);
+  if (!(await checkDirInside(projectDir, root, WHAT))) return undefined;
+  let text: string;
   try {
-    const text = await Deno.readTextFile(
-      join(callsRoot(projectDir), "latest.json"),
-    );
-    const target = (JSON.parse(text) as { target?: unknown }).target;
-    return typeof target === "string" ? target : undefined;
+    text = await readRegularText(join(root, "latest.json"), {
+      root: projectDir,
+      maxBytes: 64 * 1024,
+      what: "Fusion call record",
+    });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+  try {
+    const id = (JSON.parse(text) as { call_id?: unknown }).call_id;
+    return typeof id === "string" && CALL_ID.test(id)
+      ? join(root, id, "target")
+      : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** Remove a call directory (its link itself, if someone replaced it by one). */
+export async function removeCallDirs(
+  projectDir: string,
+  dirs: CallDirs,
+): Promise<void> {
+  const root = callsRoot(projectDir);
+  if (!(await checkDirInside(projectDir, root, WHAT))) return;
+  await removeOwned(root, dirs.id, CALL_ID);
 }
 
 /** Remove old call directories (never `keep`, never recent ones). */
@@ -82,8 +123,12 @@ export async function pruneCalls(
   const root = callsRoot(projectDir);
   const names: string[] = [];
   try {
+    // A linked or foreign .floe/fusion is never pruned.
+    if (!(await checkDirInside(projectDir, root, WHAT))) return;
     for await (const e of Deno.readDir(root)) {
-      if (e.isDirectory) names.push(e.name);
+      if ((e.isDirectory || e.isSymlink) && CALL_ID.test(e.name)) {
+        names.push(e.name);
+      }
     }
   } catch {
     return;
@@ -94,11 +139,11 @@ export async function pruneCalls(
     if (keep.has(name)) continue;
     const path = join(root, name);
     try {
-      const st = await Deno.stat(path);
+      const st = await Deno.lstat(path);
       if (Date.now() - (st.mtime?.getTime() ?? Date.now()) < MIN_AGE_MS) {
         continue;
       }
-      await Deno.remove(path, { recursive: true });
+      await removeOwned(root, name, CALL_ID);
     } catch {
       // removed by someone else, or busy: try next time
     }

@@ -16,7 +16,7 @@ import {
   lintResultOf,
 } from "../../src/schemas.ts";
 import { callFusion } from "./call.ts";
-import { newCallDirs } from "./calls.ts";
+import { newCallDirs, removeCallDirs } from "./calls.ts";
 import type { FusionBinary } from "./detect.ts";
 
 interface Violation {
@@ -135,6 +135,6 @@ export async function lintWithFusion(
       ),
     );
   } finally {
-    await Deno.remove(dirs.dir, { recursive: true }).catch(() => {});
+    await removeCallDirs(project.projectDir, dirs).catch(() => {});
   }
 }

@@ -4,6 +4,12 @@
  * parsing, and the environment (dbt reads env vars through env_var()).
  * Equal fingerprints let the warm worker reuse its parsed manifest.
  *
+ * Symbolic links are followed like dbt follows them (a monorepo's
+ * `models/shared -> ../../shared/models`): a linked file counts with its
+ * target's size and time, a linked folder is walked, and the link's own
+ * target is part of the hash. Each real directory is walked once, so a link
+ * cycle ends the walk instead of looping.
+ *
  * @module
  */
 import { join, relative } from "node:path";
@@ -18,12 +24,31 @@ const SKIP = new Set([
   ".venv",
 ]);
 
+/** Real paths of the directories walked so far (the cycle guard). */
+type Seen = Set<string>;
+
+async function realPathOf(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.realPath(path);
+  } catch {
+    return undefined;
+  }
+}
+
 async function walk(
   dir: string,
   root: string,
   skip: Set<string>,
   out: string[],
+  seen: Seen,
 ): Promise<void> {
+  const real = await realPathOf(dir);
+  if (real === undefined) return;
+  if (seen.has(real)) {
+    out.push(`${relative(root, dir)}\0seen`);
+    return;
+  }
+  seen.add(real);
   let entries: Deno.DirEntry[];
   try {
     entries = await Array.fromAsync(Deno.readDir(dir));
@@ -34,10 +59,24 @@ async function walk(
   for (const e of entries) {
     const path = join(dir, e.name);
     const rel = relative(root, path);
-    if (e.isDirectory) {
+    let isDirectory = e.isDirectory;
+    let isFile = e.isFile;
+    if (e.isSymlink) {
+      let to = "?";
+      try {
+        to = await Deno.readLink(path);
+        const st = await Deno.stat(path);
+        isDirectory = st.isDirectory;
+        isFile = st.isFile;
+      } catch {
+        // dangling link: its target string still counts
+      }
+      out.push(`${rel}\0link\0${to}`);
+    }
+    if (isDirectory) {
       if (skip.has(rel) || (dir === root && SKIP.has(e.name))) continue;
-      await walk(path, root, skip, out);
-    } else if (e.isFile) {
+      await walk(path, root, skip, out, seen);
+    } else if (isFile) {
       try {
         const st = await Deno.stat(path);
         out.push(`${rel}\0${st.size}\0${st.mtime?.getTime() ?? 0}`);
@@ -58,7 +97,13 @@ export async function projectFingerprint(
   outputDirs: string[] = [],
 ): Promise<string> {
   const parts: string[] = [];
-  await walk(projectDir, projectDir, new Set(outputDirs), parts);
+  await walk(
+    projectDir,
+    projectDir,
+    new Set(outputDirs.map((d) => relative(projectDir, d))),
+    parts,
+    new Set(),
+  );
   for (const name of ["profiles.yml", "profiles.yaml"]) {
     try {
       const st = await Deno.stat(join(profilesDir, name));

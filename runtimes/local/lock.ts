@@ -4,12 +4,18 @@
  * `<project>/.floe/dbt.lock`, so two agent processes never run dbt-core on one
  * project at once. The kernel drops a flock when its holder dies, so a lock
  * left by a crashed process never blocks; the file's content is information.
+ * Neither `.floe/` nor the lock file is followed when it is a symbolic link.
  *
  * @module
  */
 import { join } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { Mutex } from "../../src/mutex.ts";
+import {
+  ensureDirInside,
+  openLockFile,
+  readRegularText,
+} from "../../src/safe_fs.ts";
 
 const processMutex = new Mutex();
 
@@ -34,7 +40,8 @@ export function stateDir(projectDir: string): string {
 
 async function readHolder(path: string): Promise<LockHolder | undefined> {
   try {
-    return JSON.parse(await Deno.readTextFile(path)) as LockHolder;
+    const text = await readRegularText(path, { maxBytes: 64 * 1024 });
+    return JSON.parse(text) as LockHolder;
   } catch {
     return undefined;
   }
@@ -80,8 +87,10 @@ export async function acquireProjectLock(
   );
   let file: Deno.FsFile | undefined;
   try {
-    await Deno.mkdir(dir, { recursive: true });
-    file = await Deno.open(path, { read: true, write: true, create: true });
+    // .floe must be a real directory of the project and the lock a regular
+    // file: a link planted there is refused, never followed or truncated.
+    await ensureDirInside(projectDir, dir, "state directory");
+    file = await openLockFile(path, projectDir);
     let delay = 10;
     while (!(await file.tryLock(true))) {
       if (signal?.aborted) throw signal.reason;

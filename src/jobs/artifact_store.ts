@@ -12,6 +12,7 @@
  */
 import { basename, join, sep } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
+import { openRegularFile } from "../safe_fs.ts";
 import type { LintResult, ProgressEvent, RunResult } from "../schemas.ts";
 
 /** Artifact names a job can have, by the name a caller asks for. */
@@ -30,8 +31,6 @@ const RESULT_FIELDS = {
   catalog: "catalog_path",
 } as const;
 
-/** Largest artifact the store copies (a bigger file is refused, not kept). */
-export const MAX_ARTIFACT_BYTES = 512 * 1024 * 1024;
 /** Job ids the store accepts as folder names (no dots, no separators). */
 const JOB_ID = /^[A-Za-z0-9_-]{1,100}$/;
 
@@ -86,6 +85,7 @@ export class ArtifactStore {
     jobId: string,
     result: RunResult | LintResult,
     events: readonly ProgressEvent[],
+    projectDir?: string,
   ): Promise<RunResult | LintResult> {
     const dir = this.#dir(jobId);
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -101,46 +101,48 @@ export class ArtifactStore {
       const source = result[field as keyof typeof result] as string | null;
       if (typeof source !== "string") continue;
       const dest = join(dir, ARTIFACT_FILES[name as ArtifactName]);
-      if (await this.#keepFile(source, dest)) {
+      if (await this.#keepFile(source, dest, projectDir)) {
         (kept as Record<string, unknown>)[field] = dest;
       } else if (field === "catalog_path") kept.catalog_path = null;
     }
     return kept;
   }
 
-  /** Copy (or link) one regular file; false when it is not there. */
-  async #keepFile(source: string, dest: string): Promise<boolean> {
-    let info: Deno.FileInfo;
+  /**
+   * Copy (or link) one regular file: never a link, a device or a file over
+   * the size cap, and really inside the project; false when it is not there.
+   */
+  async #keepFile(
+    source: string,
+    dest: string,
+    projectDir: string | undefined,
+  ): Promise<boolean> {
+    let opened: Awaited<ReturnType<typeof openRegularFile>>;
     try {
-      info = await Deno.lstat(source);
-    } catch {
-      return false;
-    }
-    if (!info.isFile) {
-      throw new FloeDbtError(
-        ERROR_CODES.configuration,
-        `The artifact '${source}' is not a regular file`,
-        { hint: "remove the link or special file from the project's target/" },
-      );
-    }
-    if (info.size > MAX_ARTIFACT_BYTES) {
-      throw new FloeDbtError(
-        ERROR_CODES.configuration,
-        `The artifact '${source}' is ${info.size} bytes, over the ${MAX_ARTIFACT_BYTES}-byte limit`,
-        { hint: "check what wrote this file into the project's target/" },
-      );
+      opened = await openRegularFile(source, {
+        ...(projectDir ? { root: projectDir } : {}),
+        what: "artifact",
+      });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
     }
     await Deno.remove(dest).catch(() => {});
-    const agentOwned = source.includes(`${sep}.floe${sep}`);
-    if (agentOwned) {
+    if (source.includes(`${sep}.floe${sep}`)) {
       try {
         await Deno.link(source, dest);
+        opened.file.close();
         return true;
       } catch {
         // another file system: copy below
       }
     }
-    await Deno.copyFile(source, dest);
+    const out = await Deno.open(dest, {
+      write: true,
+      createNew: true,
+      mode: 0o600,
+    });
+    await opened.file.readable.pipeTo(out.writable);
     return true;
   }
 

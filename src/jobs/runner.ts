@@ -425,6 +425,7 @@ export class JobRunner {
         job.id,
         result,
         this.#events.get(job.id) ?? [],
+        req.project_dir,
       );
       const { ok, ...outcome } = outcomeOf(kept);
       await this.#update(job, {
