@@ -29,6 +29,7 @@ import { projectFingerprint } from "./fingerprint.ts";
 import { acquireProjectLock } from "./lock.ts";
 import { Worker, type WorkerResult } from "./worker.ts";
 import { lintWithSqlfluff } from "./lint.ts";
+import { checkCall } from "../../src/validate.ts";
 
 /** dbt selection flags as an argument list. */
 export function selectionArgs(selection: Selection = {}): string[] {
@@ -124,6 +125,7 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
   ): Promise<RunResult> {
     const started = performance.now();
     const project = resolveProject(ref);
+    checkCall(project, selection);
     const common = [
       "--project-dir",
       project.projectDir,
