@@ -11,7 +11,7 @@
  */
 import { ERROR_CODES, FloeDbtError } from "./errors.ts";
 
-/** dbt's node selection methods (`method:value`); `config` takes `.key`s. */
+/** dbt's node selection methods (`method:value`); `config` needs `.KEY`. */
 export const SELECTOR_METHODS = [
   "fqn",
   "tag",
@@ -40,11 +40,14 @@ export const SELECTOR_METHODS = [
 /** What a selector may look like, for messages and docs. */
 export const SELECTOR_ALLOWED =
   "dbt node selectors: an optional '@' or '+'/'N+' prefix, a name, path or " +
-  "method:value (methods: " + SELECTOR_METHODS.join(", ") +
-  ", config.KEY), an optional '+'/'+N' suffix, ',' for intersections; " +
+  "method:value, an optional '+'/'+N' suffix, ',' for intersections; " +
   "names and values use letters, digits and _ - . / * ? " +
   "(e.g. tag:nightly, +stg_orders+, 2+orders, path:models/staging, " +
   "config.materialized:view, stg_orders,tag:x)";
+
+const METHOD_LIST = SELECTOR_METHODS.map((m) =>
+  m === "config" ? "config.KEY" : m
+).join(", ");
 
 /** What a target may look like. */
 export const TARGET_ALLOWED =
@@ -78,10 +81,11 @@ function atomProblem(atom: string): string | undefined {
   const method = g.method;
   if (
     method !== undefined &&
-    !(SELECTOR_METHODS as readonly string[]).includes(method) &&
+    !(method !== "config" &&
+      (SELECTOR_METHODS as readonly string[]).includes(method)) &&
     !CONFIG_METHOD.test(method)
   ) {
-    return `'${method}' is not a dbt selector method`;
+    return `'${method}' is not a dbt selector method (${METHOD_LIST})`;
   }
   const value = g.value ?? "";
   if (value === "") return `'${atom}' names no node`;
