@@ -1,42 +1,15 @@
 /**
  * `steps_override` and `cause` for a dbt Cloud job run, built from argument
- * lists. Selectors are checked against dbt's selector alphabet and rejected
- * otherwise: no value can add a flag or a second command, so nothing needs
- * shell quoting (dbt Cloud splits a step on whitespace).
+ * lists. Selectors are checked against dbt's selector grammar (the one check
+ * of src/validate.ts) and rejected otherwise: no value can add a flag or a
+ * second command, so nothing needs shell quoting (dbt Cloud splits a step on
+ * whitespace).
  *
  * @module
  */
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import type { Selection } from "../../src/runtime.ts";
 import type { DbtCommand } from "../../src/schemas.ts";
-
-/** dbt selector syntax: names, paths, methods (`tag:x`), graph operators, sets. */
-const SELECTOR = /^[A-Za-z0-9_@+*.:/,=\-]+$/;
-
-/** Check one selector token; throws E010 naming it when unsafe. */
-export function checkSelector(token: string, flag: string): string {
-  if (!SELECTOR.test(token) || token.startsWith("-")) {
-    throw new FloeDbtError(
-      ERROR_CODES.usage,
-      `Unsafe ${flag} value ${
-        JSON.stringify(token)
-      } for a dbt Cloud step: only letters, digits and _ @ + * . : / , = - are allowed, and it may not start with '-'`,
-      {
-        hint:
-          "pass plain dbt selectors (e.g. stg_orders+, tag:nightly, path:models/staging); quotes, spaces, ';', '&&', '|' and newlines are refused",
-      },
-    );
-  }
-  return token;
-}
-
-function tokens(values: string[] | undefined, flag: string): string[] {
-  return (values ?? []).flatMap((v) => {
-    // Spaces separate selectors; any other whitespace (newlines) is refused.
-    if (/[^\S ]/.test(v)) checkSelector(v, flag);
-    return v.split(" ");
-  }).filter(Boolean).map((t) => checkSelector(t, flag));
-}
+import { selectorTokens } from "../../src/validate.ts";
 
 /** The dbt command line of one step, e.g. `dbt run --select a b --full-refresh`. */
 export function dbtStep(
@@ -44,8 +17,9 @@ export function dbtStep(
   selection: Selection = {},
 ): string {
   const parts = ["dbt", command];
-  const select = tokens(selection.select, "--select");
-  const exclude = tokens(selection.exclude, "--exclude");
+  // Spaces separate selectors; each token is checked.
+  const select = selectorTokens(selection.select, "--select");
+  const exclude = selectorTokens(selection.exclude, "--exclude");
   if (select.length) parts.push("--select", ...select);
   if (exclude.length) parts.push("--exclude", ...exclude);
   if (selection.fullRefresh && command !== "compile" && command !== "test") {

@@ -22,7 +22,7 @@ export interface CallSpec {
   command: string;
   project: ResolvedProject;
   dirs: CallDirs;
-  /** Arguments after the common ones (selection, lint flags). */
+  /** The call's own arguments (selection, lint flags), before the common ones. */
   extra: string[];
   signal?: AbortSignal | undefined;
   killGraceMs: number;
@@ -32,8 +32,11 @@ export interface CallSpec {
 /** The full argument list of a call. */
 export function fusionArgs(s: CallSpec): string[] {
   const p = s.project;
+  // The caller's arguments first, the agent's own flags last: dbt keeps an
+  // option's last value, so a selection can never redirect the call.
   return [
     s.command,
+    ...s.extra,
     "--project-dir",
     p.projectDir,
     "--profiles-dir",
@@ -45,7 +48,6 @@ export function fusionArgs(s: CallSpec): string[] {
     s.dirs.logs,
     "--log-format",
     "json",
-    ...s.extra,
   ];
 }
 

@@ -11,6 +11,7 @@ import { DbtEventTranslator } from "../../src/dbt_events.ts";
 import type { ResolvedProject } from "../../src/project.ts";
 import type { CallOptions, Selection } from "../../src/runtime.ts";
 import type { DbtCommand, RunResult } from "../../src/schemas.ts";
+import { checkCall } from "../../src/validate.ts";
 import { selectionArgs } from "../local/mod.ts";
 import { callFusion } from "./call.ts";
 import { markLatest, newCallDirs, pruneCalls } from "./calls.ts";
@@ -26,6 +27,7 @@ export async function runCommand(
   options: CallOptions,
   ctx: { killGraceMs: number; inFlight: Set<string> },
 ): Promise<RunResult> {
+  checkCall(project, selection);
   const dirs = await newCallDirs(project.projectDir);
   ctx.inFlight.add(dirs.id);
   try {

@@ -15,6 +15,7 @@ import {
   type LintResult,
   lintResultOf,
 } from "../../src/schemas.ts";
+import { checkCall } from "../../src/validate.ts";
 import { callFusion } from "./call.ts";
 import { newCallDirs, removeCallDirs } from "./calls.ts";
 import type { FusionBinary } from "./detect.ts";
@@ -102,6 +103,7 @@ export async function lintWithFusion(
   options: CallOptions & { fix?: boolean; select?: string[] },
   killGraceMs: number,
 ): Promise<LintResult> {
+  checkCall(project, { select: options.select });
   const dirs = await newCallDirs(project.projectDir);
   try {
     const res = await callFusion({

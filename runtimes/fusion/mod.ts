@@ -34,6 +34,7 @@ import type {
 import type { DbtCommand, LintResult, RunResult } from "../../src/schemas.ts";
 import { fusionSupports, supportedAdapters } from "./adapters.ts";
 import { AdapterRefused } from "./call.ts";
+import { checkCall } from "../../src/validate.ts";
 import { runCommand } from "./command.ts";
 import { latestTarget } from "./calls.ts";
 import { detectFusion, type FusionBinary } from "./detect.ts";
@@ -89,6 +90,7 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
     adapter: string;
     unsupported: string | undefined;
   } {
+    checkCall(ref);
     const project = resolveProject(ref);
     const adapter = adapterType(project);
     this.#lastAdapter = adapter;

@@ -3,7 +3,10 @@
  * templater (refs, sources and macros resolved by dbt itself) is used when
  * sqlfluff-templater-dbt is installed; otherwise the jinja templater. A
  * project's own `.sqlfluff` / `.sqlfluffignore` apply; its `templater` and
- * `dialect` settings win over ours.
+ * `dialect` settings win over ours. The dbt templater's project, profiles and
+ * target reach SQLFluff in a generated `pyproject.toml` whose values are TOML
+ * strings (escaped; never typed like INI values, where a target `none` or `1`
+ * would stop being a string).
  *
  * @module
  */
@@ -17,6 +20,7 @@ import {
   type LintResult,
   lintResultOf,
 } from "../../src/schemas.ts";
+import { checkCall } from "../../src/validate.ts";
 import { acquireProjectLock } from "./lock.ts";
 
 interface SqlfluffViolation {
@@ -142,6 +146,38 @@ export function parseSqlfluffReport(
   return issues;
 }
 
+/** A TOML basic string: JSON's escapes plus DEL and C1 controls as \u. */
+function tomlString(value: string): string {
+  return JSON.stringify(value).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/**
+ * SQLFluff resolves `*_dir` config values with glob: escape its wildcards so
+ * a directory name with `*`, `?` or `[` is taken literally.
+ */
+function globLiteral(path: string): string {
+  return path.replace(/[*?[]/g, (c) => `[${c}]`);
+}
+
+/**
+ * The dbt templater section as a SQLFluff `pyproject.toml`: every value a
+ * quoted TOML string, so no caller value can add a key or change its type.
+ */
+export function templaterConfig(
+  project: { projectDir: string; profilesDir: string; target?: string },
+): string {
+  return [
+    "[tool.sqlfluff.templater.dbt]",
+    `project_dir = ${tomlString(globLiteral(project.projectDir))}`,
+    `profiles_dir = ${tomlString(globLiteral(project.profilesDir))}`,
+    ...(project.target ? [`target = ${tomlString(project.target)}`] : []),
+    "",
+  ].join("\n");
+}
+
 async function hasDbtTemplater(python: string): Promise<boolean> {
   const out = await new Deno.Command(python, {
     args: ["-c", "import sqlfluff_templater_dbt"],
@@ -181,6 +217,7 @@ export async function lintWithSqlfluff(
   lockTimeoutSeconds = 3600,
 ): Promise<LintResult> {
   const project = resolveProject(ref);
+  checkCall(project, { select: options.select });
   const settings = projectSettings(project.projectDir);
   const dialect = settings.dialect || sqlfluffDialect(adapterType(project));
   const templater = settings.templater ||
@@ -200,20 +237,13 @@ export async function lintWithSqlfluff(
     String(Math.max(1, navigator.hardwareConcurrency || 1)),
     "--disable-progress-bar",
   ];
-  let extraConfig: string | undefined;
+  let configDir: string | undefined;
   if (templater === "dbt") {
-    extraConfig = await Deno.makeTempFile({ suffix: ".sqlfluff" });
-    await Deno.writeTextFile(
-      extraConfig,
-      [
-        "[sqlfluff:templater:dbt]",
-        `project_dir = ${project.projectDir}`,
-        `profiles_dir = ${project.profilesDir}`,
-        ...(project.target ? [`target = ${project.target}`] : []),
-        "",
-      ].join("\n"),
-    );
-    args.push("--config", extraConfig);
+    // SQLFluff reads a --config file as TOML only under this exact name.
+    configDir = await Deno.makeTempDir({ prefix: "floe-sqlfluff-" });
+    const file = join(configDir, "pyproject.toml");
+    await Deno.writeTextFile(file, templaterConfig(project));
+    args.push("--config", file);
   }
   const run = (sub: string, extra: string[]) =>
     runGroup(
@@ -255,6 +285,8 @@ export async function lintWithSqlfluff(
     return lintResultOf(parseSqlfluffReport(stdout, project.projectDir));
   } finally {
     lock?.release();
-    if (extraConfig) await Deno.remove(extraConfig).catch(() => {});
+    if (configDir) {
+      await Deno.remove(configDir, { recursive: true }).catch(() => {});
+    }
   }
 }

@@ -30,6 +30,7 @@ import { acquireProjectLock } from "./lock.ts";
 import { Worker, type WorkerResult } from "./worker.ts";
 import { lintWithSqlfluff } from "./lint.ts";
 import { type VenvVersions, venvVersions } from "./venv_info.ts";
+import { checkCall } from "../../src/validate.ts";
 
 /** dbt selection flags as an argument list. */
 export function selectionArgs(selection: Selection = {}): string[] {
@@ -136,6 +137,7 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
   ): Promise<RunResult> {
     const started = performance.now();
     const project = resolveProject(ref);
+    checkCall(project, selection);
     const common = [
       "--project-dir",
       project.projectDir,

@@ -41,7 +41,9 @@ export interface WorkerResult {
 /** One invoke request. */
 export interface InvokeRequest {
   command: string;
+  /** The agent's flags (project, profiles, target, logs): passed last. */
   common: string[];
+  /** The call's arguments (selection, command flags): passed first. */
   args: string[];
   cwd: string;
   env: Record<string, string>;

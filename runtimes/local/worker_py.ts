@@ -5,7 +5,9 @@
  *
  * Protocol: one JSON object a line. Requests on stdin:
  * `{id, op: "invoke", command, common: [...], args: [...], cwd, env, fingerprint}`
- * or `{id, op: "ping"}`. Replies on the worker's original stdout (dbt's own
+ * or `{id, op: "ping"}`; dbt gets `[command, ...args, ...common]`, the
+ * agent's own flags after the caller's (dbt keeps an option's last value).
+ * Replies on the worker's original stdout (dbt's own
  * console output is moved to stderr): `{type: "ready", ...}` once, then
  * `{type: "event", id, ...}` while a call runs and `{type: "result", id, ...}`.
  *
@@ -108,7 +110,9 @@ def main():
             manifest = res.result
             state["manifest"] = manifest
             state["fingerprint"] = fp
-        args = [req["command"]] + common + (req.get("args") or [])
+        # The agent's own flags (common) come last: dbt's click options keep
+        # the last value, so nothing before them can redirect a call.
+        args = [req["command"]] + (req.get("args") or []) + common
         res = dbtRunner(manifest=manifest, callbacks=[cb]).invoke(args)
         state["invocations"] += 1
         if res.exception is not None:

@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
+import { checkTarget, checkText, selectorTokens } from "../validate.ts";
 
 /** The commands of the CLI. */
 export const COMMANDS = [
@@ -120,11 +121,6 @@ function usage(message: string): FloeDbtError {
   });
 }
 
-/** Split dbt-style selector lists: `-s "a b" -s c` gives [a, b, c]. */
-function selectors(values: string[] | undefined): string[] {
-  return (values ?? []).flatMap((v) => v.split(/\s+/)).filter(Boolean);
-}
-
 /** Parse argv (without the program name). */
 export function parseCli(
   argv: string[],
@@ -149,15 +145,21 @@ export function parseCli(
   else if ((COMMANDS as readonly string[]).includes(first)) {
     command = first as Command;
   } else throw usage(`Unknown command '${first}'`);
-  const projectDir = resolve(
-    v["project-dir"] ?? env.get("DBT_PROJECT_DIR") ?? Deno.cwd(),
+  const projectDir = checkText(
+    resolve(v["project-dir"] ?? env.get("DBT_PROJECT_DIR") ?? Deno.cwd()),
+    "--project-dir",
   );
-  const profilesDir = resolve(
-    v["profiles-dir"] ?? env.get("DBT_PROFILES_DIR") ??
-      (existsSync(join(projectDir, "profiles.yml"))
-        ? projectDir
-        : join(env.get("HOME") ?? Deno.cwd(), ".dbt")),
+  const profilesDir = checkText(
+    resolve(
+      v["profiles-dir"] ?? env.get("DBT_PROFILES_DIR") ??
+        (existsSync(join(projectDir, "profiles.yml"))
+          ? projectDir
+          : join(env.get("HOME") ?? Deno.cwd(), ".dbt")),
+    ),
+    "--profiles-dir",
   );
+  const target = v.target ?? env.get("DBT_TARGET") ?? undefined;
+  if (target !== undefined) checkTarget(target, "--target");
   const logFormat = v["log-format"] ?? "text";
   if (logFormat !== "text" && logFormat !== "json") {
     throw usage(`--log-format must be 'text' or 'json', not '${logFormat}'`);
@@ -179,9 +181,13 @@ export function parseCli(
     profilesDirGiven: Boolean(
       v["profiles-dir"] ?? env.get("DBT_PROFILES_DIR"),
     ),
-    target: v.target ?? env.get("DBT_TARGET") ?? undefined,
-    select: selectors([...(v.select ?? []), ...(v.models ?? [])]),
-    exclude: selectors(v.exclude),
+    target,
+    // `-s "a b" -s c` gives [a, b, c]; each token is a dbt selector.
+    select: selectorTokens(
+      [...(v.select ?? []), ...(v.models ?? [])],
+      "--select",
+    ),
+    exclude: selectorTokens(v.exclude, "--exclude"),
     fullRefresh: Boolean(v["full-refresh"]),
     fix: Boolean(v.fix),
     json: Boolean(v.json),

@@ -7,19 +7,52 @@
 import { z } from "zod";
 import { RuntimeNameSchema } from "../config.ts";
 import { LintResultSchema, RunResultSchema } from "../schemas.ts";
+import {
+  refusalMessage,
+  selectorTokens,
+  TARGET_ALLOWED,
+  targetProblem,
+  TEXT_ALLOWED,
+  textProblem,
+} from "../validate.ts";
 
-const selectors = z.union([z.string(), z.array(z.string())]).transform((v) =>
-  (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(/\s+/)).filter(Boolean)
-);
+/** Selectors as one string or a list; split on spaces, each token checked. */
+function selectors(field: string) {
+  return z.union([z.string(), z.array(z.string())]).transform((v, ctx) => {
+    let refused = false;
+    const tokens = selectorTokens(v, field, (message) => {
+      refused = true;
+      ctx.addIssue({ code: "custom", message });
+    });
+    return refused ? z.NEVER : tokens;
+  });
+}
+
+/** A string refused when `problem` names a reason. */
+function checked(
+  field: string,
+  problem: (v: string) => string | undefined,
+  allowed: string,
+) {
+  return z.string().min(1).superRefine((v, ctx) => {
+    const reason = problem(v);
+    if (reason) {
+      ctx.addIssue({
+        code: "custom",
+        message: refusalMessage(field, v, reason, allowed),
+      });
+    }
+  });
+}
 
 /** `POST /v1/jobs` body. */
 export const JobRequestSchema = z.strictObject({
   command: z.enum(["compile", "run", "test", "seed", "build", "lint"]),
-  project_dir: z.string().min(1),
-  profiles_dir: z.string().min(1).optional(),
-  target: z.string().min(1).optional(),
-  select: selectors.optional(),
-  exclude: selectors.optional(),
+  project_dir: checked("project_dir", textProblem, TEXT_ALLOWED),
+  profiles_dir: checked("profiles_dir", textProblem, TEXT_ALLOWED).optional(),
+  target: checked("target", targetProblem, TARGET_ALLOWED).optional(),
+  select: selectors("select").optional(),
+  exclude: selectors("exclude").optional(),
   full_refresh: z.boolean().optional(),
   fix: z.boolean().optional(),
   runtime: RuntimeNameSchema.optional(),
