@@ -7,11 +7,19 @@
 import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { configError } from "./errors.ts";
+import { isSecureUrl } from "./url.ts";
 
 const secretRef = z.string().regex(
   /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
   "a secret reference name (letters, digits, '_', '-', '.')",
 );
+
+/** A URL credentials are sent to: https, or http to a loopback host only. */
+const secureUrl = z.url().refine(isSecureUrl, {
+  message:
+    "must use https (plain http only to a loopback host: 127.x, ::1, localhost), since the request carries a token",
+  params: { hint: "change the URL to https://" },
+});
 
 /** `dbt_runtime_config.local`. */
 export const LocalConfigSchema = z.strictObject({
@@ -58,8 +66,8 @@ export const CloudConfigSchema = z.strictObject({
     String,
   ),
   api_token_ref: secretRef,
-  base_url: z.url(),
-  discovery_url: z.url().optional(),
+  base_url: secureUrl,
+  discovery_url: secureUrl.optional(),
   job_ids: z.strictObject({
     compile: z.union([z.number().int(), z.string().regex(/^\d+$/)]).transform(
       String,
@@ -90,7 +98,7 @@ export type CloudConfig = z.infer<typeof CloudConfigSchema>;
 /** `plugins.lineage`: OpenLineage events over HTTP; off when absent. */
 export const LineageConfigSchema = z.strictObject({
   /** Where events are POSTed, e.g. Marquez's `/api/v1/lineage`. */
-  url: z.url(),
+  url: secureUrl,
   /** The OpenLineage namespace of the jobs and datasets. */
   namespace: z.string().min(1).default("floe-dbt"),
   /** Bound on each POST, seconds. */
@@ -180,9 +188,12 @@ export function parseConfig(text: string, file: string): PlatformConfig {
   const message = issue.code === "unrecognized_keys"
     ? `unknown key '${issue.keys.join("', '")}'`
     : issue.message;
+  const hint = issue.code === "custom" && typeof issue.params?.hint === "string"
+    ? issue.params.hint
+    : "see the config reference in README.md (manifest.yaml)";
   throw configError(
     `Invalid config in ${where}: key '${key}'${shown}: ${message}`,
-    "see the config reference in README.md (manifest.yaml)",
+    hint,
     { file, line, column, key },
   );
 }

@@ -36,11 +36,23 @@ export type RuntimeFactory = (
   config: PlatformConfig,
 ) => DbtRuntime;
 
-async function platformConfig(args: CliArgs): Promise<PlatformConfig> {
-  if (args.config) return await loadConfig(args.config);
-  if (existsSync("manifest.yaml")) return await loadConfig("manifest.yaml");
-  return defaultConfig();
+/** The platform config, and a notice when it came from ./manifest.yaml. */
+async function platformConfig(
+  args: CliArgs,
+): Promise<{ config: PlatformConfig; notice?: string }> {
+  if (args.config) return { config: await loadConfig(args.config) };
+  if (existsSync("manifest.yaml")) {
+    return {
+      config: await loadConfig("manifest.yaml"),
+      notice: CWD_CONFIG_NOTICE,
+    };
+  }
+  return { config: defaultConfig() };
 }
+
+/** Said on stderr when no --config was given and ./manifest.yaml is used. */
+export const CWD_CONFIG_NOTICE =
+  "floe-dbt: using platform config ./manifest.yaml (pass --config to choose another)";
 
 function runtimeName(args: CliArgs, config: PlatformConfig) {
   if (args.runtime === undefined) return config.plugins.dbt_runtime;
@@ -112,7 +124,15 @@ export async function runCli(
     if (["submit", "jobs", "job", "cancel"].includes(args.command)) {
       return await daemonClient(args, io);
     }
-    const config = await platformConfig(args);
+    const { config, notice } = await platformConfig(args);
+    if (notice) {
+      // With --log-format json every stderr line stays a JSON object.
+      io.err(
+        args.logFormat === "json"
+          ? JSON.stringify({ level: "info", message: notice })
+          : notice,
+      );
+    }
     if (args.command === "serve") {
       return await serve(args, config, runtimeName(args, config), io, signal);
     }
