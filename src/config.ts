@@ -7,6 +7,7 @@
 import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { configError } from "./errors.ts";
+import { isSecureUrl } from "./url.ts";
 import { checkSpec } from "./version_spec.ts";
 
 const secretRef = z.string().regex(
@@ -22,6 +23,13 @@ const versionSpec = z.string().refine((spec) => {
     return false;
   }
 }, "a version ('1.11.2', '1.11') or a range ('>=1.7', '~=1.11', '>=1.8,<2')");
+
+/** A URL credentials are sent to: https, or http to a loopback host only. */
+const secureUrl = z.url().refine(isSecureUrl, {
+  message:
+    "must use https (plain http only to a loopback host: 127.x, ::1, localhost), since the request carries a token",
+  params: { hint: "change the URL to https://" },
+});
 
 /** `dbt_runtime_config.local`. */
 export const LocalConfigSchema = z.strictObject({
@@ -74,8 +82,8 @@ export const CloudConfigSchema = z.strictObject({
     String,
   ),
   api_token_ref: secretRef,
-  base_url: z.url(),
-  discovery_url: z.url().optional(),
+  base_url: secureUrl,
+  discovery_url: secureUrl.optional(),
   job_ids: z.strictObject({
     compile: z.union([z.number().int(), z.string().regex(/^\d+$/)]).transform(
       String,
@@ -106,7 +114,7 @@ export type CloudConfig = z.infer<typeof CloudConfigSchema>;
 /** `plugins.lineage`: OpenLineage events over HTTP; off when absent. */
 export const LineageConfigSchema = z.strictObject({
   /** Where events are POSTed, e.g. Marquez's `/api/v1/lineage`. */
-  url: z.url(),
+  url: secureUrl,
   /** The OpenLineage namespace of the jobs and datasets. */
   namespace: z.string().min(1).default("floe-dbt"),
   /** Bound on each POST, seconds. */
@@ -262,9 +270,12 @@ export function readConfig(text: string, file: string): LoadedConfig {
   const message = issue.code === "unrecognized_keys"
     ? `unknown key '${issue.keys.join("', '")}'`
     : issue.message;
+  const hint = issue.code === "custom" && typeof issue.params?.hint === "string"
+    ? issue.params.hint
+    : "see the config reference in README.md (manifest.yaml)";
   throw configError(
     `Invalid config in ${where}: key '${key}'${shown}: ${message}`,
-    "see the config reference in README.md (manifest.yaml)",
+    hint,
     { file, line, column, key },
   );
 }

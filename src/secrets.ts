@@ -6,6 +6,7 @@
  * @module
  */
 import { join } from "node:path";
+import { protectEnvName } from "./child_env.ts";
 import { configError } from "./errors.ts";
 
 /** Default mount of a Kubernetes secret volume. */
@@ -27,6 +28,8 @@ export async function resolveSecret(ref: string): Promise<string> {
     // fall through to the environment
   }
   const envName = secretEnvName(ref);
+  // Whatever its name, a variable a secret came from never reaches dbt.
+  protectEnvName(envName);
   const value = Deno.env.get(envName)?.trim();
   if (value) return value;
   throw configError(

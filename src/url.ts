@@ -9,3 +9,25 @@ import { fileURLToPath } from "node:url";
 export function fromFileUrl(url: string): string | undefined {
   return url.startsWith("file:") ? fileURLToPath(url) : undefined;
 }
+
+/** Whether a URL host is a loopback name or address (127.x, ::1, localhost). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  return host === "localhost" || host === "::1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Whether a URL may carry credentials: https, or http to a loopback host
+ * (a local test server or a sidecar on the same machine).
+ */
+export function isSecureUrl(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  return u.protocol === "https:" ||
+    (u.protocol === "http:" && isLoopbackHost(u.hostname));
+}

@@ -224,7 +224,7 @@ Deno.test("base_url ending in /api/v2 works; legacy hosts warn through the logge
 Deno.test("Discovery: applied models follow the cursor; URL derived from the access URL", async () => {
   await using s = await cloudSetup({
     environment_id: 7,
-    discovery_url: "https://placeholder/graphql",
+    discovery_url: "https://placeholder.invalid/graphql",
   });
   await using d = await cloudSetup({ environment_id: 7 });
   assert.equal(d.runtime.discoveryUrl(), null);

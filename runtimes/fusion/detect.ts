@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { childEnv } from "../../src/child_env.ts";
 import { delimiter, join, resolve } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { venvCandidates } from "../../src/paths.ts";
@@ -79,12 +80,13 @@ function versionOutput(path: string): string | undefined {
   try {
     const out = new Deno.Command(path, {
       args: ["--version"],
-      env: {
+      clearEnv: true,
+      env: childEnv({
         RUST_BACKTRACE: "0",
         DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
         DBT_DISABLE_VERSION_CHECK: "1",
         DO_NOT_TRACK: "1",
-      },
+      }),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { childEnv } from "../../src/child_env.ts";
 import { relative, resolve, sep } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import type { ResolvedProject } from "../../src/project.ts";
@@ -84,7 +85,8 @@ export function hasLintCommand(binary: string): boolean {
   try {
     const out = new Deno.Command(binary, {
       args: ["lint", "--help"],
-      env: { RUST_BACKTRACE: "0" },
+      clearEnv: true,
+      env: childEnv({ RUST_BACKTRACE: "0" }),
       stdin: "null",
       stdout: "piped",
       stderr: "null",

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { childEnv } from "../../src/child_env.ts";
 import type { DbtEvent } from "../../src/dbt_events.ts";
 import { stripAnsi } from "../../src/dbt_events.ts";
 
@@ -82,7 +83,8 @@ export async function runFusionProcess(
   const child = new Deno.Command(o.binary, {
     args: o.args,
     cwd: o.cwd,
-    env: { ...Deno.env.toObject(), ...FUSION_ENV },
+    clearEnv: true,
+    env: childEnv(FUSION_ENV),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

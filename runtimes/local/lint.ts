@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { childEnv } from "../../src/child_env.ts";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { sqlfluffDialect } from "../../src/dialects.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
@@ -52,7 +53,8 @@ async function runGroup(
     stdout: "piped",
     stderr: "piped",
     detached: true,
-    env: { DBT_SEND_ANONYMOUS_USAGE_STATS: "false" },
+    clearEnv: true,
+    env: childEnv({ DBT_SEND_ANONYMOUS_USAGE_STATS: "false" }),
   }).spawn();
   const kill = (sig: Deno.Signal) => {
     try {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { childEnv } from "../../src/child_env.ts";
 import { type LocalConfig, LocalConfigSchema } from "../../src/config.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { DbtEventTranslator } from "../../src/dbt_events.ts";
@@ -172,7 +173,8 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
     const since = new Date();
     try {
       const worker = await this.#ensureWorker();
-      const env = Deno.env.toObject();
+      // The worker replaces its whole environment with this one per call.
+      const env = childEnv();
       // Like the fusion runtime: no usage statistics unless the user asks.
       env.DBT_SEND_ANONYMOUS_USAGE_STATS ??= "false";
       const target = targetDir(project);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { childEnv } from "../../src/child_env.ts";
 import { join } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { cacheDir } from "../../src/paths.ts";
@@ -121,7 +122,11 @@ export class Worker {
         stdout: "piped",
         stderr: "piped",
         detached: true,
-        env: { PYTHONUNBUFFERED: "1", DBT_SEND_ANONYMOUS_USAGE_STATS: "false" },
+        clearEnv: true,
+        env: childEnv({
+          PYTHONUNBUFFERED: "1",
+          DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
+        }),
       }).spawn();
     } catch (e) {
       throw new FloeDbtError(

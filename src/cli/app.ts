@@ -38,14 +38,29 @@ export type RuntimeFactory = (
   config: PlatformConfig,
 ) => DbtRuntime;
 
-/** The manifest.yaml in effect (--config, else ./manifest.yaml); warns on stderr. */
+/** Said on stderr when no --config was given and ./manifest.yaml is used. */
+export const CWD_CONFIG_NOTICE =
+  "floe-dbt: using platform config ./manifest.yaml (pass --config to choose another)";
+
+/**
+ * The manifest.yaml in effect (--config, else ./manifest.yaml, said on
+ * stderr); its warnings go to stderr too.
+ */
 async function platformConfig(
   args: CliArgs,
   io: Io,
 ): Promise<PlatformConfig> {
+  const say = (message: string) =>
+    // With --log-format json every stderr line stays a JSON object.
+    io.err(
+      args.logFormat === "json"
+        ? JSON.stringify({ level: "info", message })
+        : message,
+    );
   const file = args.config ??
     (existsSync("manifest.yaml") ? "manifest.yaml" : undefined);
   if (!file) return defaultConfig();
+  if (!args.config) say(CWD_CONFIG_NOTICE);
   const loaded = await loadConfigFile(file);
   for (const w of loaded.warnings) io.err(`warning: ${w}`);
   return loaded.config;

@@ -15,7 +15,7 @@ Deno.test("parseConfig() reads plugins.lineage with defaults and rejects unknown
   assert.throws(
     () =>
       parseConfig(
-        "plugins:\n  lineage:\n    url: http://x/\n    endpoint: y\n",
+        "plugins:\n  lineage:\n    url: https://x/\n    endpoint: y\n",
         "m.yaml",
       ),
     /plugins\.lineage\.endpoint.*unknown key/,
