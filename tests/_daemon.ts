@@ -131,3 +131,57 @@ export function waitJob(
     return statuses.includes(j.status) ? j : undefined;
   }, `job ${id} in ${statuses}`);
 }
+
+/** A raw HTTP/1.1 answer: status, lower-case headers, body. */
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Send one request over a plain socket, so a test controls every header
+ * (fetch will not send a forged Host).
+ */
+export async function rawRequest(
+  url: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body = "",
+): Promise<RawAnswer> {
+  const { hostname, port } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  const lines = [
+    `${method} ${path} HTTP/1.1`,
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    ...(body
+      ? [`content-length: ${new TextEncoder().encode(body).length}`]
+      : []),
+    "connection: close",
+    "",
+    body,
+  ];
+  await conn.write(new TextEncoder().encode(lines.join("\r\n")));
+  const text = await new Response(conn.readable).text();
+  const [head = "", ...rest] = text.split("\r\n\r\n");
+  const [status = "", ...fields] = head.split("\r\n");
+  const out: Record<string, string> = {};
+  for (const f of fields) {
+    const i = f.indexOf(":");
+    out[f.slice(0, i).trim().toLowerCase()] = f.slice(i + 1).trim();
+  }
+  let payload = rest.join("\r\n\r\n");
+  if (out["transfer-encoding"] === "chunked") {
+    let plain = "";
+    for (;;) {
+      const nl = payload.indexOf("\r\n");
+      const size = parseInt(payload.slice(0, nl), 16);
+      if (!size) break;
+      plain += payload.slice(nl + 2, nl + 2 + size);
+      payload = payload.slice(nl + 2 + size + 2);
+    }
+    payload = plain;
+  }
+  return { status: Number(status.split(" ")[1]), headers: out, body: payload };
+}
