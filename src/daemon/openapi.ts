@@ -35,7 +35,12 @@ export function openApiDocument(): Record<string, unknown> {
   };
   return {
     openapi: "3.1.0",
-    info: { title: "floe-dbt agent", version: "1" },
+    info: {
+      title: "floe-dbt agent",
+      version: "1",
+      description:
+        "Every route but /healthz and /readyz needs Authorization: Bearer. Requests with a body must be application/json (415); a request with an Origin not allowed by serve --allow-origin is 403; a loopback daemon refuses foreign Host headers (403). See docs/security.md.",
+    },
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
       schemas: {
@@ -59,8 +64,8 @@ export function openApiDocument(): Record<string, unknown> {
           summary: "Config loaded and default runtime usable",
           security: [],
           responses: {
-            200: { description: "ready" },
-            503: { description: "not ready" },
+            200: { description: 'ready: {"ready": true}' },
+            503: { description: 'not ready: {"ready": false}' },
           },
         },
       },
@@ -103,8 +108,12 @@ export function openApiDocument(): Record<string, unknown> {
             },
             400: err("invalid body"),
             401: err("missing or wrong token"),
-            403: err("project outside the roots"),
+            403: err(
+              "project outside the roots, Origin not allowed, or a foreign Host",
+            ),
             413: err("body too large"),
+            415: err("body not application/json"),
+            422: err("Idempotency-Key reused with a different request"),
           },
         },
         get: {
