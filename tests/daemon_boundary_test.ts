@@ -192,6 +192,15 @@ Deno.test(
     assert.equal(listed.status, 200);
     assert.equal(listed.headers.get("access-control-allow-origin"), app);
     await listed.body?.cancel();
+    // Errors carry the grant too, so the allowed page can read them.
+    const bad = await d.fetch("/v1/jobs", {
+      method: "POST",
+      headers: { origin: app },
+      body: "{}",
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.headers.get("access-control-allow-origin"), app);
+    await bad.body?.cancel();
     // Allowed origins still need the token.
     const noToken = await fetch(`${d.url}/v1/jobs`, {
       headers: { origin: app },
@@ -480,5 +489,35 @@ Deno.test(
       assert.equal(await d2.exit(), 0);
       await Deno.remove(dir, { recursive: true });
     }
+  },
+);
+
+Deno.test(
+  "boundary: serve refuses an --allow-origin that is not an origin and an --allow-host that is not a name",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "floe-flags-" });
+    for (
+      const [flag, value, message] of [
+        ["--allow-origin", "evil.example", /--allow-origin must be an origin/],
+        ["--allow-origin", "http://app.example/path", /--allow-origin must be/],
+        ["--allow-host", "floe.test:8686", /--allow-host must be a host name/],
+        ["--allow-host", "http://floe.test", /--allow-host must be/],
+      ] as const
+    ) {
+      const d = await startDaemonProcess([
+        "--project-root",
+        dir,
+        "--state-dir",
+        join(dir, "state"),
+        flag,
+        value,
+      ]);
+      assert.equal(d.url, "");
+      assert.equal(await d.exit(), 2);
+      assert.match(d.logs(), /FLOE-DBT-E010/);
+      assert.match(d.logs(), message);
+    }
+    await Deno.remove(dir, { recursive: true });
   },
 );
