@@ -53,10 +53,10 @@ Deno.test(
         project_dir: p.dir,
         select: "stg_orders",
       });
-      first = await waitJob(d.url, first.id, ["succeeded", "failed"], H);
+      first = await waitJob(d, first.id, ["succeeded", "failed"]);
       assert.equal(first.status, "succeeded", JSON.stringify(first.error));
       second = await submit(d, { command: "build", project_dir: p.dir });
-      second = await waitJob(d.url, second.id, ["succeeded", "failed"], H);
+      second = await waitJob(d, second.id, ["succeeded", "failed"]);
       assert.equal(second.status, "succeeded", JSON.stringify(second.error));
 
       // The first job's results are its own, not the build's.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Job } from "../src/jobs/schemas.ts";
-import { startDaemonProcess, until } from "./_daemon.ts";
+import { type DaemonProcess, startDaemonProcess, until } from "./_daemon.ts";
 import { copyExample } from "./_helpers.ts";
 import { realBuildArtifacts, staticExecutor } from "./cloud/executors.ts";
 import { FakeDbtCloud } from "./cloud/fake_server.ts";
@@ -47,8 +47,8 @@ async function cloudWorld() {
   return { server, dir, env, args, token };
 }
 
-async function job(url: string, id: string): Promise<Job> {
-  return await (await fetch(`${url}/v1/jobs/${id}`)).json() as Job;
+async function job(d: DaemonProcess, id: string): Promise<Job> {
+  return await (await d.fetch(`/v1/jobs/${id}`)).json() as Job;
 }
 
 Deno.test(
@@ -58,13 +58,13 @@ Deno.test(
     const w = await cloudWorld();
     w.server.holdRunning = true;
     const d1 = await startDaemonProcess(w.args, w.env);
-    const submitted = await (await fetch(`${d1.url}/v1/jobs`, {
+    const submitted = await (await d1.fetch(`/v1/jobs`, {
       method: "POST",
       body: JSON.stringify({ command: "run", project_dir: `${w.dir}/proj` }),
     })).json() as Job;
     assert.equal(submitted.runtime, "cloud");
     const running = await until(async () => {
-      const j = await job(d1.url, submitted.id);
+      const j = await job(d1, submitted.id);
       return j.remote_run_id ? j : undefined;
     }, "the remote run id in the journal");
     d1.child.kill("SIGKILL");
@@ -74,7 +74,7 @@ Deno.test(
     try {
       w.server.holdRunning = false;
       const done = await until(async () => {
-        const j = await job(d2.url, submitted.id);
+        const j = await job(d2, submitted.id);
         return j.status === "succeeded" || j.status === "failed"
           ? j
           : undefined;
@@ -111,7 +111,7 @@ Deno.test(
     );
     try {
       const post = async (body: Record<string, unknown>) =>
-        (await (await fetch(`${d.url}/v1/jobs`, {
+        (await (await d.fetch(`/v1/jobs`, {
           method: "POST",
           body: JSON.stringify(body),
         })).json() as Job).id;
@@ -127,7 +127,7 @@ Deno.test(
       );
       // All three cloud runs are in flight at once.
       await until(async () => {
-        const js = await Promise.all(cloud.map((id) => job(d.url, id)));
+        const js = await Promise.all(cloud.map((id) => job(d, id)));
         return js.every((j) => j.status === "running" && j.remote_run_id)
           ? true
           : undefined;
@@ -145,7 +145,7 @@ Deno.test(
       );
       assert.equal(w.server.runs.size, 3);
       const locals = await until(async () => {
-        const js = await Promise.all(local.map((id) => job(d.url, id)));
+        const js = await Promise.all(local.map((id) => job(d, id)));
         return js.every((j) => j.status === "succeeded") ? js : undefined;
       }, "the local jobs");
       const spans = locals.map((j) =>
@@ -157,7 +157,7 @@ Deno.test(
       }
       w.server.holdRunning = false;
       const finished = await until(async () => {
-        const js = await Promise.all(cloud.map((id) => job(d.url, id)));
+        const js = await Promise.all(cloud.map((id) => job(d, id)));
         return js.every((j) => j.status === "succeeded") ? js : undefined;
       }, "the cloud jobs");
       assert.equal(finished.length, 3);
@@ -178,9 +178,8 @@ Deno.test(
     const d = await startDaemonProcess(w.args, w.env);
     try {
       const post = async (body: Record<string, unknown>) =>
-        (await (await fetch(`${d.url}/v1/jobs`, {
+        (await (await d.fetch(`/v1/jobs`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
           body: JSON.stringify(body),
         })).json() as Job).id;
       const ok = await post({
@@ -189,7 +188,7 @@ Deno.test(
         target: "prod",
       });
       const done = await until(async () => {
-        const j = await job(d.url, ok);
+        const j = await job(d, ok);
         return j.status === "succeeded" || j.status === "failed"
           ? j
           : undefined;
@@ -207,7 +206,7 @@ Deno.test(
         profiles_dir: `${w.dir}/proj`,
       });
       const failed = await until(async () => {
-        const j = await job(d.url, bad);
+        const j = await job(d, bad);
         return j.status === "failed" ? j : undefined;
       }, "the profiles_dir job");
       assert.match(JSON.stringify(failed), /FLOE-DBT-E010/);

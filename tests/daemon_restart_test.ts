@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import type { Job } from "../src/jobs/schemas.ts";
 import { copyExample, writeFile } from "./_helpers.ts";
-import { startDaemonProcess, waitJob } from "./_daemon.ts";
+import { type DaemonProcess, startDaemonProcess, waitJob } from "./_daemon.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
 async function submit(
-  url: string,
+  d: DaemonProcess,
   body: Record<string, unknown>,
 ): Promise<Job> {
-  const res = await fetch(`${url}/v1/jobs`, {
+  const res = await d.fetch("/v1/jobs", {
     method: "POST",
     body: JSON.stringify(body),
   });
@@ -52,17 +52,17 @@ Deno.test(
       "--state-dir",
       state,
     ]);
-    const running = await submit(d1.url, {
+    const running = await submit(d1, {
       command: "run",
       project_dir: copy.dir,
       select: "slow",
     });
-    const queued = await submit(d1.url, {
+    const queued = await submit(d1, {
       command: "build",
       project_dir: copy.dir,
       exclude: "slow",
     });
-    await waitJob(d1.url, running.id, ["running"]);
+    await waitJob(d1, running.id, ["running"]);
     const real = Deno.realPathSync(copy.dir);
     // Wait until the dbt worker is at work on the project, then a bit more.
     for (let i = 0; i < 300 && (await workersIn(real)).length === 0; i++) {
@@ -90,16 +90,16 @@ Deno.test(
       state,
     ]);
     try {
-      const r = await (await fetch(`${d2.url}/v1/jobs/${running.id}`))
+      const r = await (await d2.fetch(`/v1/jobs/${running.id}`))
         .json() as Job;
       assert.equal(r.status, "interrupted");
       assert.match(
         r.error!.message,
         /stopped while this local job was running; it was not re-run/,
       );
-      const q = await waitJob(d2.url, queued.id, ["succeeded", "failed"]);
+      const q = await waitJob(d2, queued.id, ["succeeded", "failed"]);
       assert.equal(q.status, "succeeded", JSON.stringify(q.error));
-      const all = await (await fetch(`${d2.url}/v1/jobs`)).json() as {
+      const all = await (await d2.fetch(`/v1/jobs`)).json() as {
         jobs: Job[];
       };
       assert.deepEqual(
@@ -128,11 +128,11 @@ Deno.test(
       "--grace-seconds",
       "120",
     ]);
-    const job = await submit(d.url, {
+    const job = await submit(d, {
       command: "build",
       project_dir: copy.dir,
     });
-    await waitJob(d.url, job.id, ["running"]);
+    await waitJob(d, job.id, ["running"]);
     d.child.kill("SIGTERM");
     assert.equal(await d.exit(), 0);
     assert.match(d.logs(), /shutting down: no new jobs, draining running ones/);

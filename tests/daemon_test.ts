@@ -7,7 +7,7 @@ const opts = { sanitizeResources: false, sanitizeOps: false };
 const TOKEN = "test-token-0123456789abcdef";
 
 Deno.test(
-  "daemon: bearer auth (missing, wrong, right), probes open, no token refused off loopback",
+  "daemon: bearer auth (missing, wrong, right), probes open, a generated token when none is given",
   opts,
   async () => {
     const dir = await Deno.makeTempDir();
@@ -22,21 +22,21 @@ Deno.test(
     ]);
     try {
       assert.ok(d.url, d.logs());
-      assert.equal((await fetch(`${d.url}/healthz`)).status, 200);
+      assert.equal((await d.fetch(`/healthz`)).status, 200);
       const missing = await fetch(`${d.url}/v1/jobs`);
       assert.equal(missing.status, 401);
       assert.equal((await missing.json()).code, "FLOE-DBT-E011");
-      const wrong = await fetch(`${d.url}/v1/jobs`, {
+      const wrong = await d.fetch(`/v1/jobs`, {
         headers: { authorization: "Bearer nope" },
       });
       assert.equal(wrong.status, 401);
       await wrong.body?.cancel();
-      const right = await fetch(`${d.url}/v1/jobs`, {
+      const right = await d.fetch(`/v1/jobs`, {
         headers: { authorization: `Bearer ${TOKEN}` },
       });
       assert.equal(right.status, 200);
       assert.deepEqual(await right.json(), { jobs: [] });
-      const doc = await (await fetch(`${d.url}/openapi.json`, {
+      const doc = await (await d.fetch(`/openapi.json`, {
         headers: { authorization: `Bearer ${TOKEN}` },
       })).json();
       assert.equal(doc.openapi, "3.1.0");
@@ -50,6 +50,8 @@ Deno.test(
       d.child.kill("SIGTERM");
       assert.equal(await d.exit(), 0);
     }
+    // No token given, even off loopback: the daemon generates one and
+    // requires it.
     const open = await startDaemonProcess([
       "--host",
       "0.0.0.0",
@@ -58,12 +60,18 @@ Deno.test(
       "--state-dir",
       `${dir}/state2`,
     ]);
-    assert.equal(open.url, "");
-    assert.equal(await open.exit(), 2);
-    assert.match(
-      open.logs(),
-      /FLOE-DBT-E003 Refusing to listen on '0\.0\.0\.0' without a token/,
-    );
+    try {
+      assert.ok(open.url, open.logs());
+      assert.match(open.token ?? "", /^[0-9a-f]{64}$/);
+      const denied = await fetch(`${open.url}/v1/jobs`);
+      assert.equal(denied.status, 401);
+      await denied.body?.cancel();
+      assert.equal((await open.fetch("/v1/jobs")).status, 200);
+      assert.doesNotMatch(open.logs(), new RegExp(open.token!));
+    } finally {
+      open.child.kill("SIGTERM");
+      assert.equal(await open.exit(), 0);
+    }
     await Deno.remove(dir, { recursive: true });
   },
 );
@@ -82,11 +90,7 @@ Deno.test(
       `${dir}/state`,
     ]);
     const post = (body: string) =>
-      fetch(`${d.url}/v1/jobs`, {
-        method: "POST",
-        body,
-        headers: { "content-type": "application/json" },
-      });
+      d.fetch("/v1/jobs", { method: "POST", body });
     try {
       const bad = [
         "not json",
@@ -147,8 +151,10 @@ Deno.test(
         const json = await res.json();
         assert.equal(res.status, 403, `${escape}: ${JSON.stringify(json)}`);
         assert.match(json.message, /outside the allowed project roots/);
+        assert.doesNotMatch(json.hint, new RegExp(dir), "no roots in the hint");
+        assert.match(json.hint, /ask the operator, or see the daemon log/);
       }
-      const unknown = await fetch(`${d.url}/v1/jobs/nope`);
+      const unknown = await d.fetch("/v1/jobs/nope");
       assert.equal(unknown.status, 404);
       await unknown.body?.cancel();
     } finally {
@@ -172,17 +178,17 @@ Deno.test(
       state,
     ]);
     try {
-      const res = await fetch(`${d.url}/v1/jobs`, {
+      const res = await d.fetch(`/v1/jobs`, {
         method: "POST",
         body: JSON.stringify({ command: "build", project_dir: copy.dir }),
       });
       assert.equal(res.status, 202);
       const { id } = await res.json() as Job;
-      const done = await waitJob(d.url, id, ["succeeded", "failed"]);
+      const done = await waitJob(d, id, ["succeeded", "failed"]);
       assert.equal(done.status, "succeeded", JSON.stringify(done.error));
       assert.equal((done.result as { models_run: number }).models_run, 5);
       // A subscriber arriving after the end gets every event from the start.
-      const text = await (await fetch(`${d.url}/v1/jobs/${id}/events`)).text();
+      const text = await (await d.fetch(`/v1/jobs/${id}/events`)).text();
       const events = text.split("\n").filter((l) => l.startsWith("data:")).map((
         l,
       ) => JSON.parse(l.slice(5)));
@@ -190,9 +196,9 @@ Deno.test(
       assert.equal(events.at(-1).type, "job_finished");
       assert.equal(events.filter((e) => e.type === "node_finished").length, 20);
       const manifest =
-        await (await fetch(`${d.url}/v1/jobs/${id}/artifacts/manifest`)).json();
+        await (await d.fetch(`/v1/jobs/${id}/artifacts/manifest`)).json();
       assert.ok(manifest.nodes["model.jaffle_duck.customers"]);
-      const catalog = await fetch(`${d.url}/v1/jobs/${id}/artifacts/catalog`);
+      const catalog = await d.fetch(`/v1/jobs/${id}/artifacts/catalog`);
       assert.equal(catalog.status, 404);
       await catalog.body?.cancel();
 
@@ -201,7 +207,7 @@ Deno.test(
         "models/slow.sql",
         "select sum(a.range * b.range) as n from range(100000) a cross join range(100000) b\n",
       );
-      const slow = await (await fetch(`${d.url}/v1/jobs`, {
+      const slow = await (await d.fetch(`/v1/jobs`, {
         method: "POST",
         body: JSON.stringify({
           command: "run",
@@ -210,7 +216,7 @@ Deno.test(
         }),
       })).json() as Job;
       // Follow it live; cancel once dbt has started the slow model.
-      const stream = (await fetch(`${d.url}/v1/jobs/${slow.id}/events`)).body!
+      const stream = (await d.fetch(`/v1/jobs/${slow.id}/events`)).body!
         .pipeThrough(new TextDecoderStream()).getReader();
       let seen = "";
       while (!/"type":"node_started"[^}]*"name":"slow"/.test(seen)) {
@@ -218,12 +224,12 @@ Deno.test(
         assert.ok(!done, "the stream stays open while the job runs");
         seen += value;
       }
-      const cancel = await fetch(`${d.url}/v1/jobs/${slow.id}/cancel`, {
+      const cancel = await d.fetch(`/v1/jobs/${slow.id}/cancel`, {
         method: "POST",
       });
       assert.equal(cancel.status, 200);
       await cancel.body?.cancel();
-      const cancelled = await waitJob(d.url, slow.id, [
+      const cancelled = await waitJob(d, slow.id, [
         "cancelled",
         "failed",
         "succeeded",

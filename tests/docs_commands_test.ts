@@ -20,6 +20,7 @@ const DOCS = [
   "docs/runtime-selection.md",
   "docs/migration.md",
   "docs/troubleshooting.md",
+  "docs/security.md",
   "runtimes/local/README.md",
   "runtimes/fusion/README.md",
   "runtimes/cloud/README.md",

@@ -81,6 +81,15 @@ async function appWith(runtimes: Record<string, DbtRuntime>, root: string) {
     runtimeNames: ["local", "fusion", "cloud"],
     maxBodyBytes: 65536,
     streams: new Set(),
+    // In-process requests carry no real Host: the Host check is the
+    // boundary tests' business.
+    boundary: {
+      loopback: false,
+      port: () => 0,
+      allowHosts: [],
+      allowOrigins: [],
+      log: () => {},
+    },
   });
   const post = (body: unknown) =>
     app.request("http://127.0.0.1/v1/jobs", {

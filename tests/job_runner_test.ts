@@ -161,12 +161,23 @@ Deno.test(
     const app = createApp({
       runner,
       projectRoots: [dir],
-      token: undefined,
+      token: "job-runner-test-token-0123456789",
       defaultRuntime: "local",
       runtimeNames: ["local"],
       maxBodyBytes: 65536,
       streams: new Set(),
+      boundary: {
+        loopback: true,
+        port: () => server.addr.port,
+        allowHosts: [],
+        allowOrigins: [],
+        log: () => {},
+      },
     });
+    const headers = {
+      authorization: "Bearer job-runner-test-token-0123456789",
+      "content-type": "application/json",
+    };
     const server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
       app.fetch,
@@ -178,6 +189,7 @@ Deno.test(
       for (let i = 0; i < 10; i++) {
         const res = await fetch(`${url}/v1/jobs`, {
           method: "POST",
+          headers,
           body: JSON.stringify({
             command: "run",
             project_dir: `${dir}/proj`,
@@ -192,9 +204,10 @@ Deno.test(
     assert.deepEqual([...new Set(statuses)], [202]);
     assert.equal(ids.size, 200);
     await until(() => runner.list().every((j) => j.status === "succeeded"));
-    const listed = await (await fetch(`${url}/v1/jobs`)).json() as {
-      jobs: Job[];
-    };
+    const listed = await (await fetch(`${url}/v1/jobs`, { headers }))
+      .json() as {
+        jobs: Job[];
+      };
     assert.equal(listed.jobs.length, 200);
     assert.equal(local.calls.length, 200);
     assert.equal(local.maxRunning, 1);

@@ -161,7 +161,7 @@ Deno.test(
     ]);
     try {
       assert.ok(d.url, d.logs());
-      const submitted = await (await fetch(`${d.url}/v1/jobs`, {
+      const submitted = await (await d.fetch(`/v1/jobs`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({
@@ -172,7 +172,7 @@ Deno.test(
       })).json() as Job;
       let job: Job;
       for (;;) {
-        job = await (await fetch(`${d.url}/v1/jobs/${submitted.id}`))
+        job = await (await d.fetch(`/v1/jobs/${submitted.id}`))
           .json() as Job;
         if (job.status !== "queued" && job.status !== "running") break;
         await new Promise((r) => setTimeout(r, 200));
@@ -183,7 +183,7 @@ Deno.test(
         events_sent: 0,
         events_failed: 2,
       });
-      const sse = await (await fetch(`${d.url}/v1/jobs/${job.id}/events`))
+      const sse = await (await d.fetch(`/v1/jobs/${job.id}/events`))
         .text();
       assert.match(sse, /OpenLineage START event not delivered/);
       assert.match(sse, /OpenLineage COMPLETE event not delivered/);

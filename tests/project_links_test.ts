@@ -303,7 +303,7 @@ Deno.test(
       });
       assert.equal(res.status, 202, await res.clone().text());
       const { id } = await res.json() as Job;
-      const job = await waitJob(d.url, id, ["succeeded", "failed"], headers);
+      const job = await waitJob(d, id, ["succeeded", "failed"]);
       assert.equal(job.status, "succeeded", JSON.stringify(job.error));
       const url = `${d.url}/v1/jobs/${id}/artifacts/run_results`;
       const ok = await fetch(url, { headers });

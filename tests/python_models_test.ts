@@ -236,12 +236,12 @@ Deno.test(
         });
         const submitted = await res.json() as Job;
         assert.ok(res.ok, JSON.stringify(submitted));
-        const job = await waitJob(d.url, submitted.id, [
+        const job = await waitJob(d, submitted.id, [
           "succeeded",
           "failed",
           "cancelled",
           "interrupted",
-        ], headers);
+        ]);
         assert.ok(
           job.result,
           `${command} job has a result: ${JSON.stringify(job)}`,

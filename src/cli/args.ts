@@ -59,6 +59,9 @@ export interface CliArgs {
   projectRoots: string[];
   tokenFile: string | undefined;
   tokenRef: string | undefined;
+  /** serve: web origins browsers may call from; extra loopback Host names. */
+  allowOrigins: string[];
+  allowHosts: string[];
   stateDir: string | undefined;
   graceSeconds: number;
   /** serve: keep finished jobs this long. */
@@ -93,6 +96,8 @@ const OPTIONS = {
   "project-root": { type: "string", multiple: true },
   "token-file": { type: "string" },
   "token-ref": { type: "string" },
+  "allow-origin": { type: "string", multiple: true },
+  "allow-host": { type: "string", multiple: true },
   "state-dir": { type: "string" },
   "grace-seconds": { type: "string" },
   "retention-hours": { type: "string" },
@@ -119,6 +124,35 @@ function usage(message: string): FloeDbtError {
   return new FloeDbtError(ERROR_CODES.usage, message, {
     hint: "run 'floe-dbt --help' or 'floe-dbt COMMAND --help'",
   });
+}
+
+/** `--allow-origin`: a plain `http(s)://host[:port]` origin. */
+function origin(value: string): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(value);
+  } catch {
+    u = undefined;
+  }
+  if (
+    !u || (u.protocol !== "http:" && u.protocol !== "https:") ||
+    u.origin.toLowerCase() !== value.replace(/\/$/, "").toLowerCase()
+  ) {
+    throw usage(
+      `--allow-origin must be an origin like https://app.example:8443, not '${value}'`,
+    );
+  }
+  return u.origin.toLowerCase();
+}
+
+/** `--allow-host`: a host name (no port, scheme or path). */
+function hostName(value: string): string {
+  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(value)) {
+    throw usage(
+      `--allow-host must be a host name like floe.internal, not '${value}'`,
+    );
+  }
+  return value.toLowerCase();
 }
 
 /** Parse argv (without the program name). */
@@ -202,6 +236,8 @@ export function parseCli(
     projectRoots: (v["project-root"] ?? []).map((p) => resolve(p)),
     tokenFile: v["token-file"],
     tokenRef: v["token-ref"],
+    allowOrigins: (v["allow-origin"] ?? []).map(origin),
+    allowHosts: (v["allow-host"] ?? []).map(hostName),
     stateDir: v["state-dir"],
     graceSeconds: number("grace-seconds", v["grace-seconds"], 30),
     retentionHours: number("retention-hours", v["retention-hours"], 24 * 7),

@@ -7,7 +7,9 @@
 import { resolve } from "node:path";
 import type { PlatformConfig, RuntimeName } from "../config.ts";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
+import { isLoopback } from "../daemon/guard.ts";
 import { defaultStateDir, startDaemon } from "../daemon/serve.ts";
+import { readPrivateToken, tokenPath } from "../daemon/token.ts";
 import type { Job } from "../jobs/schemas.ts";
 import { ProgressEventSchema } from "../schemas.ts";
 import type { CliArgs } from "./args.ts";
@@ -54,6 +56,8 @@ export async function serve(
     projectRoots: args.projectRoots,
     tokenFile: args.tokenFile,
     tokenRef: args.tokenRef,
+    allowOrigins: args.allowOrigins,
+    allowHosts: args.allowHosts,
     stateDir: resolve(args.stateDir ?? defaultStateDir()),
     graceSeconds: args.graceSeconds,
     maxBodyBytes: 64 * 1024,
@@ -89,7 +93,19 @@ async function token(args: CliArgs): Promise<string | undefined> {
       );
     }
   }
-  return Deno.env.get("FLOE_DBT_TOKEN") || undefined;
+  const env = Deno.env.get("FLOE_DBT_TOKEN");
+  if (env) return env;
+  // A daemon on this machine: the token it generated in its state directory.
+  let host = "";
+  try {
+    host = new URL(args.url).hostname;
+  } catch {
+    // fetch reports the bad URL
+  }
+  if (!isLoopback(host)) return undefined;
+  return await readPrivateToken(
+    tokenPath(resolve(args.stateDir ?? defaultStateDir())),
+  );
 }
 
 async function call(
@@ -101,7 +117,8 @@ async function call(
   const headers: Record<string, string> = {};
   const t = await token(args);
   if (t) headers.authorization = `Bearer ${t}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
+  // Every POST says JSON, bodyless ones too (the daemon refuses others).
+  if (method !== "GET") headers["content-type"] = "application/json";
   if (args.idempotencyKey && method === "POST") {
     headers["idempotency-key"] = args.idempotencyKey;
   }

@@ -14,7 +14,8 @@ import { ERROR_CODES, FloeDbtError, httpStatusFor } from "../errors.ts";
 import { artifactName } from "../jobs/artifact_store.ts";
 import { isFinal, JobRequestSchema } from "../jobs/schemas.ts";
 import type { JobRunner } from "../jobs/runner.ts";
-import { confine, tokenMatches } from "./guard.ts";
+import { boundary, type BoundaryOptions } from "./boundary.ts";
+import { confineRequest, tokenMatches } from "./guard.ts";
 import { openApiDocument } from "./openapi.ts";
 import { addProjectRoutes } from "./project_routes.ts";
 import { lastEventIdOf, sseStream } from "./sse.ts";
@@ -23,7 +24,8 @@ import { lastEventIdOf, sseStream } from "./sse.ts";
 export interface AppOptions {
   runner: JobRunner;
   projectRoots: string[];
-  token: string | undefined;
+  /** The bearer token every route but the probes requires. */
+  token: string;
   defaultRuntime: RuntimeName;
   runtimeNames: readonly RuntimeName[];
   maxBodyBytes: number;
@@ -31,6 +33,8 @@ export interface AppOptions {
   chooseRuntime?: (asked: RuntimeName | undefined) => RuntimeName;
   /** Streams to close on shutdown register here. */
   streams: Set<() => void>;
+  /** Host, Origin and Content-Type checks (see boundary.ts). */
+  boundary: BoundaryOptions;
 }
 
 function fail(
@@ -47,10 +51,10 @@ export function createApp(o: AppOptions): Hono {
 
   app.onError((err, c) => {
     if (err instanceof FloeDbtError) {
-      return c.json(
-        err.toJSON(),
-        httpStatusFor(err.code) as ContentfulStatusCode,
-      );
+      const status = typeof err.details.http_status === "number"
+        ? err.details.http_status
+        : httpStatusFor(err.code);
+      return c.json(err.toJSON(), status as ContentfulStatusCode);
     }
     if (err instanceof HTTPException) {
       return c.json(
@@ -70,34 +74,55 @@ export function createApp(o: AppOptions): Hono {
     }, 404)
   );
 
+  // Before anything else, probes included: browsers and rebinding stop here.
+  app.use("*", boundary(o.boundary));
+
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  let lastReady: boolean | undefined;
   app.get("/readyz", async (c) => {
-    const rt = o.runner.runtime(o.defaultRuntime);
-    const a = await rt.availability();
-    return c.json({
-      ready: a.available,
-      runtime: o.defaultRuntime,
-      reason: a.reason,
-    }, a.available ? 200 : 503);
+    let ready = false;
+    let reason: string | undefined;
+    try {
+      const a = await o.runner.runtime(o.defaultRuntime).availability();
+      ready = a.available;
+      reason = a.reason;
+    } catch (e) {
+      reason = (e as Error).message;
+    }
+    // Open to anyone: only the answer; the why goes to the daemon log.
+    if (ready !== lastReady) {
+      o.boundary.log(
+        ready ? "info" : "warn",
+        ready ? "ready" : "not ready",
+        { runtime: o.defaultRuntime, reason },
+      );
+      lastReady = ready;
+    }
+    return c.json({ ready }, ready ? 200 : 503);
   });
 
   app.use("*", async (c, next) => {
-    if (!o.token) return await next();
     const header = c.req.header("authorization") ?? "";
     const m = header.match(/^Bearer\s+(.+)$/i);
     if (!m || !(await tokenMatches(m[1]!.trim(), o.token))) {
+      o.boundary.log("warn", "refused request: bearer token", {
+        method: c.req.method,
+        path: c.req.path,
+        reason: m ? "wrong token" : "missing token",
+        status: 401,
+      });
       return c.json(
         {
           code: ERROR_CODES.forbidden,
           message: m ? "Wrong bearer token" : "Missing bearer token",
           hint:
-            "send Authorization: Bearer <token> (the token the agent was started with)",
+            "send Authorization: Bearer <token>: the daemon's --token-file, or the token it generated in <state-dir>/token (the floe-dbt CLI on the same machine reads it with the same --state-dir / FLOE_STATE_DIR)",
         },
         401,
         { "WWW-Authenticate": "Bearer" },
       );
     }
-    await next();
+    return await next();
   });
 
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
@@ -165,14 +190,19 @@ export function createApp(o: AppOptions): Hono {
           "see GET /openapi.json for the JobRequest schema",
         );
       }
-      const req = parsed.data;
-      req.project_dir = confine(req.project_dir, o.projectRoots, "project_dir");
-      if (req.profiles_dir) {
-        req.profiles_dir = confine(
-          req.profiles_dir,
-          o.projectRoots,
-          "profiles_dir",
-        );
+      let req;
+      try {
+        req = confineRequest(parsed.data, o.projectRoots);
+      } catch (e) {
+        if (e instanceof FloeDbtError && e.code === ERROR_CODES.forbidden) {
+          o.boundary.log("warn", "refused job: outside the project roots", {
+            project_dir: parsed.data.project_dir,
+            profiles_dir: parsed.data.profiles_dir,
+            project_roots: o.projectRoots,
+            status: 403,
+          });
+        }
+        throw e;
       }
       const key = c.req.header("idempotency-key") ?? undefined;
       if (key !== undefined && (key.length === 0 || key.length > 200)) {

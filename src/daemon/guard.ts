@@ -79,14 +79,32 @@ export function confine(dir: string, roots: string[], what: string): string {
 }
 
 function outside(dir: string, what: string, roots: string[]): FloeDbtError {
+  // The roots are the operator's business: the body never lists them, the
+  // daemon log does (see the callers).
   return new FloeDbtError(
     ERROR_CODES.forbidden,
     `${what} '${dir}' is outside the allowed project roots`,
     {
-      hint: `use a directory under ${
-        roots.join(", ") ||
-        "(no roots configured: start serve with --project-root DIR)"
-      }`,
+      hint: roots.length
+        ? "use a project under one of the daemon's project roots: ask the operator, or see the daemon log"
+        : "no project roots are configured: start serve with --project-root DIR",
     },
   );
+}
+
+/**
+ * The request with `project_dir` (and `profiles_dir`) confined to `roots`
+ * and replaced by their real paths; throws like `confine`.
+ */
+export function confineRequest<
+  T extends { project_dir: string; profiles_dir?: string | undefined },
+>(req: T, roots: string[]): T {
+  const out = {
+    ...req,
+    project_dir: confine(req.project_dir, roots, "project_dir"),
+  };
+  if (req.profiles_dir) {
+    out.profiles_dir = confine(req.profiles_dir, roots, "profiles_dir");
+  }
+  return out;
 }

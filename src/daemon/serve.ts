@@ -1,18 +1,20 @@
 /**
- * Start the daemon: the job runner plus the HTTP API on Deno.serve, loopback
- * only unless a token is set, and a graceful shutdown that drains jobs.
+ * Start the daemon: the job runner plus the HTTP API on Deno.serve, always
+ * behind a bearer token (given, or generated into the state directory), and
+ * a graceful shutdown that drains jobs.
  *
  * @module
  */
 import { join } from "node:path";
 import type { PlatformConfig, RuntimeName } from "../config.ts";
-import { configError } from "../errors.ts";
+import { configError, ERROR_CODES, FloeDbtError } from "../errors.ts";
 import { createRuntime, RUNTIME_NAMES } from "../registry.ts";
 import { JobRunner } from "../jobs/runner.ts";
 import { chooseRuntime } from "../runtime_choice.ts";
 import { resolveSecret } from "../secrets.ts";
 import { createApp } from "./app.ts";
-import { isLoopback } from "./guard.ts";
+import { confineRequest, isLoopback } from "./guard.ts";
+import { generatedToken, tokenPath } from "./token.ts";
 
 /** How to start the daemon. */
 export interface DaemonOptions {
@@ -21,6 +23,10 @@ export interface DaemonOptions {
   projectRoots: string[];
   tokenFile?: string | undefined;
   tokenRef?: string | undefined;
+  /** Origins browsers may call from (none by default). */
+  allowOrigins?: string[] | undefined;
+  /** Extra Host names a loopback daemon answers. */
+  allowHosts?: string[] | undefined;
   stateDir: string;
   graceSeconds: number;
   maxBodyBytes: number;
@@ -53,7 +59,9 @@ export function defaultStateDir(): string {
   return join(home, ".local", "state", "floe-dbt");
 }
 
-async function loadToken(o: DaemonOptions): Promise<string | undefined> {
+async function loadToken(
+  o: DaemonOptions,
+): Promise<{ token: string; auth: string }> {
   let token: string;
   let where: string;
   if (o.tokenFile) {
@@ -69,25 +77,25 @@ async function loadToken(o: DaemonOptions): Promise<string | undefined> {
   } else if (o.tokenRef) {
     where = `the secret reference '${o.tokenRef}'`;
     token = await resolveSecret(o.tokenRef);
-  } else return undefined;
+  } else {
+    return {
+      token: await generatedToken(o.stateDir),
+      auth: `bearer (generated, in ${tokenPath(o.stateDir)})`,
+    };
+  }
   if (token.length < 16) {
     throw configError(
       `The token from ${where} is shorter than 16 characters`,
       "use a long random token (e.g. openssl rand -hex 32)",
     );
   }
-  return token;
+  return { token, auth: `bearer (from ${where})` };
 }
 
 /** Start the daemon; resolves once it listens. */
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
-  const token = await loadToken(o);
-  if (!token && !isLoopback(o.host)) {
-    throw configError(
-      `Refusing to listen on '${o.host}' without a token: only loopback addresses may go without one`,
-      "pass --token-file FILE or --token-ref NAME, or listen on 127.0.0.1",
-    );
-  }
+  await Deno.mkdir(o.stateDir, { recursive: true, mode: 0o700 });
+  const { token, auth } = await loadToken(o);
   if (o.projectRoots.length === 0) {
     throw configError(
       "serve needs at least one --project-root DIR",
@@ -113,8 +121,29 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       o.retentionHours,
     ) * 3600_000,
     log: o.log,
+    // Today's roots, again, right before each job runs (resumed ones too).
+    confine: (req) => {
+      try {
+        return confineRequest(req, o.projectRoots);
+      } catch (e) {
+        if (!(e instanceof FloeDbtError) || e.code !== ERROR_CODES.forbidden) {
+          throw e;
+        }
+        o.log("warn", "job refused at start: outside the project roots", {
+          project_dir: req.project_dir,
+          profiles_dir: req.profiles_dir,
+          project_roots: o.projectRoots,
+        });
+        throw new FloeDbtError(
+          ERROR_CODES.forbidden,
+          `Refused when the job started: ${e.message} (the daemon's roots changed since it was queued)`,
+          e.hint ? { hint: e.hint } : {},
+        );
+      }
+    },
   });
   const streams = new Set<() => void>();
+  let boundPort = o.port; // the real one once Deno.serve listens (port 0)
   const app = createApp({
     runner,
     projectRoots: o.projectRoots,
@@ -125,22 +154,34 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     chooseRuntime: (name) =>
       name === undefined ? o.defaultRuntime : chooseRuntime(name, o.config),
     streams,
+    boundary: {
+      loopback: isLoopback(o.host),
+      port: () => boundPort,
+      allowHosts: o.allowHosts ?? [],
+      allowOrigins: o.allowOrigins ?? [],
+      log: o.log,
+    },
   });
   let ready!: (port: number) => void;
   const listening = new Promise<number>((r) => (ready = r));
   const server = Deno.serve({
     hostname: o.host,
     port: o.port,
-    onListen: ({ port }) => ready(port),
+    onListen: ({ port }) => {
+      boundPort = port;
+      ready(port);
+    },
   }, app.fetch);
-  const port = await listening;
+  const port: number = await listening;
   o.log(
     "info",
     `floe-dbt daemon listening on http://${
       o.host.includes(":") ? `[${o.host}]` : o.host
     }:${port}`,
     {
-      auth: token ? "bearer" : "none (loopback)",
+      auth,
+      allow_origins: o.allowOrigins ?? [],
+      allow_hosts: o.allowHosts ?? [],
       state_dir: o.stateDir,
       project_roots: o.projectRoots,
     },

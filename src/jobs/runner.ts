@@ -42,6 +42,12 @@ export interface RunnerOptions {
    * `retentionMs`); the job stays listed and its artifacts answer 410.
    */
   artifactRetentionMs?: number;
+  /**
+   * Policy checked again right before a job runs (journal-resumed jobs too):
+   * returns the request to run (e.g. with real paths) or throws, and the job
+   * ends `failed` with that error.
+   */
+  confine?: (request: JobRequest) => JobRequest;
   /** Where the runner reports what it does (never secrets). */
   log?: (
     level: "info" | "warn" | "error",
@@ -57,6 +63,27 @@ type Listener = (event: ProgressEvent | null) => void;
 
 function now(): string {
   return new Date().toISOString();
+}
+
+/** JSON with object keys sorted, so equal values give equal text. */
+function canonical(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_k, v) =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(
+          Object.entries(v).filter(([, x]) => x !== undefined).sort((
+            [a],
+            [b],
+          ) => a < b ? -1 : a > b ? 1 : 0),
+        )
+        : v,
+  );
+}
+
+/** What an Idempotency-Key stands for: the validated request and its runtime. */
+function requestKey(request: JobRequest, runtime: RuntimeName): string {
+  return canonical({ request, runtime });
 }
 
 /** Runs jobs, journals them, streams their progress. */
@@ -126,22 +153,33 @@ export class JobRunner {
         },
       );
     }
+    const runtime = request.runtime === undefined
+      ? this.#o.defaultRuntime
+      : (this.#o.chooseRuntime?.(request.runtime) ?? request.runtime);
     if (idempotencyKey) {
       // A submit with this key may still be writing its journal line (no
       // await otherwise: from the check to #writing.set stays synchronous).
       const writing = this.#writing.get(idempotencyKey);
       if (writing) await writing.catch(() => {});
-      const existing = this.#keys.get(idempotencyKey);
-      if (existing && this.#jobs.has(existing)) {
-        return {
-          job: structuredClone(this.#jobs.get(existing)!),
-          created: false,
-        };
+      const existing = this.#jobs.get(this.#keys.get(idempotencyKey) ?? "");
+      if (existing) {
+        if (
+          requestKey(existing.request, existing.runtime) !==
+            requestKey(request, runtime)
+        ) {
+          throw new FloeDbtError(
+            ERROR_CODES.usage,
+            `Idempotency-Key '${idempotencyKey}' was already used for a different request (job ${existing.id})`,
+            {
+              hint:
+                "use a new key for a new request; resend exactly the same body to get the first job back",
+              details: { http_status: 422 },
+            },
+          );
+        }
+        return { job: structuredClone(existing), created: false };
       }
     }
-    const runtime = request.runtime === undefined
-      ? this.#o.defaultRuntime
-      : (this.#o.chooseRuntime?.(request.runtime) ?? request.runtime);
     this.#prune();
     const job: Job = {
       id: crypto.randomUUID(),
@@ -386,7 +424,7 @@ export class JobRunner {
     if (this.#shuttingDown) return;
     const controller = new AbortController();
     this.#controllers.set(job.id, controller);
-    const req = job.request;
+    let req = job.request;
     const span = startJobSpan(job);
     try {
       await this.#update(job, {
@@ -408,11 +446,13 @@ export class JobRunner {
         runtime: job.runtime,
         ts: now(),
       });
+      // Today's policy, not the one of the day it was queued.
+      if (this.#o.confine) req = this.#o.confine(job.request);
       const rt = this.runtime(job.runtime);
       const result = await context.with(
         span.context,
         () =>
-          callRuntime(rt, job, {
+          callRuntime(rt, { ...job, request: req }, {
             onEvent: (e: ProgressEvent) => this.#emit(job.id, e),
             signal: controller.signal,
             // Awaited by the runtime: the run id is on disk before polling.
