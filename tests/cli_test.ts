@@ -42,7 +42,7 @@ Deno.test(
       r.stderr,
       /FLOE-DBT-E002 model\.jaffle_duck\.oops error: [\s\S]*missing_table_xyz/,
     );
-    assert.match(r.stderr, /2 models, 0 tests; 1 failure/);
+    assert.match(r.stderr, /1 model, 0 tests; 1 failure/);
     assert.doesNotMatch(
       r.stderr,
       /^error: /m,

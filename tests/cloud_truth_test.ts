@@ -78,8 +78,10 @@ Deno.test("execution_time_seconds is the call's wall time; dbt's own is metadata
 
 Deno.test("base_url and discovery_url must be https unless loopback (E003)", async () => {
   await using s = await cloudSetup();
+  // The runtime checks again what the config schema already refuses, for
+  // a config built in code.
   const config = (extra: Record<string, unknown>) =>
-    CloudConfigSchema.parse({ ...s.runtime.config, ...extra });
+    ({ ...s.runtime.config, ...extra }) as typeof s.runtime.config;
   for (
     const [key, url] of [
       ["base_url", "http://ab123.us1.dbt.com"],
@@ -87,6 +89,12 @@ Deno.test("base_url and discovery_url must be https unless loopback (E003)", asy
       ["discovery_url", "http://metadata.cloud.getdbt.com/graphql"],
     ]
   ) {
+    assert.equal(
+      CloudConfigSchema.safeParse({ ...s.runtime.config, [key!]: url })
+        .success,
+      false,
+      `the config schema refuses ${key} ${url}`,
+    );
     assert.throws(
       () => new CloudRuntime(config({ [key!]: url })),
       (e: unknown) =>
@@ -103,7 +111,9 @@ Deno.test("base_url and discovery_url must be https unless loopback (E003)", asy
       "http://[::1]:9",
     ]
   ) {
-    new CloudRuntime(config({ base_url: ok }));
+    new CloudRuntime(
+      CloudConfigSchema.parse({ ...s.runtime.config, base_url: ok }),
+    );
   }
 });
 

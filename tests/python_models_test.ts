@@ -190,8 +190,6 @@ Deno.test(
         join(dir, "manifest.yaml"),
         "--project-dir",
         proj,
-        "--profiles-dir",
-        proj,
       ], env);
       assert.equal(JSON.parse(build).success, true, build);
       await assertValid("run_result", build, "cloud build");

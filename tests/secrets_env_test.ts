@@ -215,7 +215,10 @@ Deno.test("config validate: https and http to loopback hosts are accepted", asyn
     ]
   ) {
     await using c = await writeConfig(text);
-    const r = await runAgent(["config", "validate", c.file]);
+    // config validate also resolves the secret references.
+    const r = await runAgent(["config", "validate", c.file], {
+      env: { FLOE_SECRET_TOK: "x".repeat(20), FLOE_SECRET_KEY: "y" },
+    });
     assert.equal(r.code, 0, r.stderr + text);
   }
 });

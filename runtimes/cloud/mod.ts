@@ -66,15 +66,16 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
 
   constructor(config: CloudConfig, options: CloudRuntimeOptions = {}) {
     super();
+    // Before the schema, so a config built in code gets the same E003.
+    if (config.base_url) checkHttps(config.base_url, "base_url");
+    if (config.discovery_url) {
+      checkHttps(config.discovery_url, "discovery_url");
+    }
     this.config = CloudConfigSchema.parse(config);
     this.#clock = options.clock ?? realClock;
     this.#logger = options.logger ?? (() => {});
     this.#random = options.random ?? Math.random;
     this.#backoffMs = options.backoffMs;
-    checkHttps(this.config.base_url, "base_url");
-    if (this.config.discovery_url) {
-      checkHttps(this.config.discovery_url, "discovery_url");
-    }
     const host = new URL(this.config.base_url).hostname;
     if (LEGACY_HOSTS.includes(host)) {
       const w =
