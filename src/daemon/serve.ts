@@ -110,11 +110,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const { token, auth } = await loadTokenIn(o);
     // Then the port, before any recovery: "address in use" leaves the
     // journal as it was. Requests wait for the runner below.
-    let handle: ((req: Request) => Response | Promise<Response>) | undefined;
+    const api: { fetch?: (req: Request) => Response | Promise<Response> } = {};
     let ready!: (port: number) => void;
     const listening = new Promise<number>((r) => (ready = r));
     server = bind(o, (req) =>
-      handle ? handle(req) : Response.json({
+      api.fetch ? api.fetch(req) : Response.json({
         code: ERROR_CODES.unavailable,
         message: "The agent is starting: recovering its job journal",
         hint: "retry in a moment",
@@ -124,7 +124,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const port: number = await listening;
     const runner = await openRunner(o);
     const { fetch, streams } = appFor(o, runner, token, port);
-    handle = fetch;
+    api.fetch = fetch;
     return running(o, { port, runner, streams, server, lock, auth });
   } catch (e) {
     await server?.shutdown().catch(() => {});
