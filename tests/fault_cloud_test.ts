@@ -252,3 +252,50 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "fault: SIGTERM mid-trigger leaves the maybe-made run alone; the restart adopts it by the nonce, one run, nothing cancelled",
+  opts,
+  async () => {
+    await using w = await cloudWorld();
+    w.server.faults.push({ route: "trigger", kind: "lose_response" });
+    w.server.holdRunning = true;
+    const d1 = await startDaemonProcess(w.args, w.env);
+    const job = await submitJob(d1, {
+      command: "run",
+      project_dir: `${w.dir}/proj`,
+    });
+    await journaled(
+      w,
+      job.id,
+      (j) => Boolean(j.remote_nonce),
+      "the trigger nonce on disk",
+    );
+    await until(
+      () => Promise.resolve(w.server.runs.size === 1 ? true : undefined),
+      "the run in dbt Cloud",
+    );
+    d1.child.kill("SIGTERM");
+    assert.equal(await d1.exit(), 0, d1.logs());
+    assert.equal(cancels(w).length, 0, "the stray-run cancel is not sent");
+    const left = (await journaledJobs(w.state)).get(job.id)!;
+    assert.equal(left.status, "running");
+    assert.equal(left.remote_run_id, null);
+
+    w.server.holdRunning = false;
+    const d2 = await startDaemonProcess(w.args, w.env);
+    try {
+      const done = await finished(d2, job.id);
+      assert.equal(done.status, "succeeded", JSON.stringify(done.error));
+      const [run] = [...w.server.runs.values()];
+      assert.equal(done.remote_run_id, String(run!.id));
+      assert.equal(w.server.runs.size, 1);
+      assert.equal(triggers(w).length, 1);
+      assert.equal(cancels(w).length, 0);
+      await assertNothingLost(d2, w.state, { [job.id]: "succeeded" });
+    } finally {
+      d2.child.kill("SIGTERM");
+      assert.equal(await d2.exit(), 0);
+    }
+  },
+);
