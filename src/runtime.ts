@@ -43,6 +43,24 @@ export interface CallOptions {
   onRemoteRun?: ((runId: string) => void | Promise<void>) | undefined;
   /** Follow an existing remote run instead of starting one (cloud). */
   resumeRunId?: string | undefined;
+  /**
+   * Called with the nonce of a remote trigger before the trigger is sent
+   * (cloud), so a job runner can journal it: after a crash mid-trigger the
+   * run is found by it (`resumeTrigger`) instead of being triggered twice.
+   */
+  onTrigger?: ((nonce: string) => void | Promise<void>) | undefined;
+  /**
+   * A trigger that may have been sent before a crash (its nonce, and a time
+   * before it was sent): the run it made is adopted, or, when there is none,
+   * the call triggers as usual with that nonce (cloud).
+   */
+  resumeTrigger?: { nonce: string; sinceMs: number } | undefined;
+  /**
+   * Stops following a remote run without cancelling it: the agent is going
+   * away and the run is reattached after the restart (cloud). Local work
+   * ignores it and stops on `signal` only.
+   */
+  detach?: AbortSignal | undefined;
   /** dbt threads for this call, when the caller sets them (cloud: threads_override). */
   threads?: number | undefined;
 }

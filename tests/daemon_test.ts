@@ -227,7 +227,7 @@ Deno.test(
       const cancel = await d.fetch(`/v1/jobs/${slow.id}/cancel`, {
         method: "POST",
       });
-      assert.equal(cancel.status, 200);
+      assert.equal(cancel.status, 202);
       await cancel.body?.cancel();
       const cancelled = await waitJob(d, slow.id, [
         "cancelled",

@@ -90,7 +90,15 @@ Deno.test(
     const cancelled = await runner.cancel(queued.job.id);
     assert.equal(cancelled.status, "cancelled");
     const running = runner.get(a.job.id)!;
+    // The cancel answers at once; the job ends once the runtime stopped.
     await runner.cancel(running.id);
+    for (
+      let i = 0;
+      i < 500 && runner.get(a.job.id)!.status === "running";
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     assert.equal(runner.get(a.job.id)!.status, "cancelled");
     await runner.shutdown(1000);
     await Deno.remove(dir, { recursive: true });

@@ -95,6 +95,11 @@ export interface PollOptions {
   maxIntervalMs: number;
   timeoutMs: number;
   signal?: AbortSignal | undefined;
+  /**
+   * Aborted (and part of `signal`): stop waiting and leave the run going,
+   * never cancelling it (the agent is shutting down and reattaches later).
+   */
+  detach?: AbortSignal | undefined;
   onRun?: (run: Run) => void;
 }
 
@@ -153,11 +158,17 @@ export class AdminClient {
     return parsed.data;
   }
 
-  /** Trigger a job run; `cause` must carry a unique nonce (see steps.ts causeFor). */
+  /**
+   * Trigger a job run; `cause` must carry a unique nonce (see steps.ts
+   * causeFor). An abort while the POST is in flight cancels the run it may
+   * have made, unless `detach` is aborted (the caller finds it by its cause
+   * after a restart).
+   */
   async trigger(
     jobId: string,
     body: TriggerBody,
     signal?: AbortSignal,
+    detach?: AbortSignal,
   ): Promise<{ run: Run; adopted: boolean }> {
     const since = this.#o.clock.now();
     let adopted = false;
@@ -188,7 +199,9 @@ export class AdminClient {
       // Cancelled while the POST was in flight: the run may exist anyway.
       // Find it by its cause tag and cancel it, so nothing keeps running
       // unseen (best effort, without the aborted signal).
-      if (signal?.aborted) await this.#cancelStray(jobId, body.cause, since);
+      if (signal?.aborted && !detach?.aborted) {
+        await this.#cancelStray(jobId, body.cause, since);
+      }
       throw e;
     }
     const run =
@@ -362,6 +375,7 @@ export class AdminClient {
         // Outages (network errors, 5xx, 429) are waited out until the deadline.
         run = await this.getRun(runId, p.signal, deadline);
       } catch (e) {
+        if (p.detach?.aborted) throw p.detach.reason;
         if (e instanceof FloeDbtError && e.code === ERROR_CODES.cancelled) {
           throw await this.#cancelled(runId, e);
         }
@@ -393,6 +407,7 @@ export class AdminClient {
       try {
         await clock.sleep(Math.min(interval, left), p.signal);
       } catch (e) {
+        if (p.detach?.aborted) throw p.detach.reason;
         throw await this.#cancelled(runId, e);
       }
       interval = Math.min(interval * 2, p.maxIntervalMs);

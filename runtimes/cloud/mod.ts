@@ -24,7 +24,13 @@ import type {
   Selection,
 } from "../../src/runtime.ts";
 import type { DbtCommand, LintResult, RunResult } from "../../src/schemas.ts";
-import { accessUrl, AdminClient, checkHttps, LEGACY_HOSTS } from "./client.ts";
+import {
+  accessUrl,
+  AdminClient,
+  checkHttps,
+  LEGACY_HOSTS,
+  type TriggerBody,
+} from "./client.ts";
 import { ArtifactCache, cacheDirFor, cacheDisabledByEnv } from "./cache.ts";
 import { appliedModels, discoveryUrlFor } from "./discovery.ts";
 import { logEvent, nodeEvents } from "./events.ts";
@@ -131,7 +137,9 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
     const steps = needsOverride(selection, Boolean(ownJob))
       ? [step]
       : undefined;
-    const cause = causeFor(step, crypto.randomUUID().slice(0, 12));
+    const nonce = options.resumeTrigger?.nonce ??
+      crypto.randomUUID().slice(0, 12);
+    const cause = causeFor(step, nonce);
     const overrides = {
       ...(ref.target ? { target: ref.target } : {}),
       ...(options.threads ? { threads: options.threads } : {}),
@@ -139,6 +147,12 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
     const cache = this.#cache(ref);
     const api = await this.#api();
     options.signal?.throwIfAborted();
+    // Waits end on a cancel or a detach; only a cancel reaches dbt Cloud.
+    const detach = options.detach;
+    const signal = detach && options.signal
+      ? AbortSignal.any([options.signal, detach])
+      : options.signal ?? detach;
+    signal?.throwIfAborted();
     emit(
       logEvent(
         "info",
@@ -153,22 +167,32 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
     // follow that run, never trigger a second one.
     const { run: first, adopted } = options.resumeRunId
       ? {
-        run: await api.getRun(options.resumeRunId, options.signal),
+        run: await api.getRun(options.resumeRunId, signal),
         adopted: true,
       }
-      : await api.trigger(jobId, {
-        cause,
-        ...(steps ? { steps_override: steps } : {}),
-        ...(overrides.target ? { target_name_override: overrides.target } : {}),
-        ...(overrides.threads ? { threads_override: overrides.threads } : {}),
-      }, options.signal);
+      : await this.#trigger(
+        api,
+        jobId,
+        {
+          cause,
+          ...(steps ? { steps_override: steps } : {}),
+          ...(overrides.target
+            ? { target_name_override: overrides.target }
+            : {}),
+          ...(overrides.threads ? { threads_override: overrides.threads } : {}),
+        },
+        nonce,
+        options,
+        signal,
+      );
     await options.onRemoteRun?.(String(first.id));
     let seen = first.status;
     const run = await api.waitForRun(first.id, {
       minIntervalMs: this.config.poll_interval_seconds * 1000,
       maxIntervalMs: this.config.max_poll_interval_seconds * 1000,
       timeoutMs: this.config.timeout_seconds * 1000,
-      signal: options.signal,
+      signal,
+      detach,
       onRun: (r) => {
         if (r.status === seen) return;
         seen = r.status;
@@ -198,7 +222,7 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
     }
     const files: Record<string, string> = {};
     for (const name of ARTIFACTS) {
-      const text = await api.runArtifact(run.id, name, options.signal);
+      const text = await api.runArtifact(run.id, name, signal);
       if (text !== undefined) files[name] = text;
     }
     if (!files["run_results.json"]) {
@@ -236,6 +260,39 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
       (this.#clock.now() - started) / 1000,
     );
     return result;
+  }
+
+  /**
+   * Trigger the run, its nonce journaled first (`onTrigger`); after a crash
+   * mid-trigger (`resumeTrigger`) the run that trigger made is adopted, and
+   * only when there is none is it sent (again with that nonce).
+   */
+  async #trigger(
+    api: AdminClient,
+    jobId: string,
+    body: TriggerBody,
+    nonce: string,
+    options: CallOptions,
+    signal: AbortSignal | undefined,
+  ): Promise<{ run: Run; adopted: boolean }> {
+    const resume = options.resumeTrigger;
+    if (resume) {
+      const found = await api.findTriggered(
+        jobId,
+        body.cause,
+        resume.sinceMs,
+        signal,
+      );
+      if (found) {
+        this.#logger(
+          "info",
+          `adopted dbt Cloud run ${found.id}, triggered before the agent restarted`,
+        );
+        return { run: await api.getRun(found.id, signal), adopted: true };
+      }
+    }
+    await options.onTrigger?.(nonce);
+    return await api.trigger(jobId, body, signal, options.detach);
   }
 
   async compileProject(

@@ -32,6 +32,7 @@ import { Worker, type WorkerResult } from "./worker.ts";
 import { lintWithSqlfluff } from "./lint.ts";
 import { type VenvVersions, venvVersions } from "./venv_info.ts";
 import { checkCall } from "../../src/validate.ts";
+import { abortable } from "../../src/abortable.ts";
 
 /** dbt selection flags as an argument list. */
 export function selectionArgs(selection: Selection = {}): string[] {
@@ -172,7 +173,9 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
     // After the lock: a catalog.json written before this point is not ours.
     const since = new Date();
     try {
-      const worker = await this.#ensureWorker();
+      // A cancel while the worker starts ends the call at once; the worker
+      // goes on starting and serves the next call.
+      const worker = await abortable(this.#ensureWorker(), options.signal);
       // The worker replaces its whole environment with this one per call.
       const env = childEnv();
       // Like the fusion runtime: no usage statistics unless the user asks.
@@ -247,6 +250,7 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
     };
     signal.addEventListener("abort", onAbort, { once: true });
     try {
+      signal.throwIfAborted();
       return await worker.invoke(req, onEvent);
     } catch (e) {
       if (signal.aborted) {

@@ -237,9 +237,10 @@ export function createApp(o: AppOptions): Hono {
 
   app.get("/v1/jobs/:id", (c) => c.json(job(c.req.param("id"))));
 
+  // Answers at once (202): a running job ends `cancelled` once stopped.
   app.post("/v1/jobs/:id/cancel", async (c) => {
     job(c.req.param("id"));
-    return c.json(await o.runner.cancel(c.req.param("id")));
+    return c.json(await o.runner.cancel(c.req.param("id")), 202);
   });
 
   app.get("/v1/jobs/:id/artifacts/:name", async (c) => {

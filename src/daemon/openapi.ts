@@ -287,10 +287,14 @@ export function openApiDocument(): Record<string, unknown> {
       "/v1/jobs/{id}/cancel": {
         post: {
           operationId: "cancelJob",
-          summary: "Cancel a queued or running job",
+          summary:
+            "Cancel a queued or running job; answers at once, the job ends cancelled once its work has stopped",
           parameters: [idParam],
           responses: {
-            200: json("Job", "the job"),
+            202: json(
+              "Job",
+              "the job as it is now (a running job may still say running; follow it with GET /v1/jobs/{id} or its events)",
+            ),
             ...errors(...AUTH, 404, 409),
           },
         },

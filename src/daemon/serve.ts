@@ -10,10 +10,12 @@ import type { PlatformConfig, RuntimeName } from "../config.ts";
 import { configError, ERROR_CODES, FloeDbtError } from "../errors.ts";
 import { createRuntime, RUNTIME_NAMES } from "../registry.ts";
 import { JobRunner } from "../jobs/runner.ts";
+import type { JobRequest } from "../jobs/schemas.ts";
 import { chooseRuntime } from "../runtime_choice.ts";
 import { resolveSecret } from "../secrets.ts";
 import { createApp } from "./app.ts";
 import { confineRequest, isLoopback } from "./guard.ts";
+import { lockStateDir, stateDirError, type StateLock } from "./state_lock.ts";
 import { generatedToken, tokenPath } from "./token.ts";
 
 /** How to start the daemon. */
@@ -94,56 +96,144 @@ async function loadToken(
 
 /** Start the daemon; resolves once it listens. */
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
-  await Deno.mkdir(o.stateDir, { recursive: true, mode: 0o700 });
-  const { token, auth } = await loadToken(o);
   if (o.projectRoots.length === 0) {
     throw configError(
       "serve needs at least one --project-root DIR",
       "jobs may only use projects under these directories",
     );
   }
-  const runner = await JobRunner.open({
-    stateDir: o.stateDir,
-    defaultRuntime: o.defaultRuntime,
-    chooseRuntime: (name) => chooseRuntime(name, o.config),
-    factory: (name) => createRuntime(name, o.config),
-    maxParallel: (name) => {
-      const section = o.config.plugins.dbt_runtime_config;
-      return name === "fusion"
-        ? (section.fusion?.max_parallel ?? 4)
-        : name === "cloud"
-        ? (section.cloud?.max_parallel ?? 8)
-        : 1;
-    },
-    retentionMs: o.retentionHours * 3600_000,
-    artifactRetentionMs: Math.min(
-      o.artifactRetentionHours ?? o.retentionHours,
-      o.retentionHours,
-    ) * 3600_000,
-    log: o.log,
-    // Today's roots, again, right before each job runs (resumed ones too).
-    confine: (req) => {
-      try {
-        return confineRequest(req, o.projectRoots);
-      } catch (e) {
-        if (!(e instanceof FloeDbtError) || e.code !== ERROR_CODES.forbidden) {
-          throw e;
-        }
-        o.log("warn", "job refused at start: outside the project roots", {
-          project_dir: req.project_dir,
-          profiles_dir: req.profiles_dir,
-          project_roots: o.projectRoots,
-        });
-        throw new FloeDbtError(
-          ERROR_CODES.forbidden,
-          `Refused when the job started: ${e.message} (the daemon's roots changed since it was queued)`,
-          e.hint ? { hint: e.hint } : {},
-        );
-      }
-    },
-  });
+  // First the state directory's lock: a second daemon stops here, before
+  // reading or writing anything of the first one's.
+  const lock = await lockStateDir(o.stateDir);
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  try {
+    const { token, auth } = await loadTokenIn(o);
+    // Then the port, before any recovery: "address in use" leaves the
+    // journal as it was. Requests wait for the runner below.
+    const api: { fetch?: (req: Request) => Response | Promise<Response> } = {};
+    let ready!: (port: number) => void;
+    const listening = new Promise<number>((r) => (ready = r));
+    server = bind(o, (req) =>
+      api.fetch ? api.fetch(req) : Response.json({
+        code: ERROR_CODES.unavailable,
+        message: "The agent is starting: recovering its job journal",
+        hint: "retry in a moment",
+      }, { status: 503, headers: { "retry-after": "1" } }), (port) => {
+      ready(port);
+    });
+    const port: number = await listening;
+    const runner = await openRunner(o);
+    const { fetch, streams } = appFor(o, runner, token, port);
+    api.fetch = fetch;
+    return running(o, { port, runner, streams, server, lock, auth });
+  } catch (e) {
+    await server?.shutdown().catch(() => {});
+    lock.release();
+    throw e;
+  }
+}
+
+async function loadTokenIn(
+  o: DaemonOptions,
+): Promise<{ token: string; auth: string }> {
+  try {
+    return await loadToken(o);
+  } catch (e) {
+    if (e instanceof FloeDbtError) throw e;
+    throw stateDirError(o.stateDir, "keep the generated token in", e);
+  }
+}
+
+/** Listen on host:port; a port in use or a bad address is E003. */
+function bind(
+  o: DaemonOptions,
+  handler: (req: Request) => Response | Promise<Response>,
+  onListen: (port: number) => void,
+): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve({
+      hostname: o.host,
+      port: o.port,
+      onListen: ({ port }) => onListen(port),
+    }, handler);
+  } catch (e) {
+    const where = `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw configError(
+        `Cannot listen on ${where}: the address is in use`,
+        "stop what listens there or choose another --port (FLOE_DBT_PORT)",
+      );
+    }
+    throw configError(
+      `Cannot listen on ${where}: ${(e as Error).message}`,
+      "check --host and --port",
+    );
+  }
+}
+
+/** The job runner over the journal; state directory failures are E003. */
+async function openRunner(o: DaemonOptions): Promise<JobRunner> {
+  try {
+    return await JobRunner.open({
+      stateDir: o.stateDir,
+      defaultRuntime: o.defaultRuntime,
+      chooseRuntime: (name) => chooseRuntime(name, o.config),
+      factory: (name) => createRuntime(name, o.config),
+      maxParallel: (name) => {
+        const section = o.config.plugins.dbt_runtime_config;
+        return name === "fusion"
+          ? (section.fusion?.max_parallel ?? 4)
+          : name === "cloud"
+          ? (section.cloud?.max_parallel ?? 8)
+          : 1;
+      },
+      retentionMs: o.retentionHours * 3600_000,
+      artifactRetentionMs: Math.min(
+        o.artifactRetentionHours ?? o.retentionHours,
+        o.retentionHours,
+      ) * 3600_000,
+      log: o.log,
+      // Today's roots, again, right before each job runs (resumed ones too).
+      confine: (req) => confineAtStart(o, req),
+    });
+  } catch (e) {
+    if (e instanceof FloeDbtError && e.code !== ERROR_CODES.unavailable) {
+      throw e;
+    }
+    throw stateDirError(o.stateDir, "recover the job journal in", e);
+  }
+}
+
+function confineAtStart(o: DaemonOptions, req: JobRequest): JobRequest {
+  try {
+    return confineRequest(req, o.projectRoots);
+  } catch (e) {
+    if (!(e instanceof FloeDbtError) || e.code !== ERROR_CODES.forbidden) {
+      throw e;
+    }
+    o.log("warn", "job refused at start: outside the project roots", {
+      project_dir: req.project_dir,
+      profiles_dir: req.profiles_dir,
+      project_roots: o.projectRoots,
+    });
+    throw new FloeDbtError(
+      ERROR_CODES.forbidden,
+      `Refused when the job started: ${e.message} (the daemon's roots changed since it was queued)`,
+      e.hint ? { hint: e.hint } : {},
+    );
+  }
+}
+
+function appFor(
+  o: DaemonOptions,
+  runner: JobRunner,
+  token: string,
+  port: number,
+): {
+  fetch: (req: Request) => Response | Promise<Response>;
+  streams: Set<() => void>;
+} {
   const streams = new Set<() => void>();
-  let boundPort = o.port; // the real one once Deno.serve listens (port 0)
   const app = createApp({
     runner,
     projectRoots: o.projectRoots,
@@ -156,23 +246,27 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     streams,
     boundary: {
       loopback: isLoopback(o.host),
-      port: () => boundPort,
+      port: () => port,
       allowHosts: o.allowHosts ?? [],
       allowOrigins: o.allowOrigins ?? [],
       log: o.log,
     },
   });
-  let ready!: (port: number) => void;
-  const listening = new Promise<number>((r) => (ready = r));
-  const server = Deno.serve({
-    hostname: o.host,
-    port: o.port,
-    onListen: ({ port }) => {
-      boundPort = port;
-      ready(port);
-    },
-  }, app.fetch);
-  const port: number = await listening;
+  return { fetch: app.fetch, streams };
+}
+
+function running(
+  o: DaemonOptions,
+  d: {
+    port: number;
+    runner: JobRunner;
+    streams: Set<() => void>;
+    server: Deno.HttpServer<Deno.NetAddr>;
+    lock: StateLock;
+    auth: string;
+  },
+): Daemon {
+  const { port, runner, streams, server, lock, auth } = d;
   o.log(
     "info",
     `floe-dbt daemon listening on http://${
@@ -184,6 +278,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       allow_hosts: o.allowHosts ?? [],
       state_dir: o.stateDir,
       project_roots: o.projectRoots,
+      pid: Deno.pid,
     },
   );
   let stopping: Promise<void> | undefined;
@@ -201,6 +296,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         await draining;
         for (const close of streams) close();
         await server.shutdown();
+        lock.release();
         o.log("info", "stopped");
       })();
       return stopping;

@@ -18,7 +18,7 @@ import { context } from "@opentelemetry/api";
 import { parseTraceparent, startJobSpan } from "../telemetry/mod.ts";
 import { ArtifactStore } from "./artifact_store.ts";
 import { Journal } from "./journal.ts";
-import { callRuntime, errorOf, outcomeOf, recover } from "./steps.ts";
+import { callRuntime, errorOf, isRemote, outcomeOf, recover } from "./steps.ts";
 import { isFinal, type Job, type JobRequest } from "./schemas.ts";
 
 /** How the runner is set up. */
@@ -105,6 +105,8 @@ export class JobRunner {
   #accepting = true;
   #pruneTimer: ReturnType<typeof setInterval> | undefined;
   #shuttingDown = false;
+  /** Aborted at shutdown: cloud jobs stop following, their runs go on. */
+  readonly #detach = new AbortController();
 
   private constructor(o: RunnerOptions) {
     this.#o = o;
@@ -279,7 +281,11 @@ export class JobRunner {
     };
   }
 
-  /** Cancel a queued or running job. */
+  /**
+   * Cancel a queued or running job. Answers at once: a running job is
+   * signalled and ends `cancelled` when its runtime has stopped (the job
+   * returned may still say `running`).
+   */
   async cancel(id: string): Promise<Job> {
     const job = this.#jobs.get(id);
     if (!job) {
@@ -301,9 +307,8 @@ export class JobRunner {
       this.#controllers.get(id)?.abort(
         new FloeDbtError(ERROR_CODES.cancelled, "Cancelled by request"),
       );
-      await this.#active.get(id);
     }
-    return job;
+    return structuredClone(job);
   }
 
   /** Runtimes created so far (for /v1/runtimes and readiness). */
@@ -322,13 +327,21 @@ export class JobRunner {
   }
 
   /**
-   * Stop accepting, let running jobs finish within `graceMs`, then cancel
-   * what remains and journal it as interrupted.
+   * Stop accepting; cloud jobs stop following their remote runs at once
+   * (left running remotely, journaled `running`, reattached at the next
+   * start); local and fusion jobs may finish within `graceMs`, then what
+   * remains is cancelled and journaled as interrupted.
    */
   async shutdown(graceMs: number): Promise<void> {
     this.#accepting = false;
     this.#shuttingDown = true;
     clearInterval(this.#pruneTimer);
+    this.#detach.abort(
+      new FloeDbtError(
+        ERROR_CODES.unavailable,
+        "The agent is shutting down: the remote run goes on and is reattached at the next start",
+      ),
+    );
     const running = [...this.#active.values()];
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
@@ -416,10 +429,27 @@ export class JobRunner {
     this.#finish(job.id);
   }
 
+  /**
+   * A cloud job left behind at shutdown: with a run id or a trigger nonce it
+   * stays `running` (the next start reattaches, nothing is cancelled
+   * remotely); with neither nothing was sent, so it is queued again.
+   */
+  async #detached(job: Job): Promise<void> {
+    if (!isRemote(job)) {
+      await this.#update(job, { status: "queued", agent_pid: null });
+    }
+    this.#o.log?.("info", "cloud job left to its remote run until restart", {
+      job_id: job.id,
+      status: job.status,
+      remote_run_id: job.remote_run_id ?? undefined,
+      remote_nonce: job.remote_nonce ?? undefined,
+    });
+  }
+
   async #run(job: Job): Promise<void> {
     if (
       job.status !== "queued" &&
-      !(job.status === "running" && job.remote_run_id)
+      !(job.status === "running" && isRemote(job))
     ) return;
     if (this.#shuttingDown) return;
     const controller = new AbortController();
@@ -459,6 +489,11 @@ export class JobRunner {
             onRemoteRun: (runId: string) =>
               this.#update(job, { remote_run_id: runId }),
             resumeRunId: job.remote_run_id ?? undefined,
+            // Journaled before the trigger is sent (awaited by the runtime).
+            onTrigger: (nonce: string) =>
+              this.#update(job, { remote_nonce: nonce }),
+            resumeTrigger: resumeTriggerOf(job),
+            detach: this.#detach.signal,
           }),
       );
       const kept = await this.artifacts.keep(
@@ -481,7 +516,10 @@ export class JobRunner {
       });
     } catch (e) {
       const shutdown = this.#shuttingDown && controller.signal.aborted;
-      if (controller.signal.aborted) {
+      if (job.runtime === "cloud" && this.#detach.signal.aborted) {
+        await this.#detached(job);
+        return;
+      } else if (controller.signal.aborted) {
         await this.#update(job, {
           status: shutdown ? "interrupted" : "cancelled",
           finished_at: now(),
@@ -523,4 +561,15 @@ export class JobRunner {
       this.#finish(job.id);
     }
   }
+}
+
+/** The trigger a crashed agent may have sent for `job` (nonce, no run id). */
+function resumeTriggerOf(
+  job: Job,
+): { nonce: string; sinceMs: number } | undefined {
+  if (job.remote_run_id || !job.remote_nonce) return undefined;
+  return {
+    nonce: job.remote_nonce,
+    sinceMs: Date.parse(job.started_at ?? job.created_at),
+  };
 }

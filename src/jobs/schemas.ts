@@ -85,6 +85,11 @@ export const JobSchema = z.object({
   result: z.union([RunResultSchema, LintResultSchema]).nullable(),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
   remote_run_id: z.string().nullable(),
+  /**
+   * The nonce of a remote trigger, journaled before the trigger is sent: a
+   * restart after a crash mid-trigger finds that run by it (cloud).
+   */
+  remote_nonce: z.string().nullable().optional(),
   /** Pid of the agent that ran (or runs) the job. */
   agent_pid: z.number().int().nullable(),
   trace_id: z.string().nullable().optional(),

@@ -14,8 +14,8 @@ import { isFinal, type Job } from "./schemas.ts";
 
 /**
  * Jobs to keep (unfinished, or finished within the retention) and jobs to
- * start again: queued ones, and cloud jobs whose remote run is journaled (they
- * reattach). A local or fusion job that was running is marked interrupted,
+ * start again: queued ones, and cloud jobs whose remote run (or trigger
+ * nonce) is journaled: they reattach. A local or fusion job that was running is marked interrupted,
  * never re-run silently.
  */
 export function recover(
@@ -31,7 +31,7 @@ export function recover(
   for (const job of kept) {
     if (job.status === "queued") resume.push(job);
     else if (job.status === "running") {
-      if (job.runtime === "cloud" && job.remote_run_id) resume.push(job);
+      if (isRemote(job)) resume.push(job);
       else {
         Object.assign(job, {
           status: "interrupted",
@@ -47,6 +47,16 @@ export function recover(
     }
   }
   return { kept, resume };
+}
+
+/**
+ * A cloud job whose remote run exists or may exist: its run id, or the nonce
+ * of a trigger that may have been sent, is journaled. It is followed again,
+ * never triggered a second time.
+ */
+export function isRemote(job: Job): boolean {
+  return job.runtime === "cloud" &&
+    Boolean(job.remote_run_id || job.remote_nonce);
 }
 
 /** dbt's default: the project's own profiles.yml, else ~/.dbt (as the CLI does). */
