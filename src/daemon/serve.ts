@@ -14,6 +14,7 @@ import { chooseRuntime } from "../runtime_choice.ts";
 import { resolveSecret } from "../secrets.ts";
 import { createApp } from "./app.ts";
 import { confineRequest, isLoopback } from "./guard.ts";
+import { StreamCaps } from "./sse.ts";
 import { generatedToken, tokenPath } from "./token.ts";
 
 /** How to start the daemon. */
@@ -33,6 +34,10 @@ export interface DaemonOptions {
   retentionHours: number;
   /** Keep finished jobs' artifacts this long (default and cap: retention). */
   artifactRetentionHours?: number | undefined;
+  /** Jobs that may wait to run; beyond it a submit is 429 (default 1000). */
+  maxQueued?: number | undefined;
+  /** Open event streams in all (default 1024; per job: 64 or this if less). */
+  maxStreams?: number | undefined;
   config: PlatformConfig;
   defaultRuntime: RuntimeName;
   log: (
@@ -120,6 +125,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       o.artifactRetentionHours ?? o.retentionHours,
       o.retentionHours,
     ) * 3600_000,
+    maxQueued: o.maxQueued,
     log: o.log,
     // Today's roots, again, right before each job runs (resumed ones too).
     confine: (req) => {
@@ -154,6 +160,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     chooseRuntime: (name) =>
       name === undefined ? o.defaultRuntime : chooseRuntime(name, o.config),
     streams,
+    streamCaps: new StreamCaps(
+      o.maxStreams === undefined
+        ? {}
+        : { total: o.maxStreams, perJob: Math.min(64, o.maxStreams) },
+    ),
     boundary: {
       loopback: isLoopback(o.host),
       port: () => boundPort,
