@@ -189,6 +189,8 @@ export class JobRunner {
     const runtime = request.runtime === undefined
       ? this.#o.defaultRuntime
       : (this.#o.chooseRuntime?.(request.runtime) ?? request.runtime);
+    // Past-retention jobs go first: their idempotency keys are free again.
+    this.#prune();
     if (idempotencyKey) {
       // A submit with this key may still be writing its journal line (no
       // await otherwise: from the check to #writing.set stays synchronous).
@@ -213,7 +215,6 @@ export class JobRunner {
         return { job: structuredClone(existing), created: false };
       }
     }
-    this.#prune();
     this.#checkQueue();
     const job: Job = {
       id: crypto.randomUUID(),
