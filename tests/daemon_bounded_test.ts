@@ -311,7 +311,12 @@ Deno.test(
       w.rt.hold = true;
       const running = await (await w.submit({ select: "r" })).json() as Job;
       await waitJob(w, running.id, ["running"]);
-      assert.equal((await w.submit({ select: "q1" }, "k-q1")).status, 202);
+      const q1 = await w.submit({ select: "q1" }, "k-q1");
+      assert.equal(q1.status, 202);
+      // A subscriber that comes while the job waits gets ids from 0.
+      const waiting = (await w.fetch(
+        `/v1/jobs/${(await q1.json() as Job).id}/events`,
+      )).text();
       assert.equal((await w.submit({ select: "q2" })).status, 202);
       const full = await w.submit({ select: "q3" });
       assert.equal(full.status, 429);
@@ -331,6 +336,8 @@ Deno.test(
           ),
         "the queue to drain",
       );
+      const ids = parseSse(await waiting).map((e) => e.id);
+      assert.deepEqual(ids, [0, 1, 2, 3]);
       assert.equal((await w.submit({ select: "q4" })).status, 202);
     } finally {
       await w.close();

@@ -71,6 +71,7 @@ export class EventLog {
   readonly #cap: number;
   readonly #log: EventLogOptions["log"];
   readonly #live = new Map<string, Live>();
+  #dirMade = false;
 
   constructor(o: EventLogOptions) {
     this.dir = o.dir;
@@ -133,6 +134,21 @@ export class EventLog {
     });
   }
 
+  /** Get ready for a new job's events (it has no file yet: nothing to read). */
+  create(id: string): void {
+    if (this.#live.has(id)) return;
+    this.#live.set(id, {
+      events: [],
+      base: 0,
+      total: 0,
+      flushed: 0,
+      pending: [],
+      file: undefined,
+      writing: undefined,
+      broken: !this.path(id),
+    });
+  }
+
   /** Append one event; returns its id. The write happens in the background. */
   append(id: string, event: ProgressEvent): number {
     let l = this.#live.get(id);
@@ -175,6 +191,10 @@ export class EventLog {
       while (l.pending.length && !l.broken) {
         const batch = l.pending.splice(0);
         try {
+          if (!l.file && !this.#dirMade) {
+            await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
+            this.#dirMade = true;
+          }
           l.file ??= await Deno.open(this.path(id)!, {
             append: true,
             create: true,

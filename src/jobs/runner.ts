@@ -164,6 +164,8 @@ export class JobRunner {
     const timer = setInterval(() => r.#prune(), PRUNE_EVERY_MS);
     Deno.unrefTimer(timer);
     r.#pruneTimer = timer;
+    // A subscriber to a job that waits numbers on from what its file holds.
+    for (const job of resume) await r.events.open(job.id);
     for (const job of resume) r.#enqueue(job);
     return r;
   }
@@ -242,6 +244,7 @@ export class JobRunner {
       if (idempotencyKey) this.#writing.delete(idempotencyKey);
     }
     this.#jobs.set(job.id, job);
+    this.events.create(job.id);
     if (idempotencyKey) this.#keys.set(idempotencyKey, job.id);
     const snapshot = structuredClone(job);
     this.#enqueue(job);
