@@ -35,7 +35,7 @@ Deno.test(
         headers: { authorization: `Bearer ${TOKEN}` },
       });
       assert.equal(right.status, 200);
-      assert.deepEqual(await right.json(), { jobs: [] });
+      assert.deepEqual(await right.json(), { jobs: [], next_cursor: null });
       const doc = await (await d.fetch(`/openapi.json`, {
         headers: { authorization: `Bearer ${TOKEN}` },
       })).json();

@@ -212,7 +212,7 @@ Deno.test(
     assert.deepEqual([...new Set(statuses)], [202]);
     assert.equal(ids.size, 200);
     await until(() => runner.list().every((j) => j.status === "succeeded"));
-    const listed = await (await fetch(`${url}/v1/jobs`, { headers }))
+    const listed = await (await fetch(`${url}/v1/jobs?limit=1000`, { headers }))
       .json() as {
         jobs: Job[];
       };

@@ -68,6 +68,10 @@ export interface CliArgs {
   retentionHours: number;
   /** serve: keep finished jobs' artifacts this long (default: retention). */
   artifactRetentionHours: number | undefined;
+  /** serve: jobs that may wait to run (default 1000). */
+  maxQueued: number;
+  /** serve: open event streams in all (default 1024). */
+  maxStreams: number;
   /** Daemon clients: the daemon's URL; follow progress. */
   url: string;
   follow: boolean;
@@ -102,6 +106,8 @@ const OPTIONS = {
   "grace-seconds": { type: "string" },
   "retention-hours": { type: "string" },
   "artifact-retention-hours": { type: "string" },
+  "max-queued": { type: "string" },
+  "max-streams": { type: "string" },
   url: { type: "string" },
   follow: { type: "boolean", short: "f" },
   "idempotency-key": { type: "string" },
@@ -118,6 +124,21 @@ function number(
     throw usage(`--${name} must be a non-negative number, not '${value}'`);
   }
   return n;
+}
+
+/** A whole number of at least 1 (a cap). */
+function count(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(value) || Number(value) < 1) {
+    throw usage(
+      `--${name} must be a whole number of at least 1, not '${value}'`,
+    );
+  }
+  return Number(value);
 }
 
 function usage(message: string): FloeDbtError {
@@ -244,6 +265,8 @@ export function parseCli(
     artifactRetentionHours: v["artifact-retention-hours"] === undefined
       ? undefined
       : number("artifact-retention-hours", v["artifact-retention-hours"], 0),
+    maxQueued: count("max-queued", v["max-queued"], 1000),
+    maxStreams: count("max-streams", v["max-streams"], 1024),
     url: (v.url ?? env.get("FLOE_DBT_URL") ?? "http://127.0.0.1:8686").replace(
       /\/+$/,
       "",

@@ -10,6 +10,7 @@ import { ERROR_CODES, FloeDbtError } from "../errors.ts";
 import { isLoopback } from "../daemon/guard.ts";
 import { defaultStateDir, startDaemon } from "../daemon/serve.ts";
 import { readPrivateToken, tokenPath } from "../daemon/token.ts";
+import type { JobSummary } from "../daemon/api_schemas.ts";
 import type { Job } from "../jobs/schemas.ts";
 import { ProgressEventSchema } from "../schemas.ts";
 import type { CliArgs } from "./args.ts";
@@ -63,6 +64,8 @@ export async function serve(
     maxBodyBytes: 64 * 1024,
     retentionHours: args.retentionHours,
     artifactRetentionHours: args.artifactRetentionHours,
+    maxQueued: args.maxQueued,
+    maxStreams: args.maxStreams,
     config,
     defaultRuntime,
     log,
@@ -162,7 +165,7 @@ async function call(
   return res;
 }
 
-function jobLine(j: Job): string {
+function jobLine(j: JobSummary): string {
   return `${j.id}  ${j.status.padEnd(11)} ${j.runtime.padEnd(6)} ${
     j.request.command.padEnd(7)
   } ${j.request.project_dir}  ${j.created_at}`;
@@ -238,9 +241,20 @@ export async function daemonClient(args: CliArgs, io: Io): Promise<number> {
       return 0;
     }
     case "jobs": {
-      const { jobs } = await (await call(args, "GET", "/v1/jobs")).json() as {
-        jobs: Job[];
-      };
+      // Every page, following next_cursor (the list has no results).
+      const jobs: JobSummary[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await (await call(
+          args,
+          "GET",
+          `/v1/jobs?limit=1000${
+            cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""
+          }`,
+        )).json() as { jobs: JobSummary[]; next_cursor?: string | null };
+        jobs.push(...page.jobs);
+        cursor = page.next_cursor ?? null;
+      } while (cursor);
       io.out(
         args.json
           ? JSON.stringify(jobs)

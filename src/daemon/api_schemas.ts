@@ -34,8 +34,17 @@ export const RuntimeSchema = z.object({
 /** `GET /v1/runtimes`. */
 export const RuntimeListSchema = z.object({ runtimes: z.array(RuntimeSchema) });
 
-/** `GET /v1/jobs`. */
-export const JobListSchema = z.object({ jobs: z.array(JobSchema) });
+/** A job in the list: everything but its result (`GET /v1/jobs/{id}` has it). */
+export const JobSummarySchema = JobSchema.omit({ result: true });
+/** A job in the list. */
+export type JobSummary = z.infer<typeof JobSummarySchema>;
+
+/** `GET /v1/jobs`: one page, newest first. */
+export const JobListSchema = z.object({
+  jobs: z.array(JobSummarySchema),
+  /** The `cursor` for the next page; null on the last page. */
+  next_cursor: z.string().nullable(),
+});
 
 /** `GET /v1/version`. */
 export const VersionSchema = z.object({

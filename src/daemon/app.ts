@@ -16,9 +16,13 @@ import { isFinal, JobRequestSchema } from "../jobs/schemas.ts";
 import type { JobRunner } from "../jobs/runner.ts";
 import { boundary, type BoundaryOptions } from "./boundary.ts";
 import { confineRequest, tokenMatches } from "./guard.ts";
+import { jobPage, pageQuery } from "./job_list.ts";
 import { openApiDocument } from "./openapi.ts";
 import { addProjectRoutes } from "./project_routes.ts";
-import { lastEventIdOf, sseStream } from "./sse.ts";
+import { lastEventIdOf, sseStream, StreamCaps } from "./sse.ts";
+
+/** A longer `traceparent` is ignored (a new trace starts), as a malformed one. */
+export const MAX_TRACEPARENT_LENGTH = 512;
 
 /** What the app needs. */
 export interface AppOptions {
@@ -35,6 +39,8 @@ export interface AppOptions {
   streams: Set<() => void>;
   /** Host, Origin and Content-Type checks (see boundary.ts). */
   boundary: BoundaryOptions;
+  /** Caps on open event streams (default 64 per job, 1024 in all). */
+  streamCaps?: StreamCaps;
 }
 
 function fail(
@@ -48,13 +54,19 @@ function fail(
 /** Build the Hono app. */
 export function createApp(o: AppOptions): Hono {
   const app = new Hono();
+  const streamCaps = o.streamCaps ?? new StreamCaps();
 
   app.onError((err, c) => {
     if (err instanceof FloeDbtError) {
       const status = typeof err.details.http_status === "number"
         ? err.details.http_status
         : httpStatusFor(err.code);
-      return c.json(err.toJSON(), status as ContentfulStatusCode);
+      const retry = err.details.retry_after;
+      return c.json(
+        err.toJSON(),
+        status as ContentfulStatusCode,
+        typeof retry === "number" ? { "Retry-After": String(retry) } : {},
+      );
     }
     if (err instanceof HTTPException) {
       return c.json(
@@ -208,10 +220,19 @@ export function createApp(o: AppOptions): Hono {
       if (key !== undefined && (key.length === 0 || key.length > 200)) {
         fail(ERROR_CODES.usage, "Idempotency-Key must be 1 to 200 characters");
       }
+      const traceparent = c.req.header("traceparent") ?? undefined;
+      if (traceparent && traceparent.length > MAX_TRACEPARENT_LENGTH) {
+        o.boundary.log("warn", "ignored traceparent: too long", {
+          length: traceparent.length,
+          max: MAX_TRACEPARENT_LENGTH,
+        });
+      }
       const { job, created } = await o.runner.submit(
         req,
         key,
-        c.req.header("traceparent") ?? undefined,
+        traceparent && traceparent.length <= MAX_TRACEPARENT_LENGTH
+          ? traceparent
+          : undefined,
       );
       return c.json(job, created ? 202 : 200, {
         Location: `/v1/jobs/${job.id}`,
@@ -222,9 +243,12 @@ export function createApp(o: AppOptions): Hono {
   addProjectRoutes(app, o);
 
   app.get("/v1/jobs", (c) => {
-    const status = c.req.query("status");
-    const jobs = o.runner.list().filter((j) => !status || j.status === status);
-    return c.json({ jobs });
+    const q = pageQuery({
+      limit: c.req.query("limit"),
+      cursor: c.req.query("cursor"),
+      status: c.req.query("status"),
+    });
+    return c.json(jobPage(o.runner.list(), q));
   });
 
   const job = (id: string) =>
@@ -281,11 +305,19 @@ export function createApp(o: AppOptions): Hono {
   app.get("/v1/jobs/:id/events", (c) => {
     const id = c.req.param("id");
     job(id);
-    const body = sseStream({
-      subscribe: (push) => o.runner.subscribe(id, push),
-      lastEventId: lastEventIdOf(c.req.header("last-event-id")),
-      streams: o.streams,
-    });
+    const release = streamCaps.acquire(id);
+    let body;
+    try {
+      body = sseStream({
+        subscribe: (push) => o.runner.subscribe(id, push),
+        lastEventId: lastEventIdOf(c.req.header("last-event-id")),
+        streams: o.streams,
+        onClose: release,
+      });
+    } catch (e) {
+      release();
+      throw e;
+    }
     return new Response(body, {
       headers: {
         "Content-Type": "text/event-stream",

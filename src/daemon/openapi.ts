@@ -25,6 +25,7 @@ import {
   ErrorSchema,
   HealthSchema,
   JobListSchema,
+  JobSummarySchema,
   ReadySchema,
   RuntimeListSchema,
   RuntimeSchema,
@@ -38,6 +39,7 @@ const OUTPUT: Record<string, z.ZodType> = {
   LintSeverity: LintSeveritySchema,
   Job: JobSchema,
   JobStatus: JobStatusSchema,
+  JobSummary: JobSummarySchema,
   JobList: JobListSchema,
   ProgressEvent: ProgressEventSchema,
   Error: ErrorSchema,
@@ -91,10 +93,24 @@ const ERRORS: Record<number, string> = {
   413: "request body too large",
   415: "a request body that is not application/json",
   422: "an Idempotency-Key reused with a different body",
-  429: "too many jobs queued: retry after the Retry-After header",
+  429:
+    "too many jobs queued (max_queued), or too many event streams for this job: retry after the Retry-After header",
   502: "the remote runtime (dbt Cloud) answered with an error",
-  503: "the agent is shutting down, or the runtime is unavailable",
+  503:
+    "the agent is shutting down, the runtime is unavailable, or too many event streams are open (Retry-After)",
 };
+
+const RETRY_AFTER = {
+  "Retry-After": {
+    description: "seconds to wait before trying again",
+    schema: { type: "integer" },
+  },
+};
+
+/** An error response that carries Retry-After. */
+function retryable(code: number): Record<number, unknown> {
+  return { [code]: { ...json("Error", ERRORS[code]!), headers: RETRY_AFTER } };
+}
 
 function errors(...codes: number[]): Record<number, unknown> {
   return Object.fromEntries(
@@ -224,8 +240,8 @@ export function openApiDocument(): Record<string, unknown> {
             name: "traceparent",
             in: "header",
             description:
-              "W3C trace context: the job's spans continue the caller's trace",
-            schema: { type: "string" },
+              "W3C trace context: the job's spans continue the caller's trace; a malformed value or one over 512 characters is ignored (a new trace starts)",
+            schema: { type: "string", maxLength: 512 },
           }],
           requestBody: {
             required: true,
@@ -242,16 +258,35 @@ export function openApiDocument(): Record<string, unknown> {
               },
             },
             200: json("Job", "an earlier job with this Idempotency-Key"),
-            ...errors(400, ...AUTH, 413, 415, 422, 429, 503),
+            ...errors(400, ...AUTH, 413, 415, 422, 503),
+            ...retryable(429),
           },
         },
         get: {
           operationId: "listJobs",
-          summary: "List jobs, newest first",
+          summary:
+            "List jobs, newest first, a page at a time (summaries: GET /v1/jobs/{id} has the result)",
           parameters: [{
             name: "status",
             in: "query",
+            description: "only jobs in this state (another value is 400)",
             schema: ref("JobStatus"),
+          }, {
+            name: "limit",
+            in: "query",
+            description: "jobs per page",
+            schema: {
+              type: "integer",
+              minimum: 1,
+              maximum: 1000,
+              default: 100,
+            },
+          }, {
+            name: "cursor",
+            in: "query",
+            description:
+              "the next_cursor of the previous page (opaque; stays right when jobs are added meanwhile)",
+            schema: { type: "string" },
           }],
           responses: {
             200: json("JobList", "jobs"),
@@ -271,8 +306,14 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           operationId: "jobEvents",
           summary:
-            "Server-Sent Events of progress (ProgressEvent v1), replayed from the start, closed when the job ends",
-          parameters: [idParam],
+            "Server-Sent Events of progress (ProgressEvent v1), replayed from the start (or after Last-Event-ID), closed when the job ends",
+          parameters: [idParam, {
+            name: "Last-Event-ID",
+            in: "header",
+            description:
+              "resume: only events after this id (ids are positions in the job's event sequence)",
+            schema: { type: "integer", minimum: 0 },
+          }],
           responses: {
             200: {
               description: "one SSE event per ProgressEvent (data: JSON)",
@@ -281,6 +322,8 @@ export function openApiDocument(): Record<string, unknown> {
               },
             },
             ...errors(...AUTH, 404),
+            ...retryable(429),
+            ...retryable(503),
           },
         },
       },

@@ -15,6 +15,7 @@ import { chooseRuntime } from "../runtime_choice.ts";
 import { resolveSecret } from "../secrets.ts";
 import { createApp } from "./app.ts";
 import { confineRequest, isLoopback } from "./guard.ts";
+import { StreamCaps } from "./sse.ts";
 import { lockStateDir, stateDirError, type StateLock } from "./state_lock.ts";
 import { generatedToken, tokenPath } from "./token.ts";
 
@@ -35,6 +36,10 @@ export interface DaemonOptions {
   retentionHours: number;
   /** Keep finished jobs' artifacts this long (default and cap: retention). */
   artifactRetentionHours?: number | undefined;
+  /** Jobs that may wait to run; beyond it a submit is 429 (default 1000). */
+  maxQueued?: number | undefined;
+  /** Open event streams in all (default 1024; per job: 64 or this if less). */
+  maxStreams?: number | undefined;
   config: PlatformConfig;
   defaultRuntime: RuntimeName;
   log: (
@@ -192,6 +197,7 @@ async function openRunner(o: DaemonOptions): Promise<JobRunner> {
         o.artifactRetentionHours ?? o.retentionHours,
         o.retentionHours,
       ) * 3600_000,
+      maxQueued: o.maxQueued,
       log: o.log,
       // Today's roots, again, right before each job runs (resumed ones too).
       confine: (req) => confineAtStart(o, req),
@@ -244,6 +250,11 @@ function appFor(
     chooseRuntime: (name) =>
       name === undefined ? o.defaultRuntime : chooseRuntime(name, o.config),
     streams,
+    streamCaps: new StreamCaps(
+      o.maxStreams === undefined
+        ? {}
+        : { total: o.maxStreams, perJob: Math.min(64, o.maxStreams) },
+    ),
     boundary: {
       loopback: isLoopback(o.host),
       port: () => port,

@@ -84,17 +84,30 @@ export class ArtifactStore {
   async keep(
     jobId: string,
     result: RunResult | LintResult,
-    events: readonly ProgressEvent[],
+    events:
+      | Iterable<ProgressEvent>
+      | AsyncIterable<ProgressEvent | [number, ProgressEvent]>,
     projectDir?: string,
   ): Promise<RunResult | LintResult> {
     const dir = this.#dir(jobId);
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    const lines = events.map(logLine).filter((l) => l !== undefined);
-    await Deno.writeTextFile(
-      join(dir, ARTIFACT_FILES.dbt_log),
-      lines.length ? lines.join("\n") + "\n" : "",
-      { mode: 0o600 },
-    );
+    // Streamed line by line: a job's events may be many (see event_log.ts).
+    const log = await Deno.open(join(dir, ARTIFACT_FILES.dbt_log), {
+      write: true,
+      create: true,
+      truncate: true,
+      mode: 0o600,
+    });
+    const writer = log.writable.getWriter();
+    const enc = new TextEncoder();
+    try {
+      for await (const item of events) {
+        const line = logLine(Array.isArray(item) ? item[1] : item);
+        if (line !== undefined) await writer.write(enc.encode(line + "\n"));
+      }
+    } finally {
+      await writer.close().catch(() => {});
+    }
     if (!("manifest_path" in result)) return result;
     const kept: RunResult = structuredClone(result);
     for (const [name, field] of Object.entries(RESULT_FIELDS)) {

@@ -17,6 +17,7 @@ import type { ProgressEvent } from "../schemas.ts";
 import { context } from "@opentelemetry/api";
 import { parseTraceparent, startJobSpan } from "../telemetry/mod.ts";
 import { ArtifactStore } from "./artifact_store.ts";
+import { EventLog, type NumberedEvent } from "./event_log.ts";
 import { Journal } from "./journal.ts";
 import { callRuntime, errorOf, isRemote, outcomeOf, recover } from "./steps.ts";
 import { isFinal, type Job, type JobRequest } from "./schemas.ts";
@@ -48,12 +49,35 @@ export interface RunnerOptions {
    * ends `failed` with that error.
    */
   confine?: (request: JobRequest) => JobRequest;
+  /**
+   * Jobs that may wait in the queue; a submit beyond it is refused (429 with
+   * Retry-After). Default 1000.
+   */
+  maxQueued?: number;
+  /** Progress events of a running job kept in memory (default 200). */
+  eventsInMemory?: number;
   /** Where the runner reports what it does (never secrets). */
   log?: (
     level: "info" | "warn" | "error",
     message: string,
     fields?: Record<string, unknown>,
   ) => void;
+}
+
+/** Default queue bound (`serve --max-queued`). */
+export const DEFAULT_MAX_QUEUED = 1000;
+/** What a refused submit tells the caller to wait, in seconds. */
+const QUEUE_FULL_RETRY_AFTER_S = 5;
+
+/** A job's events for a subscriber: the in-memory tail, older ones on disk. */
+export interface Subscription {
+  /** Id of `replay[0]`. */
+  base: number;
+  replay: ProgressEvent[];
+  /** Events with ids in [from, base), read from the job's events file. */
+  older(from: number): AsyncGenerator<NumberedEvent>;
+  done: boolean;
+  unsubscribe(): void;
 }
 
 /** How often finished jobs past their retention are forgotten. */
@@ -93,7 +117,10 @@ export class JobRunner {
   /** Each job's own artifacts, under `<state-dir>/artifacts/<job-id>/`. */
   readonly artifacts: ArtifactStore;
   readonly #jobs = new Map<string, Job>();
-  readonly #events = new Map<string, ProgressEvent[]>();
+  /** Each job's progress events: a capped tail in memory, all on disk. */
+  readonly events: EventLog;
+  /** Submits between the queue check and the job entering memory. */
+  #creating = 0;
   readonly #listeners = new Map<string, Set<Listener>>();
   readonly #keys = new Map<string, string>();
   /** Journal writes in flight, by idempotency key. */
@@ -112,6 +139,11 @@ export class JobRunner {
     this.#o = o;
     this.#journal = new Journal(o.stateDir);
     this.artifacts = new ArtifactStore(join(o.stateDir, "artifacts"));
+    this.events = new EventLog({
+      dir: join(o.stateDir, "events"),
+      memoryCap: o.eventsInMemory,
+      log: o.log,
+    });
   }
 
   /** Open the runner: replay the journal, recover, start queued jobs. */
@@ -129,10 +161,13 @@ export class JobRunner {
     }
     await r.#journal.compact(kept);
     await r.#pruneArtifacts();
+    await r.#pruneEvents();
     // Forget old jobs and artifacts on a timer too, not only on submit.
     const timer = setInterval(() => r.#prune(), PRUNE_EVERY_MS);
     Deno.unrefTimer(timer);
     r.#pruneTimer = timer;
+    // A subscriber to a job that waits numbers on from what its file holds.
+    for (const job of resume) await r.events.open(job.id);
     for (const job of resume) r.#enqueue(job);
     return r;
   }
@@ -158,6 +193,8 @@ export class JobRunner {
     const runtime = request.runtime === undefined
       ? this.#o.defaultRuntime
       : (this.#o.chooseRuntime?.(request.runtime) ?? request.runtime);
+    // Past-retention jobs go first: their idempotency keys are free again.
+    this.#prune();
     if (idempotencyKey) {
       // A submit with this key may still be writing its journal line (no
       // await otherwise: from the check to #writing.set stays synchronous).
@@ -182,7 +219,7 @@ export class JobRunner {
         return { job: structuredClone(existing), created: false };
       }
     }
-    this.#prune();
+    this.#checkQueue();
     const job: Job = {
       id: crypto.randomUUID(),
       status: "queued",
@@ -201,16 +238,36 @@ export class JobRunner {
     // On disk before anyone can see it: a failed write fails the request.
     const written = this.#journal.append(job);
     if (idempotencyKey) this.#writing.set(idempotencyKey, written);
+    this.#creating++;
     try {
       await written;
     } finally {
+      this.#creating--;
       if (idempotencyKey) this.#writing.delete(idempotencyKey);
     }
     this.#jobs.set(job.id, job);
+    this.events.create(job.id);
     if (idempotencyKey) this.#keys.set(idempotencyKey, job.id);
     const snapshot = structuredClone(job);
     this.#enqueue(job);
     return { job: snapshot, created: true };
+  }
+
+  /** Refuse a submit when `maxQueued` jobs already wait (429, Retry-After). */
+  #checkQueue(): void {
+    const max = this.#o.maxQueued ?? DEFAULT_MAX_QUEUED;
+    let queued = this.#creating;
+    for (const j of this.#jobs.values()) if (j.status === "queued") queued++;
+    if (queued < max) return;
+    throw new FloeDbtError(
+      ERROR_CODES.unavailable,
+      `The queue is full: ${queued} jobs wait to run (max_queued ${max})`,
+      {
+        hint:
+          `retry after ${QUEUE_FULL_RETRY_AFTER_S} seconds (Retry-After), or start the daemon with a larger --max-queued`,
+        details: { http_status: 429, retry_after: QUEUE_FULL_RETRY_AFTER_S },
+      },
+    );
   }
 
   /**
@@ -224,14 +281,22 @@ export class JobRunner {
       if (!isFinal(job.status)) continue;
       if (Date.parse(job.finished_at ?? job.created_at) >= cutoff) continue;
       this.#jobs.delete(id);
-      this.#events.delete(id);
       if (job.idempotency_key) this.#keys.delete(job.idempotency_key);
+      void this.events.remove(id);
     }
     void this.#pruneArtifacts().catch((e) =>
       this.#o.log?.("error", "pruning job artifacts failed", {
         error: e instanceof Error ? e.message : String(e),
       })
     );
+  }
+
+  /** Remove the events files of jobs no longer known (at start). */
+  async #pruneEvents(): Promise<void> {
+    const removed = await this.events.sweep((id) => this.#jobs.has(id));
+    if (removed) {
+      this.#o.log?.("info", "pruned job events", { jobs: removed });
+    }
   }
 
   /** Remove artifact folders of jobs past the artifact retention. */
@@ -261,12 +326,13 @@ export class JobRunner {
     );
   }
 
-  /** Events so far plus a live subscription; the listener gets null at the end. */
-  subscribe(
-    id: string,
-    listener: Listener,
-  ): { replay: ProgressEvent[]; done: boolean; unsubscribe(): void } {
-    const replay = [...(this.#events.get(id) ?? [])];
+  /**
+   * Events so far (the in-memory tail, older ones from the job's events
+   * file) plus a live subscription; the listener gets null at the end.
+   */
+  subscribe(id: string, listener: Listener): Subscription {
+    const w = this.events.window(id);
+    const replay = w.events;
     const job = this.#jobs.get(id);
     const done = !job || isFinal(job.status);
     if (!done) {
@@ -275,7 +341,9 @@ export class JobRunner {
       this.#listeners.set(id, set);
     }
     return {
+      base: w.base,
       replay,
+      older: (from) => this.events.readFile(id, from, w.base),
       done,
       unsubscribe: () => this.#listeners.get(id)?.delete(listener),
     };
@@ -362,6 +430,7 @@ export class JobRunner {
       }
     }
     for (const rt of this.#runtimes.values()) await rt.close().catch(() => {});
+    await this.events.endAll();
     await this.#journal.close();
   }
 
@@ -403,15 +472,15 @@ export class JobRunner {
   }
 
   #emit(id: string, event: ProgressEvent): void {
-    const list = this.#events.get(id) ?? [];
-    list.push(event);
-    this.#events.set(id, list);
+    this.events.append(id, event);
     for (const l of this.#listeners.get(id) ?? []) l(event);
   }
 
   #finish(id: string): void {
     for (const l of this.#listeners.get(id) ?? []) l(null);
     this.#listeners.delete(id);
+    // Flushed and dropped from memory; the file answers from now on.
+    void this.events.end(id).catch(() => {});
   }
 
   async #fail(job: Job, e: unknown): Promise<void> {
@@ -457,6 +526,7 @@ export class JobRunner {
     let req = job.request;
     const span = startJobSpan(job);
     try {
+      await this.events.open(job.id);
       await this.#update(job, {
         status: "running",
         started_at: job.started_at ?? now(),
@@ -499,7 +569,8 @@ export class JobRunner {
       const kept = await this.artifacts.keep(
         job.id,
         result,
-        this.#events.get(job.id) ?? [],
+        // Every event of the job, streamed from its events file.
+        this.events.read(job.id),
         req.project_dir,
       );
       const { ok, ...outcome } = outcomeOf(kept);
