@@ -9,13 +9,14 @@ import assert from "node:assert/strict";
 import { parseCli } from "../src/cli/args.ts";
 import { optionArgs, parseVars, varsArgs } from "../src/dbt_options.ts";
 import { FloeDbtError } from "../src/errors.ts";
-import { JobRequestSchema } from "../src/jobs/schemas.ts";
+import { type Job, JobRequestSchema } from "../src/jobs/schemas.ts";
+import { callRuntime } from "../src/jobs/steps.ts";
 import type { DbtRuntime, ProjectRef, Selection } from "../src/runtime.ts";
 import type { DbtCommand, RunResult } from "../src/schemas.ts";
 import { dbtStep, needsOverride } from "../runtimes/cloud/steps.ts";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
-import { copyExample, ROOT, writeFile } from "./_helpers.ts";
+import { copyExample, ROOT, runAgent, writeFile } from "./_helpers.ts";
 import { join } from "./_path.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -347,6 +348,23 @@ async function commonSteps(
     ]]);
   });
 
+  await t.step(
+    "--indirect-selection empty leaves the model's tests out",
+    async () => {
+      const eager = await exec("build", {
+        select: ["stg_customers"],
+      });
+      assert.ok(eager.tests_run >= 2, String(eager.tests_run));
+      const empty = await exec("build", {
+        select: ["stg_customers"],
+        indirectSelection: "empty",
+      });
+      assert.equal(empty.success, true);
+      assert.equal(empty.tests_run, 0);
+      assert.equal(empty.models_run, 1);
+    },
+  );
+
   await t.step("a snapshot captures a change between two runs", async () => {
     const r = await exec("snapshot", { vars: { snap_value: "b" } });
     assert.equal(r.success, true, JSON.stringify(r.metadata.errors));
@@ -429,23 +447,6 @@ Deno.test(
     try {
       await commonSteps(t, rt, p, true);
 
-      await t.step(
-        "--indirect-selection empty leaves the model's tests out",
-        async () => {
-          const eager = await rt.execute("build", p, {
-            select: ["stg_customers"],
-          });
-          assert.ok(eager.tests_run >= 2, String(eager.tests_run));
-          const empty = await rt.execute("build", p, {
-            select: ["stg_customers"],
-            indirectSelection: "empty",
-          });
-          assert.equal(empty.success, true);
-          assert.equal(empty.tests_run, 0);
-          assert.equal(empty.models_run, 1);
-        },
-      );
-
       await t.step("--fail-fast stops after the first failure", async () => {
         await writeFile(copy.dir, "models/bad_a.sql", BAD);
         await writeFile(copy.dir, "models/bad_b.sql", BAD);
@@ -468,7 +469,7 @@ Deno.test(
 );
 
 Deno.test(
-  "fusion runtime: vars, threads, selector, snapshot, docs, freshness, retry; fail-fast refused naming fusion",
+  "fusion runtime: vars, threads, selector, indirect selection, snapshot, docs, freshness, retry; fail-fast refused naming fusion",
   opts,
   async (t) => {
     await using copy = await copyExample("floe-options-fusion-");
@@ -486,6 +487,44 @@ Deno.test(
         },
       );
       await commonSteps(t, rt, p, false);
+      await t.step("the CLI: dbt's words and flags reach Fusion", async () => {
+        const out = await runAgent([
+          "run",
+          "--runtime",
+          "fusion",
+          "--project-dir",
+          copy.dir,
+          "-s",
+          "with_var",
+          "--vars",
+          "greeting: from the cli",
+          "--threads",
+          "2",
+          "--json",
+        ]);
+        assert.equal(out.code, 0, out.stderr);
+        assert.equal(JSON.parse(out.stdout).metadata.threads, 2);
+        assert.deepEqual(
+          await query(copy.dir, "select greeting from with_var"),
+          [[
+            "from the cli",
+          ]],
+        );
+        const fresh = await runAgent([
+          "source",
+          "freshness",
+          "--runtime",
+          "fusion",
+          "--project-dir",
+          copy.dir,
+          "--json",
+        ]);
+        assert.equal(fresh.code, 0, fresh.stderr);
+        assert.equal(
+          JSON.parse(fresh.stdout).metadata.sources[0].status,
+          "warn",
+        );
+      });
       await t.step(
         "--fail-fast is refused, naming the fusion runtime",
         async () => {
@@ -500,3 +539,35 @@ Deno.test(
     }
   },
 );
+
+Deno.test("a job request's options reach the runtime", async () => {
+  const seen: unknown[] = [];
+  const rt = {
+    execute: (...args: unknown[]) => {
+      seen.push(args);
+      return Promise.resolve({} as RunResult);
+    },
+  } as unknown as DbtRuntime;
+  const request = JobRequestSchema.parse({
+    command: "docs-generate",
+    project_dir: "/p",
+    vars: '{"a": 1}',
+    threads: 2,
+    fail_fast: true,
+    selector: "nightly",
+    indirect_selection: "empty",
+  });
+  await callRuntime(rt, { request } as Job, {});
+  const [command, , selection, options] = seen[0] as [
+    string,
+    unknown,
+    Selection,
+    { threads?: number },
+  ];
+  assert.equal(command, "docs-generate");
+  assert.deepEqual(selection.vars, { a: 1 });
+  assert.equal(selection.failFast, true);
+  assert.equal(selection.selector, "nightly");
+  assert.equal(selection.indirectSelection, "empty");
+  assert.equal(options.threads, 2);
+});
