@@ -17,6 +17,8 @@ import { dbtStep, needsOverride } from "../runtimes/cloud/steps.ts";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { copyExample, ROOT, runAgent, writeFile } from "./_helpers.ts";
+import { staticExecutor } from "./cloud/executors.ts";
+import { cloudSetup } from "./cloud/setup.ts";
 import { join } from "./_path.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -570,4 +572,69 @@ Deno.test("a job request's options reach the runtime", async () => {
   assert.equal(selection.selector, "nightly");
   assert.equal(selection.indirectSelection, "empty");
   assert.equal(options.threads, 2);
+});
+
+Deno.test("cloud runtime: source freshness and docs generate through the dbt Cloud stand-in", async () => {
+  await using s = await cloudSetup();
+  const sources = {
+    metadata: { invocation_id: "inv-1" },
+    elapsed_time: 0.5,
+    results: [
+      {
+        unique_id: "source.p.raw.orders",
+        status: "error",
+        max_loaded_at: "2020-01-01T00:00:00Z",
+        snapshotted_at: "2026-11-01T00:00:00Z",
+        max_loaded_at_time_ago_in_s: 1e8,
+      },
+      {
+        unique_id: "source.p.raw.customers",
+        status: "pass",
+        max_loaded_at: "2026-11-01T00:00:00Z",
+        snapshotted_at: "2026-11-01T00:00:00Z",
+        max_loaded_at_time_ago_in_s: 10,
+      },
+    ],
+  };
+  s.server.executor = staticExecutor({
+    "sources.json": JSON.stringify(sources),
+    "manifest.json": s.artifacts["manifest.json"]!,
+  }, false);
+  const fresh = await s.runtime.execute("source-freshness", s.project, {
+    select: ["source:raw"],
+  }, { threads: 2 });
+  const run = [...s.server.runs.values()].at(-1)!;
+  assert.deepEqual(run.steps, ["dbt source freshness --select source:raw"]);
+  assert.equal(run.threads, 2);
+  assert.equal(fresh.success, false);
+  assert.equal(fresh.failures, 1);
+  assert.equal(fresh.models_run, 0);
+  assert.deepEqual(
+    (fresh.metadata.sources as { status: string }[]).map((x) => x.status),
+    ["error", "pass"],
+  );
+
+  const catalog = JSON.stringify({ nodes: {}, sources: {} });
+  s.server.executor = staticExecutor({
+    ...s.artifacts,
+    "catalog.json": catalog,
+  });
+  const docs = await s.runtime.execute("docs-generate", s.project);
+  assert.deepEqual([...s.server.runs.values()].at(-1)!.steps, [
+    "dbt docs generate",
+  ]);
+  assert.equal(docs.success, true);
+  assert.ok(docs.catalog_path);
+  assert.equal(await Deno.readTextFile(docs.catalog_path!), catalog);
+  // Nothing reached dbt Cloud for what it cannot take.
+  const before = s.server.requests.length;
+  await assert.rejects(
+    () => s.runtime.execute("run", s.project, { vars: { a: 1 } }),
+    isUsage(/cloud runtime cannot pass --vars/),
+  );
+  await assert.rejects(
+    () => s.runtime.execute("retry", s.project),
+    isUsage(/cloud runtime cannot run dbt retry/),
+  );
+  assert.equal(s.server.requests.length, before);
 });
