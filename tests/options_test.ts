@@ -447,6 +447,19 @@ Deno.test(
     const rt = new LocalRuntime();
     const p = { projectDir: copy.dir, profilesDir: copy.dir };
     try {
+      await t.step(
+        "retry with no previous run is E010 naming local",
+        async () => {
+          await assert.rejects(
+            () => rt.execute("retry", p),
+            isUsage(/local runtime has no previous run to retry/),
+          );
+          await assert.rejects(
+            () => rt.execute("retry", p, { select: ["a"] }),
+            isUsage(/dbt retry takes no selection/),
+          );
+        },
+      );
       await commonSteps(t, rt, p, true);
 
       await t.step("--fail-fast stops after the first failure", async () => {

@@ -151,6 +151,7 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
     const project = resolveProject(ref);
     checkCall(project, selection);
     checkOptions(command, selection, options);
+    if (command === "retry") await requirePreviousRun(project);
     const common = [
       "--project-dir",
       project.projectDir,
@@ -401,5 +402,21 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
     const w = this.#worker;
     this.#worker = undefined;
     await w?.stop(this.config.kill_grace_seconds * 1000);
+  }
+}
+
+/** dbt retry needs the previous run's run_results.json in the target path. */
+async function requirePreviousRun(
+  project: ReturnType<typeof resolveProject>,
+): Promise<void> {
+  const path = artifactPaths(targetDir(project)).runResults;
+  try {
+    await Deno.lstat(path);
+  } catch {
+    throw new FloeDbtError(
+      ERROR_CODES.usage,
+      `The local runtime has no previous run to retry in '${project.projectDir}' (no ${path})`,
+      { hint: "run the command first (floe-dbt run), then retry" },
+    );
   }
 }
