@@ -534,6 +534,17 @@ Deno.test(
           copy.dir,
           "--json",
         ]);
+        const docs = await runAgent([
+          "docs",
+          "generate",
+          "--runtime",
+          "fusion",
+          "--project-dir",
+          copy.dir,
+        ]);
+        assert.equal(docs.code, 0, docs.stderr);
+        const catalog = JSON.parse(await Deno.readTextFile(docs.stdout.trim()));
+        assert.ok(catalog.nodes["model.jaffle_duck.with_var"]);
         assert.equal(fresh.code, 0, fresh.stderr);
         assert.equal(
           JSON.parse(fresh.stdout).metadata.sources[0].status,

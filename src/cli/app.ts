@@ -192,6 +192,9 @@ export async function runCli(
         if (!args.quiet) io.err(runSummary(command, result));
         if (args.json) io.out(JSON.stringify(result));
         else if (command === "compile") io.out(result.manifest_path);
+        else if (command === "docs-generate" && result.catalog_path) {
+          io.out(result.catalog_path);
+        }
         return result.success ? 0 : 1;
       }
     }

@@ -85,7 +85,7 @@ const COMMAND_HELP: Record<string, string> = {
   snapshot:
     `Usage: floe-dbt snapshot [flags]\n\nRun the project's snapshots: each records what changed in its source since the\nlast snapshot (dbt snapshot).\n${SELECT_FLAGS}\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
   "docs-generate":
-    `Usage: floe-dbt docs generate [flags]\n\nWrite the project's catalog (dbt docs generate; on the fusion runtime\n'dbt compile --write-catalog'). The result's catalog_path is this run's\ncatalog.json, listing each relation's columns.\n${SELECT_FLAGS}\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
+    `Usage: floe-dbt docs generate [flags]\n\nWrite the project's catalog (dbt docs generate; on the fusion runtime\n'dbt compile --write-catalog') and print the path of this run's catalog.json\n(the result's catalog_path), which lists each relation's columns.\n${SELECT_FLAGS}\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
   retry:
     `Usage: floe-dbt retry [flags]\n\nRe-run what failed or was skipped in the project's last run, with that run's\ncommand and selection (dbt retry). local: the project's target/; fusion: the\nlast Fusion call under .floe/fusion; cloud: refused (rerun from dbt Cloud).\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
   "source-freshness":
