@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "./errors.ts";
 import { readRegularText } from "./safe_fs.ts";
-import type { RunResult } from "./schemas.ts";
+import type { DbtCommand, RunResult } from "./schemas.ts";
 
 /** One entry of run_results.json `results[]` (the fields we read). */
 export interface NodeResult {
@@ -65,11 +65,13 @@ export function artifactPaths(targetDir: string): {
   manifest: string;
   runResults: string;
   catalog: string;
+  sources: string;
 } {
   return {
     manifest: join(targetDir, "manifest.json"),
     runResults: join(targetDir, "run_results.json"),
     catalog: join(targetDir, "catalog.json"),
+    sources: join(targetDir, "sources.json"),
   };
 }
 
@@ -189,4 +191,145 @@ export async function runResultFrom(
     failures: s.failures.length,
     metadata: meta,
   };
+}
+
+/** One source's freshness as the run result lists it (`metadata.sources`). */
+export interface SourceFreshness {
+  unique_id: string;
+  /** pass, warn, error or runtime error (lower case, as dbt-core writes it). */
+  status: string;
+  max_loaded_at: string | null;
+  snapshotted_at: string | null;
+  max_loaded_at_time_ago_in_s: number | null;
+  /** dbt's message for a source it could not check. */
+  error: string | null;
+}
+
+/** Freshness statuses that fail the command (dbt exits 1 on them). */
+const FRESHNESS_FAILED = new Set(["error", "runtime error"]);
+
+/**
+ * The run result of `dbt source freshness`, from sources.json (it writes no
+ * run_results.json): `run_results_path` is the sources.json of this run,
+ * `metadata.sources` lists each source's status, nothing counts as a model
+ * run, and errored or failing sources are the failures. With `since`, a
+ * sources.json older than the run is not this run's (E002).
+ */
+export async function freshnessResultFrom(
+  targetDir: string,
+  metadata: Record<string, unknown>,
+  invocationSucceeded: boolean,
+  options: RunResultOptions = {},
+): Promise<RunResult> {
+  const paths = artifactPaths(targetDir);
+  if (options.since && !(await catalogOfRun(paths.sources, options.since))) {
+    throw new FloeDbtError(
+      ERROR_CODES.execution,
+      `dbt source freshness wrote no sources.json in '${targetDir}'`,
+      {
+        hint:
+          "check that the project has sources with a freshness and loaded_at_field",
+      },
+    );
+  }
+  const doc = await readArtifact(paths.sources);
+  const results = (Array.isArray(doc.results) ? doc.results : []) as Record<
+    string,
+    unknown
+  >[];
+  const str = (v: unknown) => typeof v === "string" ? v : null;
+  const sources: SourceFreshness[] = results.map((r) => ({
+    unique_id: String(r.unique_id ?? ""),
+    status: String(r.status ?? "").toLowerCase(),
+    max_loaded_at: str(r.max_loaded_at),
+    snapshotted_at: str(r.snapshotted_at),
+    max_loaded_at_time_ago_in_s: typeof r.max_loaded_at_time_ago_in_s ===
+        "number"
+      ? r.max_loaded_at_time_ago_in_s
+      : null,
+    error: str(r.error) ?? str(r.message),
+  }));
+  const statuses: Record<string, number> = {};
+  for (const x of sources) statuses[x.status] = (statuses[x.status] ?? 0) + 1;
+  const failed = sources.filter((x) => FRESHNESS_FAILED.has(x.status));
+  const meta: Record<string, unknown> = {
+    ...metadata,
+    sources,
+    sources_path: paths.sources,
+    seeds_run: 0,
+    snapshots_run: 0,
+    skipped: 0,
+    statuses,
+    dbt_elapsed_seconds: typeof doc.elapsed_time === "number"
+      ? doc.elapsed_time
+      : 0,
+    invocation_id: (doc.metadata as Record<string, unknown> | undefined)
+      ?.invocation_id ?? null,
+  };
+  if (failed.length > 0) {
+    meta.error_code = ERROR_CODES.execution;
+    meta.errors = failed.map((f) => ({
+      unique_id: f.unique_id,
+      status: f.status,
+      message: f.error,
+      failures: null,
+    }));
+  }
+  return {
+    success: invocationSucceeded && failed.length === 0,
+    manifest_path: paths.manifest,
+    run_results_path: paths.sources,
+    catalog_path: null,
+    execution_time_seconds: meta.dbt_elapsed_seconds as number,
+    models_run: 0,
+    tests_run: 0,
+    failures: failed.length,
+    metadata: meta,
+  };
+}
+
+/**
+ * The run result of any command: `source freshness` from sources.json;
+ * `docs generate` from run_results.json with nothing counted as run (its
+ * results are compiled nodes) and `catalog_path` this run's catalog (a
+ * missing one fails the result); every other command from run_results.json.
+ */
+export async function commandResultFrom(
+  command: DbtCommand,
+  targetDir: string,
+  metadata: Record<string, unknown>,
+  invocationSucceeded: boolean,
+  options: RunResultOptions = {},
+): Promise<RunResult> {
+  if (command === "source-freshness") {
+    return await freshnessResultFrom(
+      targetDir,
+      metadata,
+      invocationSucceeded,
+      options,
+    );
+  }
+  const run = await runResultFrom(
+    targetDir,
+    metadata,
+    invocationSucceeded,
+    options,
+  );
+  if (command !== "docs-generate") return run;
+  run.metadata.nodes_compiled = run.models_run;
+  run.metadata.seeds_run = 0;
+  run.metadata.snapshots_run = 0;
+  run.models_run = 0;
+  run.tests_run = 0;
+  if (run.catalog_path === null) {
+    run.success = false;
+    run.metadata.error_code = ERROR_CODES.execution;
+    run.metadata.errors = [{
+      unique_id: null,
+      status: "error",
+      message: "dbt docs generate wrote no catalog.json",
+      failures: null,
+    }];
+  }
+  return run;
 }

@@ -6,6 +6,7 @@
  */
 import type {
   DbtCommand,
+  IndirectSelection,
   LintResult,
   ProgressEvent,
   RunResult,
@@ -61,7 +62,7 @@ export interface CallOptions {
    * ignores it and stops on `signal` only.
    */
   detach?: AbortSignal | undefined;
-  /** dbt threads for this call, when the caller sets them (cloud: threads_override). */
+  /** dbt `--threads` for this call (cloud: threads_override). */
   threads?: number | undefined;
 }
 
@@ -73,6 +74,14 @@ export interface Selection {
   exclude?: string[] | undefined;
   /** Rebuild incremental models and seeds from scratch. */
   fullRefresh?: boolean | undefined;
+  /** dbt `--vars`: a mapping, given to dbt as one JSON argument. */
+  vars?: Record<string, unknown> | undefined;
+  /** dbt `--fail-fast`: stop at the first failure. */
+  failFast?: boolean | undefined;
+  /** dbt `--selector`: the name of a YAML selector of the project. */
+  selector?: string | undefined;
+  /** dbt `--indirect-selection`. */
+  indirectSelection?: IndirectSelection | undefined;
 }
 
 /** Runtime-specific metadata for observability. */

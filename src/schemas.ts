@@ -69,16 +69,46 @@ export function lintResultOf(issues: LintIssue[]): LintResult {
   };
 }
 
-/** The dbt commands the agent runs. */
+/**
+ * The dbt commands the agent runs. Two-word dbt commands are spelled with a
+ * dash here (`docs-generate` is `dbt docs generate`, `source-freshness` is
+ * `dbt source freshness`); see {@link dbtCommandWords}.
+ */
 export const DbtCommandSchema = z.enum([
   "compile",
   "run",
   "test",
   "seed",
   "build",
+  "snapshot",
+  "docs-generate",
+  "retry",
+  "source-freshness",
 ]);
 /** The dbt commands the agent runs. */
 export type DbtCommand = z.infer<typeof DbtCommandSchema>;
+
+/** dbt's own words for a command: `docs-generate` -> `["docs", "generate"]`. */
+export function dbtCommandWords(command: DbtCommand): string[] {
+  return command.split("-");
+}
+
+/** Commands where `--full-refresh` applies (dbt-core and Fusion take it). */
+export const FULL_REFRESH_COMMANDS: readonly DbtCommand[] = [
+  "run",
+  "seed",
+  "build",
+];
+
+/** dbt's `--indirect-selection` modes. */
+export const IndirectSelectionSchema = z.enum([
+  "eager",
+  "cautious",
+  "buildable",
+  "empty",
+]);
+/** dbt's `--indirect-selection` modes. */
+export type IndirectSelection = z.infer<typeof IndirectSelectionSchema>;
 
 /**
  * Progress events, one versioned schema for every runtime (v1). The CLI's

@@ -12,7 +12,7 @@
 import { type CloudConfig, CloudConfigSchema } from "../../src/config.ts";
 import { join } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import { runResultFrom } from "../../src/artifacts.ts";
+import { commandResultFrom } from "../../src/artifacts.ts";
 import { resolveSecret } from "../../src/secrets.ts";
 import { RuntimeBase } from "../../src/runtime_base.ts";
 import type {
@@ -129,9 +129,7 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
     const emit = options.onEvent ?? (() => {});
     refuseProfilesDir(ref);
     for (const w of this.#warnings) emit(logEvent("warn", w));
-    const ownJob = command === "seed"
-      ? undefined
-      : this.config.job_ids[command];
+    const ownJob = ownJobOf(this.config.job_ids, command);
     const jobId = ownJob ?? this.config.job_ids.run;
     const step = dbtStep(command, selection);
     const steps = needsOverride(selection, Boolean(ownJob))
@@ -221,11 +219,19 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
       );
     }
     const files: Record<string, string> = {};
-    for (const name of ARTIFACTS) {
+    // sources.json only for the command that writes it (one request less).
+    const wanted = ARTIFACTS.filter((n) =>
+      n !== "sources.json" || command === "source-freshness"
+    );
+    for (const name of wanted) {
       const text = await api.runArtifact(run.id, name, signal);
       if (text !== undefined) files[name] = text;
     }
-    if (!files["run_results.json"]) {
+    // source freshness writes sources.json instead of run_results.json.
+    const resultFile = command === "source-freshness"
+      ? "sources.json"
+      : "run_results.json";
+    if (!files[resultFile]) {
       throw new FloeDbtError(
         run.status === 20 && command === "compile"
           ? ERROR_CODES.compilation
@@ -234,7 +240,7 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
           : ERROR_CODES.remoteApi,
         `dbt Cloud run ${run.id} ${
           run.status === 20 ? "failed" : "finished"
-        } without run_results.json${msg(run)}`,
+        } without ${resultFile}${msg(run)}`,
         {
           hint: `see the run's logs at ${run.href ?? "dbt Cloud"}`,
           details: meta,
@@ -247,12 +253,12 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
       job_id: jobId,
     }, join(ref.projectDir, "target"));
     this.#last = { runId: run.id, jobId };
-    const result = await runResultFrom(dir, {
+    const result = await commandResultFrom(command, dir, {
       ...meta,
       cached: Boolean(cache),
       artifacts_dir: dir,
     }, run.status === 10);
-    for (const e of nodeEvents(JSON.parse(files["run_results.json"]))) emit(e);
+    for (const e of nodeEvents(JSON.parse(files[resultFile]!))) emit(e);
     // Wall time of the call (trigger to artifacts), like every runtime;
     // dbt's own elapsed time stays in metadata.dbt_elapsed_seconds.
     result.execution_time_seconds = Math.max(
@@ -471,4 +477,20 @@ function refuseProfilesDir(ref: ProjectRef): void {
 
 function msg(run: Run): string {
   return run.status_message ? `: ${run.status_message}` : "";
+}
+
+/** The job configured for a command (job_ids has compile, run, test, build). */
+function ownJobOf(
+  jobIds: CloudConfig["job_ids"],
+  command: DbtCommand,
+): string | undefined {
+  switch (command) {
+    case "compile":
+    case "run":
+    case "test":
+    case "build":
+      return jobIds[command];
+    default:
+      return undefined;
+  }
 }

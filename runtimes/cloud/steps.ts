@@ -7,32 +7,67 @@
  *
  * @module
  */
+import { checkOptions, optionArgs } from "../../src/dbt_options.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import type { Selection } from "../../src/runtime.ts";
-import type { DbtCommand } from "../../src/schemas.ts";
+import { type DbtCommand, dbtCommandWords } from "../../src/schemas.ts";
 import { selectorTokens } from "../../src/validate.ts";
 
-/** The dbt command line of one step, e.g. `dbt run --select a b --full-refresh`. */
+/**
+ * E010 for what the cloud runtime cannot put in a step: `--vars` (a mapping
+ * needs quoting, and a step is split on whitespace) and `retry` (dbt Cloud
+ * retries a run through its own API, not as a step of a new run).
+ */
+export function refuseInCloud(command: DbtCommand, selection: Selection): void {
+  if (command === "retry") {
+    throw new FloeDbtError(
+      ERROR_CODES.usage,
+      "The cloud runtime cannot run dbt retry: a dbt Cloud run is retried from dbt Cloud itself",
+      {
+        hint:
+          "use 'Rerun from failure' on the run in dbt Cloud, or run retry with --runtime local",
+      },
+    );
+  }
+  if (selection.vars !== undefined) {
+    throw new FloeDbtError(
+      ERROR_CODES.usage,
+      "The cloud runtime cannot pass --vars: a dbt Cloud step is split on whitespace, so a vars mapping cannot be given safely",
+      {
+        hint:
+          "set the vars in the dbt Cloud job's commands or in dbt_project.yml, or use --runtime local or fusion",
+      },
+    );
+  }
+}
+
+/**
+ * The dbt command line of one step, e.g. `dbt run --select a b --full-refresh`.
+ * Threads go through `threads_override`, not the step.
+ */
 export function dbtStep(
   command: DbtCommand,
   selection: Selection = {},
 ): string {
-  const parts = ["dbt", command];
+  refuseInCloud(command, selection);
   // Spaces separate selectors; each token is checked.
   const select = selectorTokens(selection.select, "--select");
   const exclude = selectorTokens(selection.exclude, "--exclude");
-  if (select.length) parts.push("--select", ...select);
-  if (exclude.length) parts.push("--exclude", ...exclude);
-  if (selection.fullRefresh && command !== "compile" && command !== "test") {
-    parts.push("--full-refresh");
-  }
-  return parts.join(" ");
+  const checked = { ...selection, select, exclude };
+  checkOptions(command, checked);
+  return ["dbt", ...dbtCommandWords(command), ...optionArgs(command, checked)]
+    .join(" ");
 }
 
-/** True when the call needs steps_override (a selection, or no job of its own). */
+/**
+ * True when the call needs steps_override: a selection or option, or a
+ * command without a job of its own.
+ */
 export function needsOverride(selection: Selection, ownJob: boolean): boolean {
   return !ownJob || Boolean(
     selection.select?.length || selection.exclude?.length ||
-      selection.fullRefresh,
+      selection.fullRefresh || selection.selector ||
+      selection.indirectSelection || selection.failFast,
   );
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 import { join } from "node:path";
+import { optionMetadata } from "../../src/dbt_options.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import type { Selection } from "../../src/runtime.ts";
 import type { DbtCommand } from "../../src/schemas.ts";
@@ -18,7 +19,12 @@ import {
 import type { Run } from "./schemas.ts";
 
 /** The artifacts a cloud run may leave. */
-export const ARTIFACTS = ["run_results.json", "manifest.json", "catalog.json"];
+export const ARTIFACTS = [
+  "run_results.json",
+  "manifest.json",
+  "catalog.json",
+  "sources.json",
+];
 
 /**
  * Store artifacts in the cache, or (cache disabled) in `targetDir`, where an
@@ -110,6 +116,6 @@ export function runMetadata(
     adopted_after_ambiguous_trigger: adopted,
     select: selection.select ?? [],
     exclude: selection.exclude ?? [],
-    full_refresh: Boolean(selection.fullRefresh),
+    ...optionMetadata(command, selection, overrides),
   };
 }

@@ -19,6 +19,7 @@ export class AdapterRefused extends Error {}
 /** What one call needs. */
 export interface CallSpec {
   bin: FusionBinary;
+  /** dbt's command words, space-separated (`source freshness`). */
   command: string;
   project: ResolvedProject;
   dirs: CallDirs;
@@ -35,7 +36,8 @@ export function fusionArgs(s: CallSpec): string[] {
   // The caller's arguments first, the agent's own flags last: dbt keeps an
   // option's last value, so a selection can never redirect the call.
   return [
-    s.command,
+    // A command of several words ("source freshness") is several arguments.
+    ...s.command.split(" "),
     ...s.extra,
     "--project-dir",
     p.projectDir,

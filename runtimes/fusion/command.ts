@@ -6,15 +6,25 @@
  *
  * @module
  */
-import { artifactPaths, runResultFrom } from "../../src/artifacts.ts";
+import { artifactPaths, commandResultFrom } from "../../src/artifacts.ts";
+import {
+  checkOptions,
+  optionArgs,
+  optionMetadata,
+  varsArgs,
+} from "../../src/dbt_options.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { DbtEventTranslator } from "../../src/dbt_events.ts";
 import type { ResolvedProject } from "../../src/project.ts";
 import type { CallOptions, Selection } from "../../src/runtime.ts";
-import type { DbtCommand, RunResult } from "../../src/schemas.ts";
+import {
+  type DbtCommand,
+  dbtCommandWords,
+  type RunResult,
+} from "../../src/schemas.ts";
 import { checkCall } from "../../src/validate.ts";
-import { selectionArgs } from "../local/mod.ts";
 import { callFusion } from "./call.ts";
-import { markLatest, newCallDirs, pruneCalls } from "./calls.ts";
+import { latestTarget, markLatest, newCallDirs, pruneCalls } from "./calls.ts";
 import type { FusionBinary } from "./detect.ts";
 import { errorFromFusion, hasNodeFailures } from "./errors.ts";
 
@@ -28,6 +38,22 @@ export async function runCommand(
   ctx: { killGraceMs: number; inFlight: Set<string> },
 ): Promise<RunResult> {
   checkCall(project, selection);
+  checkOptions(command, selection, options);
+  refuseUnsupported(command, selection);
+  // retry reads the previous run's run_results.json: the last finished call.
+  const previous = command === "retry"
+    ? await latestTarget(project.projectDir)
+    : undefined;
+  if (command === "retry" && !previous) {
+    throw new FloeDbtError(
+      ERROR_CODES.usage,
+      `The fusion runtime has no previous run to retry in '${project.projectDir}' (no finished Fusion call under .floe/fusion)`,
+      {
+        hint:
+          "run the command first (floe-dbt run --runtime fusion), then retry",
+      },
+    );
+  }
   const dirs = await newCallDirs(project.projectDir);
   ctx.inFlight.add(dirs.id);
   try {
@@ -35,14 +61,14 @@ export async function runCommand(
     const onEvent = options.onEvent;
     const res = await callFusion({
       bin,
-      command,
+      command: fusionCommand(command),
       project,
       dirs,
-      extra: selectionArgs(
-        command === "compile" || command === "test"
-          ? { ...selection, fullRefresh: false }
-          : selection,
-      ),
+      extra: [
+        ...optionArgs(command, selection, options),
+        ...varsArgs(selection.vars),
+        ...(previous ? ["--state", previous] : []),
+      ],
       signal: options.signal,
       killGraceMs: ctx.killGraceMs,
       onEvent: (ev) => {
@@ -53,7 +79,7 @@ export async function runCommand(
     if (res.code !== 0 && !(await hasNodeFailures(paths.runResults))) {
       throw errorFromFusion(command, res.errors, res.code, res.stderr);
     }
-    const run = await runResultFrom(dirs.target, {
+    const run = await commandResultFrom(command, dirs.target, {
       runtime: "fusion",
       executed_by: "fusion",
       fallback: false,
@@ -70,12 +96,35 @@ export async function runCommand(
       target: project.target ?? null,
       select: selection.select ?? [],
       exclude: selection.exclude ?? [],
-      full_refresh: Boolean(selection.fullRefresh),
+      ...optionMetadata(command, selection, options),
+      ...(previous ? { retried_from: previous } : {}),
     }, res.code === 0);
     await markLatest(project.projectDir, dirs);
     return run;
   } finally {
     ctx.inFlight.delete(dirs.id);
     await pruneCalls(project.projectDir, ctx.inFlight);
+  }
+}
+
+/**
+ * Fusion's command line for a command: `docs generate` is deprecated in
+ * Fusion and writes no catalog, so it becomes `compile --write-catalog`.
+ */
+export function fusionCommand(command: DbtCommand): string {
+  if (command === "docs-generate") return "compile --write-catalog";
+  return dbtCommandWords(command).join(" ");
+}
+
+/** E010 for options Fusion cannot honour, naming the runtime. */
+function refuseUnsupported(command: DbtCommand, selection: Selection): void {
+  if (selection.failFast) {
+    throw new FloeDbtError(
+      ERROR_CODES.usage,
+      `The fusion runtime cannot honour --fail-fast for dbt ${
+        dbtCommandWords(command).join(" ")
+      }: dbt Fusion does not offer it (its hidden flag marks every node as a compilation error)`,
+      { hint: "drop --fail-fast, or use --runtime local" },
+    );
   }
 }

@@ -10,9 +10,15 @@ import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { DbtEventTranslator } from "../../src/dbt_events.ts";
 import {
   artifactPaths,
+  commandResultFrom,
   readArtifact,
-  runResultFrom,
 } from "../../src/artifacts.ts";
+import {
+  checkOptions,
+  optionArgs,
+  optionMetadata,
+  varsArgs,
+} from "../../src/dbt_options.ts";
 import { firstExisting, venvCandidates } from "../../src/paths.ts";
 import { resolveProject, targetDir } from "../../src/project.ts";
 import { RuntimeBase } from "../../src/runtime_base.ts";
@@ -24,7 +30,12 @@ import type {
   RuntimeMetadata,
   Selection,
 } from "../../src/runtime.ts";
-import type { DbtCommand, LintResult, RunResult } from "../../src/schemas.ts";
+import {
+  type DbtCommand,
+  dbtCommandWords,
+  type LintResult,
+  type RunResult,
+} from "../../src/schemas.ts";
 import { errorFromDbt } from "./errors.ts";
 import { projectFingerprint } from "./fingerprint.ts";
 import { acquireProjectLock } from "./lock.ts";
@@ -140,6 +151,8 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
     const started = performance.now();
     const project = resolveProject(ref);
     checkCall(project, selection);
+    checkOptions(command, selection, options);
+    if (command === "retry") await requirePreviousRun(project);
     const common = [
       "--project-dir",
       project.projectDir,
@@ -153,13 +166,12 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
       "none",
       "--log-level-file",
       this.config.log_level_file,
+      // vars shape parsing: the parse gets them too, and they are part of
+      // the fingerprint (other vars, another parse).
+      ...varsArgs(selection.vars),
     ];
     const args = [
-      ...selectionArgs(
-        command === "compile" || command === "test"
-          ? { ...selection, fullRefresh: false }
-          : selection,
-      ),
+      ...optionArgs(command, selection, options),
       // compile runs no materialization: the relation cache is not needed.
       ...(command === "compile" ? ["--no-populate-cache"] : []),
     ];
@@ -193,7 +205,7 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
       const result = await this.#invokeCancellable(
         worker,
         {
-          command,
+          command: dbtCommandWords(command).join(" "),
           common,
           args,
           cwd: project.projectDir,
@@ -207,7 +219,8 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
         options.signal,
       );
       if (result.exception) throw errorFromDbt(command, result.exception);
-      const run = await runResultFrom(
+      const run = await commandResultFrom(
+        command,
         target,
         {
           runtime: "local",
@@ -221,7 +234,7 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
           target: project.target ?? null,
           select: selection.select ?? [],
           exclude: selection.exclude ?? [],
-          full_refresh: Boolean(selection.fullRefresh),
+          ...optionMetadata(command, selection, options),
         },
         result.success,
         { since },
@@ -393,5 +406,21 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
     const w = this.#worker;
     this.#worker = undefined;
     await w?.stop(this.config.kill_grace_seconds * 1000);
+  }
+}
+
+/** dbt retry needs the previous run's run_results.json in the target path. */
+async function requirePreviousRun(
+  project: ReturnType<typeof resolveProject>,
+): Promise<void> {
+  const path = artifactPaths(targetDir(project)).runResults;
+  try {
+    await Deno.lstat(path);
+  } catch {
+    throw new FloeDbtError(
+      ERROR_CODES.usage,
+      `The local runtime has no previous run to retry in '${project.projectDir}' (no ${path})`,
+      { hint: "run the command first (floe-dbt run), then retry" },
+    );
   }
 }

@@ -5,7 +5,7 @@
  *
  * Protocol: one JSON object a line. Requests on stdin:
  * `{id, op: "invoke", command, common: [...], args: [...], cwd, env, fingerprint}`
- * or `{id, op: "ping"}`; dbt gets `[command, ...args, ...common]`, the
+ * or `{id, op: "ping"}`; dbt gets `[...command words, ...args, ...common]`, the
  * agent's own flags after the caller's (dbt keeps an option's last value).
  * Replies on the worker's original stdout (dbt's own
  * console output is moved to stderr): `{type: "ready", ...}` once, then
@@ -112,7 +112,8 @@ def main():
             state["fingerprint"] = fp
         # The agent's own flags (common) come last: dbt's click options keep
         # the last value, so nothing before them can redirect a call.
-        args = [req["command"]] + (req.get("args") or []) + common
+        # A two-word command ("docs generate") arrives space-separated.
+        args = req["command"].split() + (req.get("args") or []) + common
         res = dbtRunner(manifest=manifest, callbacks=[cb]).invoke(args)
         state["invocations"] += 1
         if res.exception is not None:

@@ -135,6 +135,7 @@ export async function runCli(
       onEvent: progressSink(args, io),
       signal,
       noCache: args.noCache,
+      threads: args.threads,
     };
     switch (args.command) {
       case "manifest":
@@ -177,6 +178,10 @@ export async function runCli(
           select: args.select,
           exclude: args.exclude,
           fullRefresh: args.fullRefresh,
+          vars: args.vars,
+          failFast: args.failFast,
+          selector: args.selector,
+          indirectSelection: args.indirectSelection,
         }, options);
         options.onEvent({
           v: 1,
@@ -187,6 +192,9 @@ export async function runCli(
         if (!args.quiet) io.err(runSummary(command, result));
         if (args.json) io.out(JSON.stringify(result));
         else if (command === "compile") io.out(result.manifest_path);
+        else if (command === "docs-generate" && result.catalog_path) {
+          io.out(result.catalog_path);
+        }
         return result.success ? 0 : 1;
       }
     }

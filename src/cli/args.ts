@@ -1,6 +1,8 @@
 /**
  * Command-line parsing: flags named like dbt's (`--select/-s`, `--exclude`,
- * `--target/-t`, `--project-dir`, `--profiles-dir`, `--full-refresh`), read
+ * `--target/-t`, `--project-dir`, `--profiles-dir`, `--full-refresh`,
+ * `--vars`, `--threads`, `--fail-fast/-x`, `--selector`,
+ * `--indirect-selection`), read
  * with node:util parseArgs (JSR's @std/cli is unreachable here).
  *
  * @module
@@ -10,6 +12,13 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
 import { checkTarget, checkText, selectorTokens } from "../validate.ts";
+import {
+  checkSelectorName,
+  MAX_THREADS,
+  parseVars,
+  threadsProblem,
+} from "../dbt_options.ts";
+import { type IndirectSelection, IndirectSelectionSchema } from "../schemas.ts";
 
 /** The commands of the CLI. */
 export const COMMANDS = [
@@ -18,6 +27,10 @@ export const COMMANDS = [
   "test",
   "seed",
   "build",
+  "snapshot",
+  "docs-generate",
+  "retry",
+  "source-freshness",
   "lint",
   "manifest",
   "run-results",
@@ -45,6 +58,16 @@ export interface CliArgs {
   select: string[];
   exclude: string[];
   fullRefresh: boolean;
+  /** dbt `--vars`, parsed (YAML or JSON) into a mapping. */
+  vars: Record<string, unknown> | undefined;
+  /** dbt `--threads`. */
+  threads: number | undefined;
+  /** dbt `--fail-fast` / `-x`. */
+  failFast: boolean;
+  /** dbt `--selector`. */
+  selector: string | undefined;
+  /** dbt `--indirect-selection`. */
+  indirectSelection: IndirectSelection | undefined;
   fix: boolean;
   json: boolean;
   logFormat: "text" | "json";
@@ -88,6 +111,11 @@ const OPTIONS = {
   models: { type: "string", short: "m", multiple: true },
   exclude: { type: "string", multiple: true },
   "full-refresh": { type: "boolean" },
+  vars: { type: "string" },
+  threads: { type: "string" },
+  "fail-fast": { type: "boolean", short: "x" },
+  selector: { type: "string" },
+  "indirect-selection": { type: "string" },
   fix: { type: "boolean" },
   json: { type: "boolean" },
   "log-format": { type: "string" },
@@ -176,6 +204,57 @@ function hostName(value: string): string {
   return value.toLowerCase();
 }
 
+/**
+ * dbt's two-word commands as one: `docs generate` -> `docs-generate`,
+ * `source freshness` -> `source-freshness` (also after `submit`).
+ */
+export function joinTwoWordCommand(words: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    const next = words[i + 1];
+    const isCommandSlot = i === 0 || (i === 1 && words[0] === "submit");
+    if (isCommandSlot && (w === "docs" || w === "source")) {
+      const want = w === "docs" ? "generate" : "freshness";
+      if (next !== want) {
+        throw usage(
+          `'${w}' needs '${want}': floe-dbt ${w} ${want}${
+            next === undefined ? "" : ` (not '${next}')`
+          }`,
+        );
+      }
+      out.push(`${w}-${want}`);
+      i++;
+    } else out.push(w);
+  }
+  return out;
+}
+
+function threads(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || threadsProblem(n)) {
+    throw usage(
+      `--threads must be a whole number from 1 to ${MAX_THREADS}, not '${value}'`,
+    );
+  }
+  return n;
+}
+
+function indirectSelection(
+  value: string | undefined,
+): IndirectSelection | undefined {
+  if (value === undefined) return undefined;
+  const ok = IndirectSelectionSchema.safeParse(value);
+  if (!ok.success) {
+    throw usage(
+      `--indirect-selection must be one of ${
+        IndirectSelectionSchema.options.join(", ")
+      }, not '${value}'`,
+    );
+  }
+  return ok.data;
+}
+
 /** Parse argv (without the program name). */
 export function parseCli(
   argv: string[],
@@ -193,7 +272,7 @@ export function parseCli(
     throw usage((e as Error).message.split("\n")[0]!);
   }
   const v = parsed.values;
-  const [first, ...rest] = parsed.positionals;
+  const [first, ...rest] = joinTwoWordCommand(parsed.positionals);
   let command: CliArgs["command"];
   if (v.version) command = "version";
   else if (!first) command = "help";
@@ -244,6 +323,13 @@ export function parseCli(
     ),
     exclude: selectorTokens(v.exclude, "--exclude"),
     fullRefresh: Boolean(v["full-refresh"]),
+    vars: v.vars === undefined ? undefined : parseVars(v.vars, "--vars"),
+    threads: v.threads === undefined ? undefined : threads(v.threads),
+    failFast: Boolean(v["fail-fast"]),
+    selector: v.selector === undefined
+      ? undefined
+      : checkSelectorName(v.selector, "--selector"),
+    indirectSelection: indirectSelection(v["indirect-selection"]),
     fix: Boolean(v.fix),
     json: Boolean(v.json),
     logFormat,

@@ -232,6 +232,13 @@ export async function daemonClient(args: CliArgs, io: Io): Promise<number> {
         ...(args.select.length ? { select: args.select } : {}),
         ...(args.exclude.length ? { exclude: args.exclude } : {}),
         ...(args.fullRefresh ? { full_refresh: true } : {}),
+        ...(args.vars !== undefined ? { vars: args.vars } : {}),
+        ...(args.threads !== undefined ? { threads: args.threads } : {}),
+        ...(args.failFast ? { fail_fast: true } : {}),
+        ...(args.selector ? { selector: args.selector } : {}),
+        ...(args.indirectSelection
+          ? { indirect_selection: args.indirectSelection }
+          : {}),
         ...(args.runtime ? { runtime: args.runtime } : {}),
       };
       const job = await (await call(args, "POST", "/v1/jobs", body))

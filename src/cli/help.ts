@@ -22,7 +22,18 @@ Project flags (named like dbt's):
 const SELECT_FLAGS = `
 Selection:
   -s, --select SEL      dbt selector(s); repeat or quote several: -s "a b+"
-  --exclude SEL         dbt selector(s) to leave out`;
+  --exclude SEL         dbt selector(s) to leave out
+  --selector NAME       a selector defined in the project's selectors.yml
+  --indirect-selection MODE
+                        tests next to selected nodes: eager (default),
+                        cautious, buildable or empty`;
+
+const DBT_FLAGS = `
+dbt options:
+  --vars YAML           variables for var(), as YAML or JSON: --vars '{"day": "2026-11-01"}'
+                        (a mapping; dbt gets it as one JSON argument)
+  --threads N           dbt threads (cloud: the run's threads_override)
+  -x, --fail-fast       stop at the first failure (not on the fusion runtime)`;
 
 /** Top-level help. */
 export const MAIN_HELP =
@@ -36,6 +47,11 @@ Commands:
   test           dbt test (--select, --exclude)
   seed           dbt seed (--select, --full-refresh)
   build          dbt build: seeds, models, tests in DAG order
+  snapshot       dbt snapshot: record changes of the snapshot sources
+  docs generate  dbt docs generate: the result's catalog_path is this run's catalog
+  retry          dbt retry: re-run what failed or was skipped in the last run
+  source freshness
+                 dbt source freshness: per-source status in metadata.sources
   lint           lint the project's SQL (--fix to apply fixes)
   manifest       print the project's manifest.json
   run-results    print the project's latest run_results.json
@@ -50,20 +66,30 @@ Commands:
   cache ls|gc|clear
                  list, prune expired, or remove the cloud artifact cache
 
+dbt's own flags work on the dbt commands: --select/-s, --exclude, --selector,
+--indirect-selection, --vars, --threads, --fail-fast/-x, --full-refresh.
 Exit codes: 0 success, 1 dbt reported failures, 2 usage or configuration error.
 Run 'floe-dbt COMMAND --help' for a command's flags.`;
 
 const COMMAND_HELP: Record<string, string> = {
   compile:
-    `Usage: floe-dbt compile [flags]\n\nCompile the project (Jinja to SQL) and print the path of manifest.json.\n${PROJECT_FLAGS}`,
+    `Usage: floe-dbt compile [flags]\n\nCompile the project (Jinja to SQL) and print the path of manifest.json.\n${SELECT_FLAGS}\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
   run:
-    `Usage: floe-dbt run [flags]\n\nBuild the selected models.\n${SELECT_FLAGS}\n  --full-refresh        rebuild incremental models from scratch\n${PROJECT_FLAGS}`,
+    `Usage: floe-dbt run [flags]\n\nBuild the selected models.\n${SELECT_FLAGS}\n  --full-refresh        rebuild incremental models from scratch\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
   test:
-    `Usage: floe-dbt test [flags]\n\nRun the selected data tests.\n${SELECT_FLAGS}\n${PROJECT_FLAGS}`,
+    `Usage: floe-dbt test [flags]\n\nRun the selected data tests.\n${SELECT_FLAGS}\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
   seed:
-    `Usage: floe-dbt seed [flags]\n\nLoad the project's seed CSV files.\n${SELECT_FLAGS}\n  --full-refresh        drop and recreate seed tables\n${PROJECT_FLAGS}`,
+    `Usage: floe-dbt seed [flags]\n\nLoad the project's seed CSV files.\n${SELECT_FLAGS}\n  --full-refresh        drop and recreate seed tables\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
   build:
-    `Usage: floe-dbt build [flags]\n\nSeed, run and test the selected nodes in DAG order.\n${SELECT_FLAGS}\n  --full-refresh        rebuild incremental models and seeds\n${PROJECT_FLAGS}`,
+    `Usage: floe-dbt build [flags]\n\nSeed, run and test the selected nodes in DAG order.\n${SELECT_FLAGS}\n  --full-refresh        rebuild incremental models and seeds\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
+  snapshot:
+    `Usage: floe-dbt snapshot [flags]\n\nRun the project's snapshots: each records what changed in its source since the\nlast snapshot (dbt snapshot).\n${SELECT_FLAGS}\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
+  "docs-generate":
+    `Usage: floe-dbt docs generate [flags]\n\nWrite the project's catalog (dbt docs generate; on the fusion runtime\n'dbt compile --write-catalog') and print the path of this run's catalog.json\n(the result's catalog_path), which lists each relation's columns.\n${SELECT_FLAGS}\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
+  retry:
+    `Usage: floe-dbt retry [flags]\n\nRe-run what failed or was skipped in the project's last run, with that run's\ncommand and selection (dbt retry). local: the project's target/; fusion: the\nlast Fusion call under .floe/fusion; cloud: refused (rerun from dbt Cloud).\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
+  "source-freshness":
+    `Usage: floe-dbt source freshness [flags]\n\nCheck the freshness of the project's sources (those with loaded_at_field and\na freshness config). The result lists each source's status (pass, warn, error,\nruntime error) in metadata.sources; an error fails it, a warning does not.\n${SELECT_FLAGS}\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
   lint:
     `Usage: floe-dbt lint [--fix] [flags]\n\nLint the project's model SQL (SQLFluff for local; the dialect comes from the\nprofile target's adapter type). Exit 1 when there are lint errors.\n  --fix                 apply the fixes the linter can make, report what remains\n  -s, --select PATH     lint only these files or directories (relative to the project)\n${PROJECT_FLAGS}`,
   manifest:
@@ -77,7 +103,7 @@ const COMMAND_HELP: Record<string, string> = {
   serve:
     `Usage: floe-dbt serve [flags]\n\nRun the daemon: an HTTP API with a job runner (GET /healthz, /readyz, /openapi.json,\n/v1/runtimes; POST /v1/jobs ...). SIGTERM drains running jobs, then exits 0.\n  --host ADDR           address to listen on (default 127.0.0.1)\n  --port N              port (env FLOE_DBT_PORT; default 8686)\n  --project-root DIR    jobs may only use projects under DIR (repeatable)\n  --token-file FILE     bearer token clients must send (16+ characters); without it\n                        and --token-ref, a random token is kept in <state-dir>/token (0600)\n  --token-ref NAME      the token as a secret reference ($FLOE_SECRETS_DIR/NAME or FLOE_SECRET_<NAME>)\n  --allow-origin ORIGIN a web origin browsers may call from, with CORS (repeatable; default none)\n  --allow-host NAME     another Host name a loopback daemon answers to (repeatable)\n  --state-dir DIR       job journal (env FLOE_STATE_DIR; default ~/.local/state/floe-dbt)\n  --grace-seconds N     how long SIGTERM waits for running jobs (default 30)\n  --retention-hours N   keep finished jobs this long (default 168)\n  --artifact-retention-hours N\n                        keep finished jobs' artifacts this long (default: --retention-hours);\n                        after that GET /v1/jobs/{id}/artifacts/{name} answers 410\n  --max-queued N        jobs that may wait to run (default 1000); beyond it POST /v1/jobs\n                        answers 429 with Retry-After\n  --max-streams N       open event streams in all (default 1024; at most 64 per job);\n                        beyond it GET /v1/jobs/{id}/events answers 503 (429 per job)\n  --config FILE         platform manifest.yaml (default: ./manifest.yaml if present)\n  --log-format FORMAT   text (default) or json lines on stderr`,
   submit:
-    `Usage: floe-dbt submit compile|run|test|seed|build|lint [flags]\n\nSubmit a job to the daemon and print its id (or follow it).\n  -f, --follow          stream the job's progress until it ends; exit 1 unless it succeeded\n  --url URL             the daemon (env FLOE_DBT_URL; default http://127.0.0.1:8686)\n  --token-file FILE     bearer token (else env FLOE_DBT_TOKEN, else, for a daemon on this\n                        machine, <state-dir>/token: --state-dir / FLOE_STATE_DIR)\n  --idempotency-key K   a retried submit with the same key returns the first job\n${SELECT_FLAGS}\n  --full-refresh        rebuild incremental models\n${PROJECT_FLAGS}`,
+    `Usage: floe-dbt submit COMMAND [flags]\n\nSubmit a job to the daemon and print its id (or follow it). COMMAND is one of\ncompile, run, test, seed, build, snapshot, docs generate, retry,\nsource freshness, lint.\n  -f, --follow          stream the job's progress until it ends; exit 1 unless it succeeded\n  --url URL             the daemon (env FLOE_DBT_URL; default http://127.0.0.1:8686)\n  --token-file FILE     bearer token (else env FLOE_DBT_TOKEN, else, for a daemon on this\n                        machine, <state-dir>/token: --state-dir / FLOE_STATE_DIR)\n  --idempotency-key K   a retried submit with the same key returns the first job\n${SELECT_FLAGS}\n  --full-refresh        rebuild incremental models\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
   jobs:
     `Usage: floe-dbt jobs [--json] [--url URL] [--token-file FILE]\n\nList the daemon's jobs, newest first, one line each: id, status, runtime, command,\nproject, created time (every page of GET /v1/jobs; --json prints one array).`,
   job:

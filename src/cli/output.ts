@@ -61,6 +61,18 @@ export function runSummary(command: string, r: RunResult): string {
   if (typeof m.skipped === "number" && m.skipped > 0) {
     parts.push(`${m.skipped} skipped`);
   }
+  if (Array.isArray(m.sources)) {
+    // source freshness: the sources and their statuses instead of models.
+    const statuses = Object.entries(m.statuses as Record<string, number>)
+      .map(([k, n]) => `${n} ${k}`).join(", ");
+    parts.splice(
+      0,
+      parts.length,
+      `${m.sources.length} source${m.sources.length === 1 ? "" : "s"}${
+        statuses ? ` (${statuses})` : ""
+      }`,
+    );
+  }
   const lines = [
     `${r.success ? "Completed" : "Failed"}: ${command} via ${
       String(m.runtime ?? "?")

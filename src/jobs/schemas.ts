@@ -6,7 +6,19 @@
  */
 import { z } from "zod";
 import { RuntimeNameSchema } from "../config.ts";
-import { LintResultSchema, RunResultSchema } from "../schemas.ts";
+import {
+  DbtCommandSchema,
+  IndirectSelectionSchema,
+  LintResultSchema,
+  RunResultSchema,
+} from "../schemas.ts";
+import {
+  checkVars,
+  MAX_THREADS,
+  parseVars,
+  SELECTOR_NAME_ALLOWED,
+  selectorNameProblem,
+} from "../dbt_options.ts";
 import {
   refusalMessage,
   selectorTokens,
@@ -47,13 +59,31 @@ function checked(
 
 /** `POST /v1/jobs` body. */
 export const JobRequestSchema = z.strictObject({
-  command: z.enum(["compile", "run", "test", "seed", "build", "lint"]),
+  command: z.enum([...DbtCommandSchema.options, "lint"]),
   project_dir: checked("project_dir", textProblem, TEXT_ALLOWED),
   profiles_dir: checked("profiles_dir", textProblem, TEXT_ALLOWED).optional(),
   target: checked("target", targetProblem, TARGET_ALLOWED).optional(),
   select: selectors("select").optional(),
   exclude: selectors("exclude").optional(),
   full_refresh: z.boolean().optional(),
+  /** dbt `--vars`: a mapping, or YAML/JSON text of one (parsed here). */
+  vars: z.union([z.string(), z.record(z.string(), z.unknown())]).transform(
+    (v, ctx) => {
+      try {
+        return typeof v === "string"
+          ? parseVars(v, "vars")
+          : checkVars(v, "vars");
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: (e as Error).message });
+        return z.NEVER;
+      }
+    },
+  ).pipe(z.record(z.string(), z.unknown())).optional(),
+  threads: z.number().int().min(1).max(MAX_THREADS).optional(),
+  fail_fast: z.boolean().optional(),
+  selector: checked("selector", selectorNameProblem, SELECTOR_NAME_ALLOWED)
+    .optional(),
+  indirect_selection: IndirectSelectionSchema.optional(),
   fix: z.boolean().optional(),
   runtime: RuntimeNameSchema.optional(),
 });

@@ -90,7 +90,11 @@ export async function callRuntime(
     select: req.select,
     exclude: req.exclude,
     fullRefresh: req.full_refresh,
-  }, options);
+    vars: req.vars,
+    failFast: req.fail_fast,
+    selector: req.selector,
+    indirectSelection: req.indirect_selection,
+  }, { ...options, threads: req.threads });
 }
 
 /** The job fields for a finished call. */
