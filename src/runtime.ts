@@ -45,6 +45,11 @@ export interface CallOptions {
   resumeRunId?: string | undefined;
   /** dbt threads for this call, when the caller sets them (cloud: threads_override). */
   threads?: number | undefined;
+  /**
+   * Deadline of this call, seconds (local and fusion; default: the
+   * runtime's `timeout_seconds`). Past it the run is stopped: E007.
+   */
+  timeoutSeconds?: number | undefined;
 }
 
 /** Node selection shared by run, test, seed and build. */
