@@ -11,6 +11,7 @@ import { defaultConfig } from "../src/config.ts";
 import { createRuntime } from "../src/registry.ts";
 import type { DbtRuntime } from "../src/runtime.ts";
 import { benchDaemon } from "./bench_daemon.ts";
+import { benchParallel } from "./bench_parallel.ts";
 import { generateProject } from "./synthetic.ts";
 
 const ROOT = resolve(new URL("..", import.meta.url).pathname);
@@ -262,6 +263,19 @@ results.plugin_init = init;
     "",
   ]);
   results.daemon = d;
+}
+
+// Two projects' builds at once vs one after the other (warm workers).
+{
+  const p = await benchParallel(50, quick ? 2 : 3);
+  rows.push([
+    "runner: 2 projects' builds at once vs one after the other",
+    p.parallel_median_s.toFixed(3),
+    `sequential ${p.sequential_median_s.toFixed(3)}`,
+    String(p.reps),
+    `${p.ratio.toFixed(2)}x`,
+  ]);
+  results.parallel_projects = p;
 }
 
 const header = ["measure", "median s", "min-max s", "n", "vs plain dbt"];

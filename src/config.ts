@@ -55,6 +55,23 @@ export const LocalConfigSchema = z.strictObject({
   max_rss_mb: z.number().positive().default(2048),
   /** Grace between SIGTERM and SIGKILL when cancelling, seconds. */
   kill_grace_seconds: z.number().nonnegative().default(5),
+  /**
+   * Deadline of one dbt-core call (after the project lock), seconds; past it
+   * the worker's process group is killed and the call fails with E007. A
+   * job's own `timeout_seconds` overrides it.
+   */
+  timeout_seconds: z.number().positive().default(3600),
+  /**
+   * Warm workers kept at most (one per project); the least recently used
+   * idle one is stopped to make room. Also the number of projects the daemon
+   * runs at once through the local runtime.
+   */
+  max_workers: z.number().int().positive().default(4),
+  /**
+   * Resident memory all idle warm workers may use together, MiB; past it the
+   * least recently used idle workers are stopped (never one in a run).
+   */
+  memory_budget_mb: z.number().positive().default(4096),
   /** Level of dbt's logs/dbt.log (dbt's default is debug). */
   log_level_file: z.enum(["debug", "info", "warn", "error", "none"]).default(
     "info",
@@ -70,6 +87,11 @@ export const FusionConfigSchema = z.strictObject({
   fallback_to_core: z.boolean().default(true),
   adapters: z.array(z.string()).optional(),
   max_parallel: z.number().int().positive().default(4),
+  /**
+   * Deadline of one Fusion call, seconds; past it its process group is
+   * killed and the call fails with E007. A job's `timeout_seconds` overrides it.
+   */
+  timeout_seconds: z.number().positive().default(3600),
   /** Deprecated (seed REQ-091): accepted with a warning, never read. */
   rust_bindings_path: z.string().optional(),
 });

@@ -64,6 +64,11 @@ export interface CallOptions {
   detach?: AbortSignal | undefined;
   /** dbt `--threads` for this call (cloud: threads_override). */
   threads?: number | undefined;
+  /**
+   * Deadline of this call, seconds (local and fusion; default: the
+   * runtime's `timeout_seconds`). Past it the run is stopped: E007.
+   */
+  timeoutSeconds?: number | undefined;
 }
 
 /** Node selection shared by run, test, seed and build. */

@@ -202,6 +202,8 @@ Deno.test("fusion lint: only model files are reported, target/ and logs/ SQL ign
     await writeFile(copy.dir, junk, "SELECT 1 as a, 2 AS b\n");
   }
   const rt = new FusionRuntime();
+  // Answered from the detection cache, which availability() fills.
+  assert.equal((await rt.availability()).available, true);
   assert.equal(rt.supportsSqlLinting(), true);
   const r = await rt.lintProject({
     projectDir: copy.dir,

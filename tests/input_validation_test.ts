@@ -398,7 +398,7 @@ Deno.test(
     const esc = join(copy.dir, "escaped");
     const dirs = await newCallDirs(copy.dir);
     const res = await callFusion({
-      bin: detectFusion(undefined, "0.0.0"),
+      bin: await detectFusion(undefined, "0.0.0"),
       command: "parse",
       project: resolveProject({ projectDir: copy.dir, profilesDir: copy.dir }),
       dirs,

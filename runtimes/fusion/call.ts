@@ -27,6 +27,8 @@ export interface CallSpec {
   extra: string[];
   signal?: AbortSignal | undefined;
   killGraceMs: number;
+  /** Deadline of the call, seconds; none when undefined. */
+  timeoutSeconds?: number | undefined;
   onEvent?: ((ev: DbtEvent) => void) | undefined;
 }
 
@@ -63,7 +65,21 @@ export async function callFusion(s: CallSpec): Promise<FusionProcessResult> {
     onEvent: s.onEvent,
     signal: s.signal,
     killGraceMs: s.killGraceMs,
+    timeoutMs: s.timeoutSeconds === undefined
+      ? undefined
+      : s.timeoutSeconds * 1000,
   });
+  if (res.timedOut) {
+    throw new FloeDbtError(
+      ERROR_CODES.timeout,
+      `dbt Fusion ${s.command} on '${s.project.projectDir}' did not finish within its deadline of ${s.timeoutSeconds} s; its process group was stopped`,
+      {
+        hint:
+          "look for what it waits on (a database lock, a slow query), or raise timeout_seconds (the job's, or dbt_runtime_config.fusion.timeout_seconds)",
+        details: { timeout_seconds: s.timeoutSeconds },
+      },
+    );
+  }
   if (res.cancelled) {
     throw new FloeDbtError(
       ERROR_CODES.cancelled,

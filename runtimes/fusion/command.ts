@@ -35,7 +35,12 @@ export async function runCommand(
   project: ResolvedProject,
   selection: Selection,
   options: CallOptions,
-  ctx: { killGraceMs: number; inFlight: Set<string> },
+  ctx: {
+    killGraceMs: number;
+    inFlight: Set<string>;
+    /** Deadline of the Fusion process, seconds. */
+    timeoutSeconds?: number | undefined;
+  },
 ): Promise<RunResult> {
   checkCall(project, selection);
   checkOptions(command, selection, options);
@@ -71,6 +76,7 @@ export async function runCommand(
       ],
       signal: options.signal,
       killGraceMs: ctx.killGraceMs,
+      timeoutSeconds: ctx.timeoutSeconds,
       onEvent: (ev) => {
         if (onEvent) { for (const p of translator.translate(ev)) onEvent(p); }
       },

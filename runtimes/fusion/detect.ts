@@ -14,6 +14,10 @@ import { childEnv } from "../../src/child_env.ts";
 import { delimiter, join, resolve } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { venvCandidates } from "../../src/paths.ts";
+import { outputWithTimeout } from "../../src/spawn.ts";
+
+/** Bound on `dbt --version` (it answers in milliseconds when healthy). */
+const VERSION_TIMEOUT_MS = 15_000;
 
 /** The environment variable naming the Fusion binary. */
 export const FUSION_BIN_ENV = "FLOE_DBT_FUSION_BIN";
@@ -75,10 +79,10 @@ export function compareVersions(a: string, b: string): number {
   return num(pa.pre) - num(pb.pre);
 }
 
-/** Run `<path> --version`; undefined when it cannot be started. */
-function versionOutput(path: string): string | undefined {
+/** Run `<path> --version`; undefined when it cannot be started or hangs. */
+async function versionOutput(path: string): Promise<string | undefined> {
   try {
-    const out = new Deno.Command(path, {
+    const out = await outputWithTimeout(path, {
       args: ["--version"],
       clearEnv: true,
       env: childEnv({
@@ -87,12 +91,10 @@ function versionOutput(path: string): string | undefined {
         DBT_DISABLE_VERSION_CHECK: "1",
         DO_NOT_TRACK: "1",
       }),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).outputSync();
-    const dec = new TextDecoder();
-    return dec.decode(out.stdout) + dec.decode(out.stderr);
+      timeoutMs: VERSION_TIMEOUT_MS,
+    });
+    if (out.timedOut) return undefined;
+    return out.stdout + out.stderr;
   } catch {
     return undefined;
   }
@@ -117,10 +119,17 @@ const INSTALL_HINT =
   "(`dbt --version` must print `dbt-fusion 2.x`); or use --runtime local";
 
 /** Check one candidate: a FusionBinary, or a sentence saying why not. */
-function check(path: string, minVersion: string): FusionBinary | string {
+async function check(
+  path: string,
+  minVersion: string,
+): Promise<FusionBinary | string> {
   if (!isFile(path)) return `${path}: no such file`;
-  const text = versionOutput(path);
-  if (text === undefined) return `${path}: cannot be executed`;
+  const text = await versionOutput(path);
+  if (text === undefined) {
+    return `${path}: cannot be executed (or '--version' did not answer within ${
+      VERSION_TIMEOUT_MS / 1000
+    } s)`;
+  }
   const v = classifyVersionOutput(text);
   switch (v.kind) {
     case "dbt-core":
@@ -141,13 +150,13 @@ function check(path: string, minVersion: string): FusionBinary | string {
 
 /**
  * Find the Fusion binary or throw E005 naming every place looked at.
- * Synchronous (`--version` answers in milliseconds) so that
- * `supportsSqlLinting()` can tell the truth; callers cache the answer.
+ * Asynchronous, each `--version` bounded; callers cache the answer (see
+ * `detectionKey`).
  */
-export function detectFusion(
+export async function detectFusion(
   binaryPath: string | undefined,
   minVersion: string,
-): FusionBinary {
+): Promise<FusionBinary> {
   const looked: string[] = [];
   const fail = () =>
     new FloeDbtError(
@@ -164,7 +173,7 @@ export function detectFusion(
       looked.push(`${source} (not set)`);
       continue;
     }
-    const r = check(resolve(value), minVersion);
+    const r = await check(resolve(value), minVersion);
     if (typeof r !== "string") return r;
     looked.push(`${source} = ${r}`);
     throw fail();
@@ -181,7 +190,7 @@ export function detectFusion(
       seen.add(c);
       if (!isFile(c)) continue;
       any = true;
-      const r = check(c, minVersion);
+      const r = await check(c, minVersion);
       if (typeof r !== "string") return r;
       looked.push(`${source}: ${r}`);
     }
@@ -194,4 +203,21 @@ export function detectFusion(
     }
   }
   throw fail();
+}
+
+/**
+ * What a detection depends on: the configured path, the environment
+ * variable, PATH and the minimum version. A cached answer is reused only
+ * while this stays the same.
+ */
+export function detectionKey(
+  binaryPath: string | undefined,
+  minVersion: string,
+): string {
+  return JSON.stringify([
+    binaryPath ?? null,
+    Deno.env.get(FUSION_BIN_ENV) ?? null,
+    Deno.env.get("PATH") ?? null,
+    minVersion,
+  ]);
 }

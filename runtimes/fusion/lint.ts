@@ -17,6 +17,7 @@ import {
   lintResultOf,
 } from "../../src/schemas.ts";
 import { checkCall } from "../../src/validate.ts";
+import { outputWithTimeout } from "../../src/spawn.ts";
 import { callFusion } from "./call.ts";
 import { newCallDirs, removeCallDirs } from "./calls.ts";
 import type { FusionBinary } from "./detect.ts";
@@ -81,18 +82,15 @@ export function parseFusionLintReport(
 }
 
 /** Whether a Fusion binary has the `lint` command (its help says so). */
-export function hasLintCommand(binary: string): boolean {
+export async function hasLintCommand(binary: string): Promise<boolean> {
   try {
-    const out = new Deno.Command(binary, {
+    const out = await outputWithTimeout(binary, {
       args: ["lint", "--help"],
       clearEnv: true,
       env: childEnv({ RUST_BACKTRACE: "0" }),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).outputSync();
-    return out.success &&
-      /^Usage: dbt lint/m.test(new TextDecoder().decode(out.stdout));
+      timeoutMs: 15_000,
+    });
+    return out.success && /^Usage: dbt lint/m.test(out.stdout);
   } catch {
     return false;
   }
@@ -116,6 +114,7 @@ export async function lintWithFusion(
       extra: ["--format", "json", ...(options.fix ? ["--fix"] : [])],
       signal: options.signal,
       killGraceMs,
+      timeoutSeconds: options.timeoutSeconds,
     });
     if (res.code > 1 || !res.otherLines.some((l) => l.startsWith("["))) {
       throw new FloeDbtError(

@@ -37,7 +37,8 @@ import { AdapterRefused } from "./call.ts";
 import { checkCall } from "../../src/validate.ts";
 import { runCommand } from "./command.ts";
 import { latestTarget } from "./calls.ts";
-import { detectFusion, type FusionBinary } from "./detect.ts";
+import { detectFusion, detectionKey, type FusionBinary } from "./detect.ts";
+import { type Cached, TtlCache } from "../../src/ttl_cache.ts";
 import { DuckdbTurns } from "./turns.ts";
 import { Fallback } from "./fallback.ts";
 import { hasLintCommand, lintWithFusion } from "./lint.ts";
@@ -48,8 +49,10 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
   readonly version = "0.1.0";
   readonly config: FusionConfig;
   readonly localConfig: LocalConfig;
-  #binary: FusionBinary | undefined;
-  #lint: boolean | undefined;
+  /** Detection: a found binary for 5 minutes, a failure for 30 s. */
+  #detected = new TtlCache<FusionBinary | FloeDbtError>(300_000, 30_000);
+  /** Whether the binary has `dbt lint`, per binary path. */
+  #lint = new Map<string, boolean>();
   #fallback: Fallback;
   #limit: ReturnType<typeof pLimit>;
   #inFlight = new Set<string>();
@@ -71,13 +74,47 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
     );
   }
 
-  /** The Fusion binary (detected once; E005 when there is none). */
-  binary(): FusionBinary {
-    this.#binary ??= detectFusion(
-      this.config.binary_path,
-      this.config.min_version,
-    );
-    return this.#binary;
+  #key(): string {
+    return detectionKey(this.config.binary_path, this.config.min_version);
+  }
+
+  async #detect(): Promise<Cached<FusionBinary | FloeDbtError>> {
+    return await this.#detected.get(this.#key(), async () => {
+      try {
+        const bin = await detectFusion(
+          this.config.binary_path,
+          this.config.min_version,
+        );
+        if (!this.#lint.has(bin.path)) {
+          this.#lint.set(bin.path, await hasLintCommand(bin.path));
+        }
+        return { value: bin, ok: true };
+      } catch (e) {
+        if (!(e instanceof FloeDbtError)) throw e;
+        return { value: e, ok: false };
+      }
+    });
+  }
+
+  /**
+   * The Fusion binary, E005 when there is none. Detection is cached: a
+   * binary found for 5 minutes, a failure for 30 s (then looked for again).
+   */
+  async binary(): Promise<FusionBinary> {
+    const { value } = await this.#detect();
+    if (value instanceof FloeDbtError) throw value;
+    return value;
+  }
+
+  /** The cached binary, without detecting (undefined when unknown or none). */
+  #cachedBinary(): FusionBinary | undefined {
+    const hit = this.#detected.peek(this.#key());
+    return hit?.ok ? hit.value as FusionBinary : undefined;
+  }
+
+  /** Per-call deadline: the call's own, else the configured one. */
+  #timeoutSeconds(options: CallOptions): number {
+    return options.timeoutSeconds ?? this.config.timeout_seconds;
   }
 
   get #killGraceMs(): number {
@@ -110,7 +147,7 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
     const { project, adapter, unsupported } = this.#prepare(ref);
     let reason = unsupported;
     if (!reason) {
-      const bin = this.binary();
+      const bin = await this.binary();
       try {
         const run = await this.#limit(() =>
           this.#turns.run(
@@ -121,6 +158,7 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
               runCommand(bin, command, project, selection, options, {
                 killGraceMs: this.#killGraceMs,
                 inFlight: this.#inFlight,
+                timeoutSeconds: this.#timeoutSeconds(options),
               }),
           )
         );
@@ -171,18 +209,19 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
     const { project, adapter, unsupported } = this.#prepare(ref);
     let reason = unsupported;
     if (!reason) {
-      if (!this.supportsSqlLinting()) {
+      const bin = await this.binary();
+      if (!this.#lint.get(bin.path)) {
         throw new FloeDbtError(
           ERROR_CODES.lint,
-          `This dbt Fusion (${this.binary().path}) has no 'lint' command`,
+          `This dbt Fusion (${bin.path}) has no 'lint' command`,
           { hint: "install a Fusion with `dbt lint`, or use --runtime local" },
         );
       }
       try {
         return await lintWithFusion(
-          this.binary(),
+          bin,
           project,
-          options,
+          { ...options, timeoutSeconds: this.#timeoutSeconds(options) },
           this.#killGraceMs,
         );
       } catch (e) {
@@ -215,25 +254,19 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
     return true;
   }
 
-  /** True when the installed Fusion binary has a `lint` command. */
+  /**
+   * True when the installed Fusion binary has a `lint` command, from the
+   * detection cache (filled by `availability()` or any call; false until
+   * then: this never starts a process).
+   */
   supportsSqlLinting(): boolean {
-    if (this.#lint === undefined) {
-      try {
-        this.#lint = hasLintCommand(this.binary().path);
-      } catch {
-        return false;
-      }
-    }
-    return this.#lint;
+    const bin = this.#cachedBinary();
+    if (!bin) void this.#detect().catch(() => {});
+    return bin ? this.#lint.get(bin.path) ?? false : false;
   }
 
   getRuntimeMetadata(): RuntimeMetadata {
-    let bin: FusionBinary | undefined;
-    try {
-      bin = this.binary();
-    } catch {
-      bin = undefined;
-    }
+    const bin = this.#cachedBinary();
     return {
       type: "fusion",
       runtime_version: this.version,
@@ -250,22 +283,20 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
       last_fallback: this.#fallback.last,
       parallel_execution: true,
       max_parallel: this.config.max_parallel,
+      timeout_seconds: this.config.timeout_seconds,
     };
   }
 
-  availability(): Promise<Availability> {
-    try {
-      const bin = this.binary();
-      return Promise.resolve({
-        available: true,
-        reason: `dbt Fusion ${bin.version} at ${bin.path}`,
-      });
-    } catch (e) {
-      return Promise.resolve({
-        available: false,
-        reason: (e as Error).message,
-      });
+  /** From the detection cache (no process while it is fresh). */
+  async availability(): Promise<Availability> {
+    const { value } = await this.#detect();
+    if (value instanceof FloeDbtError) {
+      return { available: false, reason: value.message };
     }
+    return {
+      available: true,
+      reason: `dbt Fusion ${value.version} at ${value.path}`,
+    };
   }
 
   async close(): Promise<void> {

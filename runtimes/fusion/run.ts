@@ -8,6 +8,7 @@
 import { childEnv } from "../../src/child_env.ts";
 import type { DbtEvent } from "../../src/dbt_events.ts";
 import { stripAnsi } from "../../src/dbt_events.ts";
+import { countSpawn, guardedCommand, killGroup } from "../../src/spawn.ts";
 
 /**
  * Variables set on every Fusion call: no usage statistics, no version check,
@@ -43,6 +44,8 @@ export interface FusionProcessResult {
   stderr: string;
   /** True when the call was cancelled through its signal. */
   cancelled: boolean;
+  /** True when the call passed its deadline and was stopped. */
+  timedOut: boolean;
 }
 
 /** Parse an error message `[error] [Name (dbtNNNN)]: text`. */
@@ -65,42 +68,54 @@ export interface FusionProcessOptions {
   signal?: AbortSignal | undefined;
   /** Grace between SIGTERM and SIGKILL on cancel, milliseconds. */
   killGraceMs: number;
+  /** Deadline of the whole process, milliseconds; none when undefined. */
+  timeoutMs?: number | undefined;
 }
 
-function signalGroup(pid: number, sig: Deno.Signal): void {
-  try {
-    Deno.kill(-pid, sig);
-  } catch {
-    // already gone
-  }
-}
+const signalGroup = killGroup;
 
-/** Run Fusion to completion (or cancellation) and report what it said. */
+/**
+ * Run Fusion to completion (or cancellation, or its deadline) and report
+ * what it said. Fusion runs under the watchdog of src/spawn.ts: its process
+ * group dies with the agent.
+ */
 export async function runFusionProcess(
   o: FusionProcessOptions,
 ): Promise<FusionProcessResult> {
   o.signal?.throwIfAborted();
-  const child = new Deno.Command(o.binary, {
-    args: o.args,
+  const guarded = guardedCommand(o.binary, o.args);
+  const child = new Deno.Command(guarded.cmd, {
+    args: guarded.args,
     cwd: o.cwd,
     clearEnv: true,
     env: childEnv(FUSION_ENV),
-    stdin: "null",
+    stdin: "piped",
     stdout: "piped",
     stderr: "piped",
     detached: true,
   }).spawn();
+  countSpawn();
+  // Held open while Fusion runs: its EOF is the watchdog's signal.
+  const lifeline = child.stdin.getWriter();
   let cancelled = false;
+  let timedOut = false;
   let killTimer: ReturnType<typeof setTimeout> | undefined;
-  const onAbort = () => {
-    cancelled = true;
+  const stop = () => {
     signalGroup(child.pid, "SIGTERM");
-    killTimer = setTimeout(
+    killTimer ??= setTimeout(
       () => signalGroup(child.pid, "SIGKILL"),
       o.killGraceMs,
     );
   };
+  const onAbort = () => {
+    cancelled = true;
+    stop();
+  };
   o.signal?.addEventListener("abort", onAbort, { once: true });
+  const deadline = o.timeoutMs === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    stop();
+  }, o.timeoutMs);
   const errors: FusionError[] = [];
   const otherLines: string[] = [];
   const stderrText = new Response(child.stderr).text();
@@ -146,12 +161,16 @@ export async function runFusionProcess(
       errors,
       otherLines,
       stderr: await stderrText,
-      cancelled,
+      cancelled: cancelled && !timedOut,
+      timedOut,
     };
   } finally {
     o.signal?.removeEventListener("abort", onAbort);
+    if (deadline !== undefined) clearTimeout(deadline);
     if (killTimer !== undefined) clearTimeout(killTimer);
     // The leader is gone; whatever it started must not outlive a cancel.
-    if (cancelled) signalGroup(child.pid, "SIGKILL");
+    if (cancelled || timedOut) signalGroup(child.pid, "SIGKILL");
+    // Fusion has ended: the watchdog sweeps its group and exits.
+    await lifeline.close().catch(() => {});
   }
 }

@@ -23,6 +23,12 @@ import {
 } from "../../src/schemas.ts";
 import { checkCall } from "../../src/validate.ts";
 import { acquireProjectLock } from "./lock.ts";
+import {
+  countSpawn,
+  guardedCommand,
+  killGroup,
+  outputWithTimeout,
+} from "../../src/spawn.ts";
 
 interface SqlfluffViolation {
   start_line_no?: number;
@@ -35,42 +41,63 @@ interface SqlfluffViolation {
 }
 
 /**
- * Run a command in its own process group; a cancel stops the whole group
- * (SQLFluff's parallel workers and dbt under the dbt templater): SIGTERM,
- * then SIGKILL after a grace.
+ * Run a command in its own process group under the agent's watchdog (the
+ * group dies with the agent, src/spawn.ts); a cancel or the deadline stops
+ * the whole group (SQLFluff's parallel workers and dbt under the dbt
+ * templater): SIGTERM, then SIGKILL after a grace.
  */
 async function runGroup(
   cmd: string,
   args: string[],
   cwd: string,
   signal: AbortSignal | undefined,
+  timeoutSeconds: number | undefined,
 ): Promise<{ code: number; stdout: Uint8Array; stderr: Uint8Array }> {
   signal?.throwIfAborted();
-  const child = new Deno.Command(cmd, {
-    args,
+  const guarded = guardedCommand(cmd, args);
+  const child = new Deno.Command(guarded.cmd, {
+    args: guarded.args,
     cwd,
-    stdin: "null",
+    stdin: "piped",
     stdout: "piped",
     stderr: "piped",
     detached: true,
     clearEnv: true,
     env: childEnv({ DBT_SEND_ANONYMOUS_USAGE_STATS: "false" }),
   }).spawn();
-  const kill = (sig: Deno.Signal) => {
-    try {
-      Deno.kill(-child.pid, sig);
-    } catch {
-      // the group is gone
-    }
-  };
+  countSpawn();
+  // Held open while SQLFluff runs: its EOF is the watchdog's signal.
+  const lifeline = child.stdin.getWriter();
+  const kill = (sig: Deno.Signal) => killGroup(child.pid, sig);
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
   const onAbort = () => {
     kill("SIGTERM");
-    timer = setTimeout(() => kill("SIGKILL"), 5000);
+    timer ??= setTimeout(() => kill("SIGKILL"), 5000);
   };
   signal?.addEventListener("abort", onAbort, { once: true });
+  const deadline = timeoutSeconds === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    onAbort();
+  }, timeoutSeconds * 1000);
   try {
-    const out = await child.output();
+    const [stdout, stderr, status] = await Promise.all([
+      new Response(child.stdout).bytes(),
+      new Response(child.stderr).bytes(),
+      child.status,
+    ]);
+    if (timedOut) {
+      kill("SIGKILL");
+      throw new FloeDbtError(
+        ERROR_CODES.timeout,
+        `SQLFluff did not finish within its deadline of ${timeoutSeconds} s; it and its processes were stopped`,
+        {
+          hint:
+            "raise timeout_seconds (the job's, or dbt_runtime_config.local.timeout_seconds), or lint fewer files with select",
+          details: { timeout_seconds: timeoutSeconds },
+        },
+      );
+    }
     if (signal?.aborted) {
       kill("SIGKILL");
       throw new FloeDbtError(
@@ -78,10 +105,13 @@ async function runGroup(
         "Lint was cancelled; SQLFluff and its processes were stopped",
       );
     }
-    return { code: out.code, stdout: out.stdout, stderr: out.stderr };
+    return { code: status.code, stdout, stderr };
   } finally {
     clearTimeout(timer);
+    clearTimeout(deadline);
     signal?.removeEventListener("abort", onAbort);
+    // SQLFluff has ended: the watchdog sweeps its group and exits.
+    await lifeline.close().catch(() => {});
   }
 }
 
@@ -180,12 +210,18 @@ export function templaterConfig(
   ].join("\n");
 }
 
+/** Whether each Python has sqlfluff-templater-dbt (asked once per Python). */
+const templaterKnown = new Map<string, boolean>();
+
 async function hasDbtTemplater(python: string): Promise<boolean> {
-  const out = await new Deno.Command(python, {
+  const known = templaterKnown.get(python);
+  if (known !== undefined) return known;
+  const out = await outputWithTimeout(python, {
     args: ["-c", "import sqlfluff_templater_dbt"],
-    stdout: "null",
-    stderr: "null",
-  }).output();
+    timeoutMs: 60_000,
+  });
+  // A hung import is not remembered: the next lint asks again.
+  if (!out.timedOut) templaterKnown.set(python, out.success);
   return out.success;
 }
 
@@ -253,6 +289,7 @@ export async function lintWithSqlfluff(
       ["-m", "sqlfluff", sub, ...args, ...extra, "--", ...paths],
       project.projectDir,
       options.signal,
+      options.timeoutSeconds,
     );
   // The dbt templater runs dbt-core: hold the project lock only then.
   const lock = templater === "dbt"

@@ -1,6 +1,6 @@
 /**
- * The project lock of the local runtime: an in-process mutex (shared by every
- * local runtime instance in the process) plus flock(2) on
+ * The project lock of the local runtime: an in-process mutex per project
+ * (shared by every local runtime instance in the process) plus flock(2) on
  * `<project>/.floe/dbt.lock`, so two agent processes never run dbt-core on one
  * project at once. The kernel drops a flock when its holder dies, so a lock
  * left by a crashed process never blocks; the file's content is information.
@@ -17,7 +17,20 @@ import {
   readRegularText,
 } from "../../src/safe_fs.ts";
 
-const processMutex = new Mutex();
+/**
+ * One in-process mutex per lock file: projects never wait on each other, two
+ * calls on one project do. (Two paths to one project meet at the flock.)
+ */
+const projectMutexes = new Map<string, Mutex>();
+
+function mutexFor(path: string): Mutex {
+  let m = projectMutexes.get(path);
+  if (!m) {
+    m = new Mutex();
+    projectMutexes.set(path, m);
+  }
+  return m;
+}
 
 /** What the lock file says about its holder. */
 export interface LockHolder {
@@ -80,7 +93,7 @@ export async function acquireProjectLock(
   const deadline = started + timeoutSeconds * 1000;
   const dir = stateDir(projectDir);
   const path = join(dir, "dbt.lock");
-  const releaseMutex = await processMutex.acquire(
+  const releaseMutex = await mutexFor(path).acquire(
     timeoutSeconds * 1000,
     () => timeoutError(path, timeoutSeconds, undefined),
     signal,

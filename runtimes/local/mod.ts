@@ -1,6 +1,7 @@
 /**
  * The local runtime: real dbt-core driven through dbtRunner in a warm Python
- * worker, one dbt-core run at a time per project (in-process mutex + flock).
+ * worker per project (a bounded pool, pool.ts), one dbt-core run at a time
+ * per project (in-process mutex + flock), each under a deadline.
  *
  * @module
  */
@@ -44,6 +45,9 @@ import { lintWithSqlfluff } from "./lint.ts";
 import { type VenvVersions, venvVersions } from "./venv_info.ts";
 import { checkCall } from "../../src/validate.ts";
 import { abortable } from "../../src/abortable.ts";
+import { outputWithTimeout } from "../../src/spawn.ts";
+import { TtlCache } from "../../src/ttl_cache.ts";
+import { WorkerPool } from "./pool.ts";
 
 /** dbt selection flags as an argument list. */
 export function selectionArgs(selection: Selection = {}): string[] {
@@ -59,16 +63,22 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
   readonly name = "local";
   readonly version = "0.1.0";
   readonly config: LocalConfig;
-  #worker: Worker | undefined;
-  #starting: Promise<Worker> | undefined;
+  readonly #pool: WorkerPool<Worker>;
   #recycles: { reason: string; at: string }[] = [];
   #workerStarts = 0;
   #lastReady: Worker["ready"] | undefined;
+  /** Availability: a good answer for 5 minutes, a bad one for 30 s. */
+  #available = new TtlCache<Availability>(300_000, 30_000);
   #installed: { python: string; versions: VenvVersions } | undefined;
 
   constructor(config: Partial<LocalConfig> = {}) {
     super();
     this.config = LocalConfigSchema.parse(config);
+    this.#pool = new WorkerPool<Worker>({
+      maxWorkers: this.config.max_workers,
+      memoryBudgetMb: this.config.memory_budget_mb,
+      killGraceMs: this.config.kill_grace_seconds * 1000,
+    });
   }
 
   /** The Python of the dbt-core environment, or undefined when none is found. */
@@ -106,10 +116,19 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
     return python;
   }
 
-  /** The warm worker, started (or recycled) as needed; between runs only. */
-  async #ensureWorker(): Promise<Worker> {
-    const w = this.#worker;
-    if (w && !w.exited) {
+  #recycled(reason: string): void {
+    this.#recycles.push({ reason, at: new Date().toISOString() });
+    if (this.#recycles.length > 100) this.#recycles.shift();
+  }
+
+  /**
+   * The project's warm worker, taken from the pool for this run (started,
+   * or recycled, as needed; between runs only). Give it back with
+   * `#pool.release` or `#pool.discard`.
+   */
+  async #ensureWorker(project: string, signal: AbortSignal): Promise<Worker> {
+    const w = this.#pool.take(project);
+    if (w) {
       let reason: string | undefined;
       if (w.invocations >= this.config.max_invocations) {
         reason = `invocation limit ${this.config.max_invocations} reached`;
@@ -122,24 +141,33 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
         }
       }
       if (!reason) return w;
-      this.#recycles.push({ reason, at: new Date().toISOString() });
-      this.#worker = undefined;
-      await w.stop(this.config.kill_grace_seconds * 1000);
-    } else if (w?.exited) {
-      this.#recycles.push({
-        reason: "worker exited",
-        at: new Date().toISOString(),
-      });
-      this.#worker = undefined;
+      this.#recycled(reason);
+      await this.#pool.discard(project, w);
+    } else if (this.#pool.snapshot().some((e) => e.project === project)) {
+      this.#recycled("worker exited");
     }
-    this.#starting ??= Worker.start(this.#requirePython()).finally(() => {
-      this.#starting = undefined;
-    });
-    const fresh = await this.#starting;
+    const python = this.#requirePython();
+    const fresh = await this.#pool.start(
+      project,
+      () => Worker.start(python),
+      signal,
+    );
     this.#workerStarts++;
-    this.#worker = fresh;
     this.#lastReady = fresh.ready;
     return fresh;
+  }
+
+  /** E007 for a call past its deadline. */
+  #deadlineError(command: string, projectDir: string, seconds: number) {
+    return new FloeDbtError(
+      ERROR_CODES.timeout,
+      `dbt ${command} on '${projectDir}' did not finish within its deadline of ${seconds} s; the dbt-core worker and its processes were stopped`,
+      {
+        hint:
+          "look for what it waits on (a database lock held by another process, a slow query), or raise timeout_seconds (the job's, or dbt_runtime_config.local.timeout_seconds); the next call starts a fresh worker",
+        details: { timeout_seconds: seconds, project_dir: projectDir },
+      },
+    );
   }
 
   override async execute(
@@ -184,10 +212,37 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
     );
     // After the lock: a catalog.json written before this point is not ours.
     const since = new Date();
+    // The run's own signal: the caller's cancel, or the deadline.
+    const seconds = options.timeoutSeconds ?? this.config.timeout_seconds;
+    const run = new AbortController();
+    const deadline = setTimeout(
+      () =>
+        run.abort(
+          this.#deadlineError(command, project.projectDir, seconds),
+        ),
+      seconds * 1000,
+    );
+    const onCancel = () => run.abort(options.signal?.reason);
+    options.signal?.addEventListener("abort", onCancel, { once: true });
+    if (options.signal?.aborted) onCancel();
+    const key = project.projectDir;
+    let worker: Worker | undefined;
+    let stopped = false;
     try {
-      // A cancel while the worker starts ends the call at once; the worker
-      // goes on starting and serves the next call.
-      const worker = await abortable(this.#ensureWorker(), options.signal);
+      // A cancel (or the deadline) while the worker starts ends the call at
+      // once; the worker goes on starting and is handed back to the pool
+      // idle, for the next call.
+      const starting = this.#ensureWorker(key, run.signal);
+      try {
+        worker = await abortable(starting, run.signal);
+      } catch (e) {
+        if (run.signal.aborted) {
+          starting.then((w) => this.#pool.release(key, w), () => {});
+          throw this.#abortError(command, run.signal, e);
+        }
+        throw e;
+      }
+      if (run.signal.aborted) throw this.#abortError(command, run.signal);
       // The worker replaces its whole environment with this one per call.
       const env = childEnv();
       // Like the fusion runtime: no usage statistics unless the user asks.
@@ -202,8 +257,9 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
       );
       const translator = new DbtEventTranslator();
       const onEvent = options.onEvent;
+      const w = worker;
       const result = await this.#invokeCancellable(
-        worker,
+        w,
         {
           command: dbtCommandWords(command).join(" "),
           common,
@@ -216,18 +272,22 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
           if (!onEvent) return;
           for (const p of translator.translate(ev)) onEvent(p);
         },
-        options.signal,
+        run.signal,
+        () => {
+          stopped = true;
+          return this.#pool.discard(key, w);
+        },
       );
       if (result.exception) throw errorFromDbt(command, result.exception);
-      const run = await commandResultFrom(
+      const res = await commandResultFrom(
         command,
         target,
         {
           runtime: "local",
           command,
-          dbt_version: worker.ready.dbt_version,
-          python_version: worker.ready.python_version,
-          worker_pid: worker.ready.pid,
+          dbt_version: w.ready.dbt_version,
+          python_version: w.ready.python_version,
+          worker_pid: w.ready.pid,
           reused_manifest: result.reused_manifest ?? false,
           parse_seconds: result.parse_seconds ?? 0,
           lock_wait_seconds: lock.waitedMs / 1000,
@@ -239,27 +299,42 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
         result.success,
         { since },
       );
-      run.execution_time_seconds = (performance.now() - started) / 1000;
-      return run;
+      res.execution_time_seconds = (performance.now() - started) / 1000;
+      return res;
     } finally {
+      clearTimeout(deadline);
+      options.signal?.removeEventListener("abort", onCancel);
+      if (worker && !stopped) await this.#pool.release(key, worker);
       lock.release();
     }
+  }
+
+  /** The error for a run stopped by its signal: E007 (deadline) or E008. */
+  #abortError(command: string, signal: AbortSignal, cause?: unknown) {
+    const reason = signal.reason;
+    if (reason instanceof FloeDbtError && reason.code === ERROR_CODES.timeout) {
+      return reason;
+    }
+    return new FloeDbtError(
+      ERROR_CODES.cancelled,
+      `dbt ${command} was cancelled; the dbt-core worker and its processes were stopped`,
+      { hint: "the next call starts a fresh worker", cause },
+    );
   }
 
   async #invokeCancellable(
     worker: Worker,
     req: Parameters<Worker["invoke"]>[0],
     onEvent: Parameters<Worker["invoke"]>[1],
-    signal: AbortSignal | undefined,
+    signal: AbortSignal,
+    stop: () => Promise<void>,
   ): Promise<WorkerResult> {
-    if (!signal) return await worker.invoke(req, onEvent);
+    let stopping: Promise<void> | undefined;
     const onAbort = () => {
-      this.#worker = undefined;
-      this.#recycles.push({
-        reason: "cancelled",
-        at: new Date().toISOString(),
-      });
-      worker.stop(this.config.kill_grace_seconds * 1000);
+      const timedOut = signal.reason instanceof FloeDbtError &&
+        signal.reason.code === ERROR_CODES.timeout;
+      this.#recycled(timedOut ? "deadline passed" : "cancelled");
+      stopping = stop();
     };
     signal.addEventListener("abort", onAbort, { once: true });
     try {
@@ -267,11 +342,9 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
       return await worker.invoke(req, onEvent);
     } catch (e) {
       if (signal.aborted) {
-        throw new FloeDbtError(
-          ERROR_CODES.cancelled,
-          `dbt ${req.command} was cancelled; the dbt-core worker and its processes were stopped`,
-          { hint: "the next call starts a fresh worker", cause: e },
-        );
+        // The group is gone before the project is freed.
+        await stopping;
+        throw this.#abortError(req.command, signal, e);
       }
       throw e;
     } finally {
@@ -304,7 +377,10 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
     return lintWithSqlfluff(
       this.#requirePython(),
       ref,
-      options,
+      {
+        ...options,
+        timeoutSeconds: options.timeoutSeconds ?? this.config.timeout_seconds,
+      },
       this.config.lock_timeout_seconds,
     );
   }
@@ -330,6 +406,8 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
   getRuntimeMetadata(): RuntimeMetadata {
     // The worker's own report once it ran; before that, the venv on disk.
     const installed = this.#lastReady ? undefined : this.#installedVersions();
+    const live = this.#pool.snapshot().filter((e) => !e.worker.exited);
+    const latest = this.#pool.latest();
     return {
       type: "local",
       runtime_version: this.version,
@@ -348,26 +426,39 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
             k.startsWith("dbt-")
           ),
         ),
-      worker_pid: this.#worker && !this.#worker.exited
-        ? this.#worker.ready.pid
-        : null,
+      // The most recently used worker (one per project: see `workers`).
+      worker_pid: latest ? latest.ready.pid : null,
       worker_starts: this.#workerStarts,
-      worker_invocations: this.#worker?.invocations ?? 0,
+      worker_invocations: latest?.invocations ?? 0,
+      workers: live.map((e) => ({
+        project_dir: e.project,
+        pid: e.worker.ready.pid,
+        invocations: e.worker.invocations,
+        busy: e.busy,
+      })),
+      max_workers: this.config.max_workers,
+      memory_budget_mb: this.config.memory_budget_mb,
+      timeout_seconds: this.config.timeout_seconds,
+      evictions: this.#pool.evictions.length,
+      eviction_log: this.#pool.evictions.slice(-10),
       recycles: this.#recycles.length,
       recycle_log: this.#recycles.slice(-10),
       parallel_execution: false,
     };
   }
 
+  /**
+   * Whether dbt-core can run here. A live worker proves it; otherwise one
+   * bounded import check, cached (5 minutes when available, 30 s when not),
+   * so readiness probes start no process once warm.
+   */
   async availability(): Promise<Availability> {
-    // A live worker has already proved dbt-core imports: no process to start
-    // (readiness probes call this every few seconds).
-    const w = this.#worker;
-    if (w && !w.exited) {
+    const latest = this.#pool.latest();
+    if (latest) {
       return {
         available: true,
         reason:
-          `dbt-core ${w.ready.dbt_version} at ${this.python()} (worker pid ${w.ready.pid})`,
+          `dbt-core ${latest.ready.dbt_version} at ${this.python()} (worker pid ${latest.ready.pid})`,
       };
     }
     const python = this.python();
@@ -377,35 +468,49 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
         reason: "no dbt-core virtual environment found (run scripts/setup)",
       };
     }
-    try {
-      const out = await new Deno.Command(python, {
-        args: [
-          "-c",
-          "import importlib.metadata as m; print(m.version('dbt-core'))",
-        ],
-        stdout: "piped",
-        stderr: "null",
-      }).output();
-      if (!out.success) {
-        return {
-          available: false,
-          reason: `dbt-core is not installed in ${python}`,
-        };
-      }
-      const version = new TextDecoder().decode(out.stdout).trim();
-      return { available: true, reason: `dbt-core ${version} at ${python}` };
-    } catch (e) {
-      return {
-        available: false,
-        reason: `cannot run ${python}: ${(e as Error).message}`,
-      };
-    }
+    const { value } = await this.#available.get(python, async () => {
+      const a = await checkDbtCore(python);
+      return { value: a, ok: a.available };
+    });
+    return value;
   }
 
   async close(): Promise<void> {
-    const w = this.#worker;
-    this.#worker = undefined;
-    await w?.stop(this.config.kill_grace_seconds * 1000);
+    await this.#pool.close();
+  }
+}
+
+/** One bounded `import dbt-core` check with the given Python. */
+async function checkDbtCore(python: string): Promise<Availability> {
+  try {
+    const out = await outputWithTimeout(python, {
+      args: [
+        "-c",
+        "import importlib.metadata as m; print(m.version('dbt-core'))",
+      ],
+      timeoutMs: 30_000,
+    });
+    if (out.timedOut) {
+      return {
+        available: false,
+        reason: `${python} did not answer within 30 s`,
+      };
+    }
+    if (!out.success) {
+      return {
+        available: false,
+        reason: `dbt-core is not installed in ${python}`,
+      };
+    }
+    return {
+      available: true,
+      reason: `dbt-core ${out.stdout.trim()} at ${python}`,
+    };
+  } catch (e) {
+    return {
+      available: false,
+      reason: `cannot run ${python}: ${(e as Error).message}`,
+    };
   }
 }
 

@@ -82,7 +82,7 @@ export function addProjectRoutes(app: Hono, o: ProjectRouteOptions): void {
     return c.json(await rt.getRunResults(ref));
   });
 
-  app.get("/v1/runtimes/:name", (c) => {
+  app.get("/v1/runtimes/:name", async (c) => {
     const name = c.req.param("name") as RuntimeName;
     if (!o.runtimeNames.includes(name)) {
       throw new FloeDbtError(
@@ -92,6 +92,9 @@ export function addProjectRoutes(app: Hono, o: ProjectRouteOptions): void {
       );
     }
     const rt = o.runner.runtime(name);
+    // Fills the runtimes' caches (no process once warm), which
+    // supportsSqlLinting() and the metadata read.
+    await rt.availability().catch(() => {});
     return c.json({
       name,
       default: name === o.defaultRuntime,

@@ -190,7 +190,8 @@ async function openRunner(o: DaemonOptions): Promise<JobRunner> {
           ? (section.fusion?.max_parallel ?? 4)
           : name === "cloud"
           ? (section.cloud?.max_parallel ?? 8)
-          : 1;
+          // local: projects at once, one warm worker each.
+          : (section.local?.max_workers ?? 4);
       },
       retentionMs: o.retentionHours * 3600_000,
       artifactRetentionMs: Math.min(

@@ -1,7 +1,8 @@
 /**
- * The embedded job runner: a queue per runtime whose concurrency follows
- * `supportsParallelExecution()` (1 for local, N for fusion and cloud) through
- * p-limit, on top of the local runtime's own mutex and file lock. Every state
+ * The embedded job runner: at most `maxParallel(runtime)` jobs of a runtime at
+ * once; a runtime without parallel support on one project (local) runs one
+ * job per project at a time, so projects never wait on each other (see
+ * slots.ts), on top of the local runtime's own mutex and file lock. Every state
  * change is journaled before it is acknowledged; on start, queued jobs run
  * again, a local or fusion job that was running is marked `interrupted`, and
  * a cloud job with a remote run id reattaches to that run.
@@ -9,7 +10,6 @@
  * @module
  */
 import { join } from "node:path";
-import pLimit from "p-limit";
 import type { RuntimeName } from "../config.ts";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
 import type { DbtRuntime } from "../runtime.ts";
@@ -19,6 +19,7 @@ import { parseTraceparent, startJobSpan } from "../telemetry/mod.ts";
 import { ArtifactStore } from "./artifact_store.ts";
 import { EventLog, type NumberedEvent } from "./event_log.ts";
 import { Journal } from "./journal.ts";
+import { JobSlots } from "./slots.ts";
 import { callRuntime, errorOf, isRemote, outcomeOf, recover } from "./steps.ts";
 import { isFinal, type Job, type JobRequest } from "./schemas.ts";
 
@@ -34,7 +35,10 @@ export interface RunnerOptions {
   chooseRuntime?: (requested: RuntimeName) => RuntimeName;
   /** Creates a runtime (called once per name). */
   factory: (name: RuntimeName) => DbtRuntime;
-  /** Parallel jobs for a runtime that supports parallel execution. */
+  /**
+   * Jobs of a runtime at once (for local: projects at once, each project
+   * running one job at a time).
+   */
   maxParallel: (name: RuntimeName) => number;
   /** Finished jobs older than this are forgotten (journal, memory). */
   retentionMs: number;
@@ -126,7 +130,7 @@ export class JobRunner {
   /** Journal writes in flight, by idempotency key. */
   readonly #writing = new Map<string, Promise<void>>();
   readonly #runtimes = new Map<RuntimeName, DbtRuntime>();
-  readonly #limits = new Map<RuntimeName, ReturnType<typeof pLimit>>();
+  readonly #slots = new JobSlots();
   readonly #controllers = new Map<string, AbortController>();
   readonly #active = new Map<string, Promise<void>>();
   #accepting = true;
@@ -434,27 +438,20 @@ export class JobRunner {
     await this.#journal.close();
   }
 
-  #limit(name: RuntimeName) {
-    let limit = this.#limits.get(name);
-    if (!limit) {
-      const rt = this.runtime(name);
-      limit = pLimit(
-        rt.supportsParallelExecution() ? this.#o.maxParallel(name) : 1,
-      );
-      this.#limits.set(name, limit);
-    }
-    return limit;
-  }
-
   #enqueue(job: Job): void {
-    let limit;
+    let serial: boolean;
     try {
-      limit = this.#limit(job.runtime);
+      serial = !this.runtime(job.runtime).supportsParallelExecution();
     } catch (e) {
       void this.#fail(job, e);
       return;
     }
-    const p = limit(() => this.#run(job))
+    const p = this.#slots.run(
+      job.runtime,
+      this.#o.maxParallel(job.runtime),
+      serial ? job.request.project_dir : undefined,
+      () => this.#run(job),
+    )
       .catch((e) =>
         // A journal that cannot be written must not take the daemon down.
         this.#o.log?.("error", "job bookkeeping failed", {

@@ -86,6 +86,12 @@ export const JobRequestSchema = z.strictObject({
   indirect_selection: IndirectSelectionSchema.optional(),
   fix: z.boolean().optional(),
   runtime: RuntimeNameSchema.optional(),
+  /**
+   * Deadline of the dbt call, seconds (local and fusion; default: the
+   * runtime's `timeout_seconds`). Past it the run is stopped and the job
+   * fails with FLOE-DBT-E007.
+   */
+  timeout_seconds: z.number().positive().max(7 * 24 * 3600).optional(),
 });
 /** A job request after validation. */
 export type JobRequest = z.infer<typeof JobRequestSchema>;

@@ -73,6 +73,9 @@ export async function callRuntime(
   options: CallOptions,
 ): Promise<RunResult | LintResult> {
   const req = job.request;
+  if (req.timeout_seconds !== undefined) {
+    options = { ...options, timeoutSeconds: req.timeout_seconds };
+  }
   const project = {
     projectDir: req.project_dir,
     profilesDir: req.profiles_dir ?? defaultProfilesDir(req.project_dir),
