@@ -45,6 +45,8 @@ export interface CallOptions {
   resumeRunId?: string | undefined;
   /** dbt threads for this call, when the caller sets them (cloud: threads_override). */
   threads?: number | undefined;
+  /** The daemon job this call runs for, when there is one (kept with the state). */
+  jobId?: string | undefined;
 }
 
 /** Node selection shared by run, test, seed and build. */
@@ -55,6 +57,18 @@ export interface Selection {
   exclude?: string[] | undefined;
   /** Rebuild incremental models and seeds from scratch. */
   fullRefresh?: boolean | undefined;
+  /**
+   * Run only what changed since the kept state and its descendants
+   * (`state:modified+` within `select`), deferring the rest to that state.
+   * Resolved by the state layer (src/state_runtime.ts) into `state`/`defer`.
+   */
+  changed?: boolean | undefined;
+  /** A state directory (holding manifest.json), dbt's `--state`. */
+  state?: string | undefined;
+  /** Take the state from elsewhere: `cloud` = the dbt Cloud job's newest successful run. */
+  stateFrom?: "cloud" | undefined;
+  /** dbt's `--defer` (with `state`): unselected refs resolve to the state's relations. */
+  defer?: boolean | undefined;
 }
 
 /** Runtime-specific metadata for observability. */

@@ -39,6 +39,8 @@ export function selectionArgs(selection: Selection = {}): string[] {
   if (selection.select?.length) args.push("--select", ...selection.select);
   if (selection.exclude?.length) args.push("--exclude", ...selection.exclude);
   if (selection.fullRefresh) args.push("--full-refresh");
+  if (selection.state) args.push("--state", selection.state);
+  if (selection.state && selection.defer) args.push("--defer");
   return args;
 }
 

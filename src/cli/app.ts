@@ -177,6 +177,9 @@ export async function runCli(
           select: args.select,
           exclude: args.exclude,
           fullRefresh: args.fullRefresh,
+          changed: args.changed,
+          state: args.state,
+          stateFrom: args.stateFrom,
         }, options);
         options.onEvent({
           v: 1,

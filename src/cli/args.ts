@@ -45,6 +45,12 @@ export interface CliArgs {
   select: string[];
   exclude: string[];
   fullRefresh: boolean;
+  /** Slim runs: only what changed since the state, deferring the rest. */
+  changed: boolean;
+  /** An explicit state directory (dbt's --state), resolved. */
+  state: string | undefined;
+  /** Where to take the state from instead: `cloud`. */
+  stateFrom: "cloud" | undefined;
   fix: boolean;
   json: boolean;
   logFormat: "text" | "json";
@@ -84,6 +90,9 @@ const OPTIONS = {
   models: { type: "string", short: "m", multiple: true },
   exclude: { type: "string", multiple: true },
   "full-refresh": { type: "boolean" },
+  changed: { type: "boolean" },
+  state: { type: "string" },
+  "state-from": { type: "string" },
   fix: { type: "boolean" },
   json: { type: "boolean" },
   "log-format": { type: "string" },
@@ -198,6 +207,13 @@ export function parseCli(
   if (logFormat !== "text" && logFormat !== "json") {
     throw usage(`--log-format must be 'text' or 'json', not '${logFormat}'`);
   }
+  const stateFrom = v["state-from"];
+  if (stateFrom !== undefined && stateFrom !== "cloud") {
+    throw usage(`--state-from must be 'cloud', not '${stateFrom}'`);
+  }
+  if (stateFrom !== undefined && v.state !== undefined) {
+    throw usage("--state and --state-from name two states: give one of them");
+  }
   const takesPositionals = ["config", "job", "cancel", "cache", "submit"]
     .includes(command);
   if (!takesPositionals && rest.length > 0) {
@@ -223,6 +239,11 @@ export function parseCli(
     ),
     exclude: selectorTokens(v.exclude, "--exclude"),
     fullRefresh: Boolean(v["full-refresh"]),
+    changed: Boolean(v.changed),
+    state: v.state === undefined
+      ? undefined
+      : checkText(resolve(v.state), "--state"),
+    stateFrom,
     fix: Boolean(v.fix),
     json: Boolean(v.json),
     logFormat,

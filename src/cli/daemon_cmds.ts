@@ -229,6 +229,9 @@ export async function daemonClient(args: CliArgs, io: Io): Promise<number> {
         ...(args.select.length ? { select: args.select } : {}),
         ...(args.exclude.length ? { exclude: args.exclude } : {}),
         ...(args.fullRefresh ? { full_refresh: true } : {}),
+        ...(args.changed ? { changed: true } : {}),
+        ...(args.state ? { state: args.state } : {}),
+        ...(args.stateFrom ? { state_from: args.stateFrom } : {}),
         ...(args.runtime ? { runtime: args.runtime } : {}),
       };
       const job = await (await call(args, "POST", "/v1/jobs", body))

@@ -22,7 +22,12 @@ Project flags (named like dbt's):
 const SELECT_FLAGS = `
 Selection:
   -s, --select SEL      dbt selector(s); repeat or quote several: -s "a b+"
-  --exclude SEL         dbt selector(s) to leave out`;
+  --exclude SEL         dbt selector(s) to leave out
+  --changed             only what changed since the kept state, and downstream
+                        (state:modified+ within --select), deferring the rest
+  --state DIR           compare with (and defer to) this state, as dbt's --state
+  --state-from cloud    take the state from the dbt Cloud job's newest
+                        successful run (local and fusion runtimes)`;
 
 /** Top-level help. */
 export const MAIN_HELP =

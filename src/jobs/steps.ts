@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
 import type { CallOptions, DbtRuntime } from "../runtime.ts";
 import type { LintResult, RunResult } from "../schemas.ts";
+import { jobStateDir } from "../state.ts";
 import { isFinal, type Job } from "./schemas.ts";
 
 /**
@@ -80,7 +81,12 @@ export async function callRuntime(
     select: req.select,
     exclude: req.exclude,
     fullRefresh: req.full_refresh,
-  }, options);
+    changed: req.changed,
+    state: req.state === undefined
+      ? undefined
+      : jobStateDir(req.project_dir, req.state),
+    stateFrom: req.state_from,
+  }, { ...options, jobId: job.id });
 }
 
 /** The job fields for a finished call. */
