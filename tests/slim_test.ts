@@ -122,6 +122,7 @@ async function duck(dir: string, sql: string): Promise<string> {
       join(dir, ".floe", "synthetic.duckdb"),
       sql,
     ],
+    cwd: dir, // the sources read data/*.csv relative to the project
     stdout: "piped",
     stderr: "piped",
   }).output();
