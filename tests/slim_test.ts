@@ -35,11 +35,13 @@ async function slimProject(models: number) {
     "macros/plus_one.sql",
     "{% macro plus_one(x) %}({{ x }} + 1){% endmacro %}\n",
   );
-  await writeFile(
-    dir,
-    "models/m_0033.sql",
-    "select id, name, {{ plus_one('value') }} as value from {{ ref('m_0032') }}\n",
-  );
+  if (models >= 33) {
+    await writeFile(
+      dir,
+      "models/m_0033.sql",
+      "select id, name, {{ plus_one('value') }} as value from {{ ref('m_0032') }}\n",
+    );
+  }
   await writeFile(
     dir,
     "profiles.yml",
