@@ -50,11 +50,16 @@ async function timed<T>(f: () => Promise<T>): Promise<[number, T]> {
   return [(performance.now() - t) / 1000, r];
 }
 
-/** Rewrite m_0253 (a chain model, 8 models from it to the chain's end). */
-function edit(dir: string, k: number): Promise<void> {
+/**
+ * Rewrite a chain model (m_0253, or m_0013 in projects under 253 models):
+ * 8 models from it to its chain's end.
+ */
+function edit(dir: string, models: number, k: number): Promise<void> {
+  const i = models >= 253 ? 253 : 13;
+  const name = (n: number) => `m_${String(n).padStart(4, "0")}`;
   return Deno.writeTextFile(
-    join(dir, "models", "m_0253.sql"),
-    `select id, name, value + ${k} as value from {{ ref('m_0252') }}\n`,
+    join(dir, "models", `${name(i)}.sql`),
+    `select id, name, value + ${k} as value from {{ ref('${name(i - 1)}') }}\n`,
   );
 }
 
@@ -75,12 +80,12 @@ async function benchOne(
       const warm = await rt.execute("run", project);
       if (!warm.success) throw new Error(`${name}: warm-up run failed`);
       let k = 100;
-      await edit(dir, k++);
+      await edit(dir, models, k++);
       const [full, fr] = await timed(() => rt.execute("run", project));
       if (!fr.success || fr.models_run !== models) {
         throw new Error(`${name}: full run ran ${fr.models_run} models`);
       }
-      await edit(dir, k++);
+      await edit(dir, models, k++);
       const [changed, cr] = await timed(() =>
         rt.execute("run", project, { changed: true })
       );
@@ -89,7 +94,7 @@ async function benchOne(
       if (!cr.success || nodes < 1 || nodes > 20) {
         throw new Error(`${name}: --changed selected ${nodes} nodes`);
       }
-      await edit(dir, k++);
+      await edit(dir, models, k++);
       const [plain] = await timed(() => dbt(root, dir, "run"));
       return {
         runtime: name,
