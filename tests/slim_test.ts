@@ -22,6 +22,11 @@ import type { DbtRuntime, ProjectRef } from "../src/runtime.ts";
 import type { ProgressEvent, RunResult } from "../src/schemas.ts";
 import { jobStateDir, keptStateDir, readState } from "../src/state.ts";
 import { changedSelect, stateRuntime } from "../src/state_runtime.ts";
+import { JobRequestSchema } from "../src/jobs/schemas.ts";
+import { callRuntime } from "../src/jobs/steps.ts";
+import type { Job } from "../src/jobs/schemas.ts";
+import type { CallOptions, Selection } from "../src/runtime.ts";
+import { FakeRuntime } from "./_fake_runtime.ts";
 
 const DBT = join(ROOT, ".venv", "dbt-core", "bin", "dbt");
 const PYTHON = join(ROOT, ".venv", "dbt-core", "bin", "python");
@@ -172,6 +177,45 @@ Deno.test("a job's state must be inside its project", () => {
       e instanceof FloeDbtError && e.code === "FLOE-DBT-E010" &&
       e.message.includes("../other"),
   );
+});
+
+Deno.test("a job request's changed, state and state_from reach the runtime with the job id", async () => {
+  const request = JobRequestSchema.parse({
+    command: "run",
+    project_dir: "/p/proj",
+    profiles_dir: "/p/proj",
+    changed: true,
+    state: "prod-state",
+    state_from: undefined,
+  });
+  assert.throws(() =>
+    JobRequestSchema.parse({
+      command: "run",
+      project_dir: "/p",
+      state_from: "s3",
+    })
+  );
+  const seen: { selection?: Selection; options?: CallOptions } = {};
+  class Recording extends FakeRuntime {
+    override execute(
+      c: string,
+      p: ProjectRef,
+      s?: unknown,
+      o: CallOptions = {},
+    ): Promise<RunResult> {
+      seen.selection = s as Selection;
+      seen.options = o;
+      return super.execute(c, p, s, o);
+    }
+  }
+  await callRuntime(
+    new Recording("local", false),
+    { id: "job-1", request } as unknown as Job,
+    {},
+  );
+  assert.equal(seen.selection?.changed, true);
+  assert.equal(seen.selection?.state, "/p/proj/prod-state");
+  assert.equal(seen.options?.jobId, "job-1");
 });
 
 Deno.test("the cloud runtime refuses --changed with E010 naming cloud", async () => {
