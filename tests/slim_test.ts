@@ -20,7 +20,12 @@ import { FloeDbtError } from "../src/errors.ts";
 import { parseCli } from "../src/cli/args.ts";
 import type { DbtRuntime, ProjectRef } from "../src/runtime.ts";
 import type { ProgressEvent, RunResult } from "../src/schemas.ts";
-import { jobStateDir, keptStateDir, readState } from "../src/state.ts";
+import {
+  jobStateDir,
+  keepState,
+  keptStateDir,
+  readState,
+} from "../src/state.ts";
 import { changedSelect, stateRuntime } from "../src/state_runtime.ts";
 import { JobRequestSchema } from "../src/jobs/schemas.ts";
 import { callRuntime } from "../src/jobs/steps.ts";
@@ -471,4 +476,56 @@ Deno.test("the CLI shows the state used and what changed", async () => {
     slim.stderr,
     /changed: 4 nodes selected: m_0017, m_0018, m_0019, m_0020/,
   );
+});
+
+Deno.test("keepState() writes manifest.json and state.json whole, and refuses a linked .floe/state", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "floe-slim-keep-" });
+  const outside = await Deno.makeTempDir({ prefix: "floe-slim-outside-" });
+  try {
+    const project = {
+      projectDir: dir,
+      profilesDir: dir,
+      target: "dev",
+      project: {},
+    };
+    const manifest = join(dir, "target", "manifest.json");
+    await writeFile(
+      dir,
+      "target/manifest.json",
+      '{"metadata": {"dbt_schema_version": "v12", "invocation_id": "inv-1"}, "nodes": {}}',
+    );
+    const kept = await keepState(project, manifest, {
+      job_id: "job-9",
+      command: "build",
+      dbt_version: "1.11.0",
+      runtime: "local",
+    });
+    assert.equal(kept.dir, keptStateDir(dir, "dev"));
+    assert.equal(
+      await Deno.readTextFile(kept.manifestPath),
+      await Deno.readTextFile(manifest),
+    );
+    const info = (await readState(kept.dir, dir))?.info;
+    assert.equal(info?.run_id, "inv-1");
+    assert.equal(info?.job_id, "job-9");
+    const names = [...Deno.readDirSync(kept.dir)].map((e) => e.name).sort();
+    assert.deepEqual(names, ["manifest.json", "state.json"], "no temp files");
+
+    await Deno.remove(join(dir, ".floe", "state"), { recursive: true });
+    await Deno.symlink(outside, join(dir, ".floe", "state"));
+    await assert.rejects(
+      () =>
+        keepState(project, manifest, {
+          job_id: null,
+          command: "run",
+          dbt_version: null,
+          runtime: "local",
+        }),
+      (e) => e instanceof FloeDbtError && e.code === "FLOE-DBT-E003",
+    );
+    assert.deepEqual([...Deno.readDirSync(outside)], [], "nothing outside");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(outside, { recursive: true });
+  }
 });
