@@ -12,6 +12,7 @@ import { createRuntime } from "../src/registry.ts";
 import type { DbtRuntime } from "../src/runtime.ts";
 import { benchDaemon } from "./bench_daemon.ts";
 import { benchParallel } from "./bench_parallel.ts";
+import { benchSlim, slimRows } from "./bench_slim.ts";
 import { generateProject } from "./synthetic.ts";
 
 const ROOT = resolve(new URL("..", import.meta.url).pathname);
@@ -236,6 +237,13 @@ results.plugin_init = init;
   );
   results.manifest_10mb = { bytes: text.length, ...read };
   await Deno.remove(dir, { recursive: true });
+}
+
+// Slim runs: one model edited, --changed vs a full run vs plain dbt run.
+{
+  const slim = await benchSlim(ROOT, quick ? 50 : 500);
+  rows.push(...slimRows(slim));
+  results.slim = slim;
 }
 
 // The daemon: submission latency, GET throughput and p99, memory.

@@ -195,6 +195,9 @@ export function optionArgs(
     args.push("--full-refresh");
   }
   if (selection.failFast) args.push("--fail-fast");
+  // Slim runs (src/state_runtime.ts resolves --changed into these).
+  if (selection.state) args.push("--state", selection.state);
+  if (selection.state && selection.defer) args.push("--defer");
   if (options.threads !== undefined) {
     args.push("--threads", String(checkThreads(options.threads)));
   }

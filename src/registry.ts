@@ -11,6 +11,7 @@ import { configFile, type PlatformConfig, type RuntimeName } from "./config.ts";
 import { configError } from "./errors.ts";
 import { lineageRuntime } from "./lineage/mod.ts";
 import type { DbtRuntime } from "./runtime.ts";
+import { stateRuntime } from "./state_runtime.ts";
 import { tracedRuntime } from "./telemetry/mod.ts";
 
 /** Every runtime name, in display order. */
@@ -29,7 +30,13 @@ export function createRuntime(
   config: PlatformConfig,
 ): DbtRuntime {
   return tracedRuntime(
-    lineageRuntime(baseRuntime(name, config), config.plugins.lineage),
+    lineageRuntime(
+      stateRuntime(
+        baseRuntime(name, config),
+        config.plugins.dbt_runtime_config.cloud,
+      ),
+      config.plugins.lineage,
+    ),
   );
 }
 

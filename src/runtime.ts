@@ -69,6 +69,8 @@ export interface CallOptions {
    * runtime's `timeout_seconds`). Past it the run is stopped: E007.
    */
   timeoutSeconds?: number | undefined;
+  /** The daemon job this call runs for, when there is one (kept with the state). */
+  jobId?: string | undefined;
 }
 
 /** Node selection shared by run, test, seed and build. */
@@ -87,6 +89,18 @@ export interface Selection {
   selector?: string | undefined;
   /** dbt `--indirect-selection`. */
   indirectSelection?: IndirectSelection | undefined;
+  /**
+   * Run only what changed since the kept state and its descendants
+   * (`state:modified+` within `select`), deferring the rest to that state.
+   * Resolved by the state layer (src/state_runtime.ts) into `state`/`defer`.
+   */
+  changed?: boolean | undefined;
+  /** A state directory (holding manifest.json), dbt's `--state`. */
+  state?: string | undefined;
+  /** Take the state from elsewhere: `cloud` = the dbt Cloud job's newest successful run. */
+  stateFrom?: "cloud" | undefined;
+  /** dbt's `--defer` (with `state`): unselected refs resolve to the state's relations. */
+  defer?: boolean | undefined;
 }
 
 /** Runtime-specific metadata for observability. */

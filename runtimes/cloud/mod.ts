@@ -345,6 +345,21 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
     name: string,
     options: CallOptions,
   ): Promise<Record<string, unknown>> {
+    return (await this.newestArtifact(ref, name, options)).data;
+  }
+
+  /**
+   * An artifact of the job's newest successful run, with that run's id
+   * (see `getManifest`; `--state-from cloud` keeps the run id as the
+   * state's).
+   */
+  async newestArtifact(
+    ref: ProjectRef,
+    name: string,
+    options: CallOptions = {},
+  ): Promise<
+    { data: Record<string, unknown>; run_id: string; job_id: string }
+  > {
     refuseProfilesDir(ref);
     const jobId = this.#last?.jobId ?? this.config.job_ids.run;
     const api = await this.#api();
@@ -364,7 +379,7 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
       account_id: this.config.account_id,
       job_id: jobId,
     };
-    return await cachedArtifact(
+    const data = await cachedArtifact(
       this.#cache(ref),
       run.id,
       name,
@@ -372,6 +387,7 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
       () => api.runArtifact(run.id, name, options.signal),
       Boolean(options.noCache),
     );
+    return { data, run_id: String(run.id), job_id: String(jobId) };
   }
 
   getManifest(

@@ -49,15 +49,6 @@ import { outputWithTimeout } from "../../src/spawn.ts";
 import { TtlCache } from "../../src/ttl_cache.ts";
 import { WorkerPool } from "./pool.ts";
 
-/** dbt selection flags as an argument list. */
-export function selectionArgs(selection: Selection = {}): string[] {
-  const args: string[] = [];
-  if (selection.select?.length) args.push("--select", ...selection.select);
-  if (selection.exclude?.length) args.push("--exclude", ...selection.exclude);
-  if (selection.fullRefresh) args.push("--full-refresh");
-  return args;
-}
-
 /** The local dbt-core runtime. */
 export class LocalRuntime extends RuntimeBase implements DbtRuntime {
   readonly name = "local";

@@ -116,8 +116,9 @@ def main():
         args = req["command"].split() + (req.get("args") or []) + common
         res = dbtRunner(manifest=manifest, callbacks=[cb]).invoke(args)
         state["invocations"] += 1
-        if res.exception is not None:
-            # A failed call may leave a half-updated manifest: parse afresh next time.
+        if res.exception is not None or "--defer" in (req.get("args") or []):
+            # A failed call may leave a half-updated manifest, and --defer
+            # merges the state's relations into it: parse afresh next time.
             state["manifest"] = None
             state["fingerprint"] = None
         return {"type": "result", "id": rid, "success": bool(res.success),

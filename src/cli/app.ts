@@ -182,6 +182,9 @@ export async function runCli(
           failFast: args.failFast,
           selector: args.selector,
           indirectSelection: args.indirectSelection,
+          changed: args.changed,
+          state: args.state,
+          stateFrom: args.stateFrom,
         }, options);
         options.onEvent({
           v: 1,

@@ -68,6 +68,12 @@ export interface CliArgs {
   selector: string | undefined;
   /** dbt `--indirect-selection`. */
   indirectSelection: IndirectSelection | undefined;
+  /** Slim runs: only what changed since the state, deferring the rest. */
+  changed: boolean;
+  /** An explicit state directory (dbt's --state), resolved. */
+  state: string | undefined;
+  /** Where to take the state from instead: `cloud`. */
+  stateFrom: "cloud" | undefined;
   fix: boolean;
   json: boolean;
   logFormat: "text" | "json";
@@ -116,6 +122,9 @@ const OPTIONS = {
   "fail-fast": { type: "boolean", short: "x" },
   selector: { type: "string" },
   "indirect-selection": { type: "string" },
+  changed: { type: "boolean" },
+  state: { type: "string" },
+  "state-from": { type: "string" },
   fix: { type: "boolean" },
   json: { type: "boolean" },
   "log-format": { type: "string" },
@@ -298,6 +307,13 @@ export function parseCli(
   if (logFormat !== "text" && logFormat !== "json") {
     throw usage(`--log-format must be 'text' or 'json', not '${logFormat}'`);
   }
+  const stateFrom = v["state-from"];
+  if (stateFrom !== undefined && stateFrom !== "cloud") {
+    throw usage(`--state-from must be 'cloud', not '${stateFrom}'`);
+  }
+  if (stateFrom !== undefined && v.state !== undefined) {
+    throw usage("--state and --state-from name two states: give one of them");
+  }
   const takesPositionals = ["config", "job", "cancel", "cache", "submit"]
     .includes(command);
   if (!takesPositionals && rest.length > 0) {
@@ -330,6 +346,11 @@ export function parseCli(
       ? undefined
       : checkSelectorName(v.selector, "--selector"),
     indirectSelection: indirectSelection(v["indirect-selection"]),
+    changed: Boolean(v.changed),
+    state: v.state === undefined
+      ? undefined
+      : checkText(resolve(v.state), "--state"),
+    stateFrom,
     fix: Boolean(v.fix),
     json: Boolean(v.json),
     logFormat,

@@ -239,6 +239,9 @@ export async function daemonClient(args: CliArgs, io: Io): Promise<number> {
         ...(args.indirectSelection
           ? { indirect_selection: args.indirectSelection }
           : {}),
+        ...(args.changed ? { changed: true } : {}),
+        ...(args.state ? { state: args.state } : {}),
+        ...(args.stateFrom ? { state_from: args.stateFrom } : {}),
         ...(args.runtime ? { runtime: args.runtime } : {}),
       };
       const job = await (await call(args, "POST", "/v1/jobs", body))

@@ -34,6 +34,11 @@ dbt options:
                         (a mapping; dbt gets it as one JSON argument)
   --threads N           dbt threads (cloud: the run's threads_override)
   -x, --fail-fast       stop at the first failure (not on the fusion runtime)`;
+  --changed             only what changed since the kept state, and downstream
+                        (state:modified+ within --select), deferring the rest
+  --state DIR           compare with (and defer to) this state, as dbt's --state
+  --state-from cloud    take the state from the dbt Cloud job's newest
+                        successful run (local and fusion runtimes)`;
 
 /** Top-level help. */
 export const MAIN_HELP =

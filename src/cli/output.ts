@@ -40,8 +40,12 @@ export function progressLine(e: ProgressEvent): string | undefined {
       } ${e.resource_type} ${e.name}${time}${msg}`;
     }
     case "log":
-      return e.level === "error" || e.level === "warn"
-        ? `${e.level}: ${e.message}`
+      if (e.level === "error" || e.level === "warn") {
+        return `${e.level}: ${e.message}`;
+      }
+      // Slim runs say which state they use and what changed.
+      return e.level === "info" && /^(state|changed): /.test(e.message)
+        ? e.message
         : undefined;
     default:
       return undefined;
@@ -99,8 +103,38 @@ export function runSummary(command: string, r: RunResult): string {
       }`,
     );
   }
+  lines.push(...stateLines(m));
   lines.push(`run results: ${r.run_results_path}`);
   return lines.join("\n");
+}
+
+/** What a slim run compared with and selected (metadata.state, changed_nodes). */
+export function stateLines(m: Record<string, unknown>): string[] {
+  const lines: string[] = [];
+  const state = m.state as
+    | { source: string; run_id: string | null; path: string }
+    | null
+    | undefined;
+  if (state) {
+    lines.push(
+      `state: ${state.source} ${state.path} (run ${state.run_id ?? "unknown"})`,
+    );
+  }
+  if (m.changed === true) {
+    const ids = m.changed_nodes as string[] | null;
+    if (ids === null) {
+      lines.push("changed: no state yet, so everything selected ran");
+    } else {
+      const names = ids.map((id) => id.split(".").slice(2).join(".") || id);
+      const more = names.length > 10 ? ` (+${names.length - 10} more)` : "";
+      lines.push(
+        `changed: ${ids.length} node${ids.length === 1 ? "" : "s"} selected${
+          ids.length ? `: ${names.slice(0, 10).join(", ")}${more}` : ""
+        }`,
+      );
+    }
+  }
+  return lines;
 }
 
 /** Lint findings grouped by file, then a summary. */

@@ -84,6 +84,12 @@ export const JobRequestSchema = z.strictObject({
   selector: checked("selector", selectorNameProblem, SELECTOR_NAME_ALLOWED)
     .optional(),
   indirect_selection: IndirectSelectionSchema.optional(),
+  /** Only what changed since the kept state (or `state`), and downstream. */
+  changed: z.boolean().optional(),
+  /** A state directory inside the project (relative: to project_dir). */
+  state: checked("state", textProblem, TEXT_ALLOWED).optional(),
+  /** `cloud`: the state of the dbt Cloud job's newest successful run. */
+  state_from: z.enum(["cloud"]).optional(),
   fix: z.boolean().optional(),
   runtime: RuntimeNameSchema.optional(),
   /**

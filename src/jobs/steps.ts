@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
 import type { CallOptions, DbtRuntime } from "../runtime.ts";
 import type { LintResult, RunResult } from "../schemas.ts";
+import { jobStateDir } from "../state.ts";
 import { isFinal, type Job } from "./schemas.ts";
 
 /**
@@ -97,7 +98,12 @@ export async function callRuntime(
     failFast: req.fail_fast,
     selector: req.selector,
     indirectSelection: req.indirect_selection,
-  }, { ...options, threads: req.threads });
+    changed: req.changed,
+    state: req.state === undefined
+      ? undefined
+      : jobStateDir(req.project_dir, req.state),
+    stateFrom: req.state_from,
+  }, { ...options, threads: req.threads, jobId: job.id });
 }
 
 /** The job fields for a finished call. */
