@@ -33,7 +33,7 @@ dbt options:
   --vars YAML           variables for var(), as YAML or JSON: --vars '{"day": "2026-11-01"}'
                         (a mapping; dbt gets it as one JSON argument)
   --threads N           dbt threads (cloud: the run's threads_override)
-  -x, --fail-fast       stop at the first failure (not on the fusion runtime)`;
+  -x, --fail-fast       stop at the first failure (not on the fusion runtime)
   --changed             only what changed since the kept state, and downstream
                         (state:modified+ within --select), deferring the rest
   --state DIR           compare with (and defer to) this state, as dbt's --state
