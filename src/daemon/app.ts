@@ -29,7 +29,8 @@ export interface AppOptions {
   runner: JobRunner;
   projectRoots: string[];
   /** The bearer token every route but the probes requires. */
-  token: string;
+  /** The bearer token, or a check that follows a rotating token file. */
+  token: string | { matches(given: string): Promise<boolean> };
   defaultRuntime: RuntimeName;
   runtimeNames: readonly RuntimeName[];
   maxBodyBytes: number;
@@ -74,6 +75,12 @@ export function createApp(o: AppOptions): Hono {
         err.status,
       );
     }
+    o.boundary.log("error", "internal error", {
+      method: c.req.method,
+      path: c.req.path,
+      error: err instanceof Error ? err.message : String(err),
+      stack: err instanceof Error ? err.stack : undefined,
+    });
     return c.json({
       code: ERROR_CODES.execution,
       message: "Internal error; see the agent's log",
@@ -116,7 +123,12 @@ export function createApp(o: AppOptions): Hono {
   app.use("*", async (c, next) => {
     const header = c.req.header("authorization") ?? "";
     const m = header.match(/^Bearer\s+(.+)$/i);
-    if (!m || !(await tokenMatches(m[1]!.trim(), o.token))) {
+    const given = m?.[1]?.trim() ?? "";
+    const ok = m !== null &&
+      (typeof o.token === "string"
+        ? await tokenMatches(given, o.token)
+        : await o.token.matches(given));
+    if (!ok) {
       o.boundary.log("warn", "refused request: bearer token", {
         method: c.req.method,
         path: c.req.path,

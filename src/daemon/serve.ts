@@ -16,6 +16,7 @@ import { resolveSecret } from "../secrets.ts";
 import { createApp } from "./app.ts";
 import { confineRequest, isLoopback } from "./guard.ts";
 import { StreamCaps } from "./sse.ts";
+import { TokenFile } from "./token_file.ts";
 import { lockStateDir, stateDirError, type StateLock } from "./state_lock.ts";
 import { generatedToken, tokenPath } from "./token.ts";
 
@@ -128,7 +129,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     });
     const port: number = await listening;
     const runner = await openRunner(o);
-    const { fetch, streams } = appFor(o, runner, token, port);
+    // A --token-file is followed: a rotated Secret needs no restart.
+    const check = o.tokenFile
+      ? new TokenFile(o.tokenFile, token, o.log)
+      : token;
+    const { fetch, streams } = appFor(o, runner, check, port);
     api.fetch = fetch;
     return running(o, { port, runner, streams, server, lock, auth });
   } catch (e) {
@@ -234,7 +239,7 @@ function confineAtStart(o: DaemonOptions, req: JobRequest): JobRequest {
 function appFor(
   o: DaemonOptions,
   runner: JobRunner,
-  token: string,
+  token: string | TokenFile,
   port: number,
 ): {
   fetch: (req: Request) => Response | Promise<Response>;

@@ -1,0 +1,100 @@
+/**
+ * The daemon's `--token-file`, re-read when it changes: a rotated Secret
+ * (Kubernetes updates mounted files in place) takes effect without a
+ * restart. A changed file is looked at when a request's token does not match
+ * and at most every few seconds otherwise, so the old token stops working
+ * soon after the rotation; an unreadable or too short file keeps the token
+ * that was in effect (and says so in the log).
+ *
+ * @module
+ */
+import { tokenMatches } from "./guard.ts";
+
+/** How often a matching token still triggers a look at the file. */
+const RECHECK_MS = 5_000;
+
+/** Where the token file's changes are reported (never the token). */
+export type TokenLog = (
+  level: "info" | "warn",
+  message: string,
+  fields?: Record<string, unknown>,
+) => void;
+
+/** A token check that follows a token file. */
+export class TokenFile {
+  readonly #path: string;
+  readonly #log: TokenLog;
+  #token: string;
+  #stamp: string | undefined;
+  #checkedAt = 0;
+
+  /** `token` is what the file held at start. */
+  constructor(path: string, token: string, log: TokenLog) {
+    this.#path = path;
+    this.#token = token;
+    this.#log = log;
+  }
+
+  async #stampNow(): Promise<string | undefined> {
+    try {
+      const st = await Deno.stat(this.#path);
+      return `${st.ino}:${st.size}:${st.mtime?.getTime()}`;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Re-read the file when it changed since the last look. */
+  async #refresh(): Promise<void> {
+    this.#checkedAt = Date.now();
+    const stamp = await this.#stampNow();
+    if (stamp === undefined || stamp === this.#stamp) return;
+    if (this.#stamp === undefined) {
+      this.#stamp = stamp; // the first look: the start-up token is current
+      return;
+    }
+    this.#stamp = stamp;
+    let next: string;
+    try {
+      next = (await Deno.readTextFile(this.#path)).trim();
+    } catch (e) {
+      this.#log(
+        "warn",
+        "token file changed but cannot be read: keeping the previous token",
+        {
+          file: this.#path,
+          error: (e as Error).message,
+        },
+      );
+      return;
+    }
+    if (next.length < 16) {
+      this.#log(
+        "warn",
+        "token file changed to a token shorter than 16 characters: keeping the previous token",
+        {
+          file: this.#path,
+        },
+      );
+      return;
+    }
+    if (next !== this.#token) {
+      this.#token = next;
+      this.#log("info", "token file changed: the new token is in effect", {
+        file: this.#path,
+      });
+    }
+  }
+
+  /** True when `given` is the token in effect (the file is re-read if it changed). */
+  async matches(given: string): Promise<boolean> {
+    if (
+      this.#stamp === undefined || Date.now() - this.#checkedAt > RECHECK_MS
+    ) {
+      await this.#refresh();
+    }
+    if (await tokenMatches(given, this.#token)) return true;
+    await this.#refresh();
+    return await tokenMatches(given, this.#token);
+  }
+}
