@@ -105,6 +105,22 @@ Deno.test(
       const unknown = await get(d, `/v1/project/manifest?${q}&threads=4`);
       assert.equal(unknown.status, 400);
       await unknown.body?.cancel();
+      // The fusion runtime: its newest call's manifest, after a compile job.
+      let fusion = await submit(d, {
+        command: "compile",
+        project_dir: p.dir,
+        runtime: "fusion",
+      });
+      fusion = await waitJob(d, fusion.id, ["succeeded", "failed"]);
+      assert.equal(fusion.status, "succeeded", JSON.stringify(fusion.error));
+      const fm = await get(d, `/v1/project/manifest?${q}&runtime=fusion`);
+      assert.equal(fm.status, 200, await fm.clone().text());
+      const fusionManifest = await fm.json() as {
+        nodes: Record<string, unknown>;
+        metadata: { dbt_version: string };
+      };
+      assert.ok("model.jaffle_duck.orders" in fusionManifest.nodes);
+      assert.match(fusionManifest.metadata.dbt_version, /^2\./);
       const meta = await (await get(d, `/v1/runtimes/local`)).json();
       assert.equal(meta.name, "local");
       assert.equal(meta.supports_parallel_execution, false);
