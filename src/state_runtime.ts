@@ -156,6 +156,10 @@ class StateRuntime extends RuntimeWrapper {
         },
       );
     }
+    // dbt Cloud keeps its own state, and its project folder needs no profiles.
+    if (this.inner.name === "cloud") {
+      return await this.inner.execute(command, ref, rest, options);
+    }
     const project = resolveProject(ref);
     let used: StateUsed | undefined;
     const sel: Selection = { ...rest };
