@@ -421,6 +421,13 @@ Deno.test(
       "models/slow.sql",
       "select sum(a.range * b.range) as n from range(100000) a cross join range(100000) b\n",
     );
+    // One local job at a time, so the second job stays queued behind the
+    // slow one (different projects would otherwise run side by side).
+    const config = join(dir, "manifest.yaml");
+    await Deno.writeTextFile(
+      config,
+      "plugins:\n  dbt_runtime: local\n  dbt_runtime_config:\n    local:\n      max_workers: 1\n",
+    );
     const d1 = await startDaemonProcess([
       "--project-root",
       copy.dir,
@@ -430,6 +437,8 @@ Deno.test(
       state,
       "--grace-seconds",
       "0",
+      "--config",
+      config,
     ]);
     const submit = async (body: Record<string, unknown>) => {
       const res = await d1.fetch("/v1/jobs", {
@@ -455,6 +464,8 @@ Deno.test(
       copy.dir,
       "--state-dir",
       state,
+      "--config",
+      config,
     ]);
     try {
       const failed = await waitJob(d2, queued.id, [
