@@ -333,9 +333,7 @@ class AgentDBTPlugin(DBTPlugin):
         return self._cli(["run-results", *self._project_args(project_dir, None, None)])
 
     def _runtime_row(self) -> dict[str, Any]:
-        if self.mode == "daemon":
-            return self._client.runtime(self.runtime)
-        rows = self._cli(["runtimes"])
+        rows = self._client.runtimes() if self.mode == "daemon" else self._cli(["runtimes"])
         for row in rows:
             if row.get("name") == self.runtime:
                 return row
