@@ -9,6 +9,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -137,3 +138,19 @@ def built(client, project: Path):
     events: list = []
     result = client.run("build", project, on_event=events.append, timeout=900)
     return result, events
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An AIRFLOW_HOME with a migrated SQLite database; the environment to use it."""
+    home = tmp_path_factory.mktemp("airflow")
+    (home / "dags").mkdir()
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    }
+    airflow = Path(sys.executable).parent / "airflow"
+    subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True)
+    return env

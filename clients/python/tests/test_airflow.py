@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Daemon, copy_example
+from conftest import Daemon
 from floe_dbt.models import DBTRunResult
 
 DAG_FILE = '''
@@ -44,24 +44,8 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.fixture(scope="module")
-def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("airflow")
-    (home / "dags").mkdir()
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    }
-    airflow = Path(sys.executable).parent / "airflow"
-    subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True)
-    return env
-
-
-def test_dag_test_with_floe_dbt_operator_both_modes(airflow_home, daemon: Daemon, client, root: Path):
-    proj = copy_example(root / "airflow_proj")
-    client.run("seed", proj, timeout=600)
+def test_dag_test_with_floe_dbt_operator_both_modes(airflow_home, daemon: Daemon, built, project: Path):
+    proj = project
     home = Path(airflow_home["AIRFLOW_HOME"])
     dag_file = home / "dags" / "floe_dbt_test.py"
     dag_file.write_text(DAG_FILE)

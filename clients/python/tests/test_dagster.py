@@ -30,8 +30,9 @@ def _setup(client, root: Path, name: str) -> tuple[Path, Path]:
     return proj, Path(compiled.manifest_path)
 
 
-def test_materialize_every_model_once_with_checks(daemon: Daemon, client, root: Path):
-    proj, manifest = _setup(client, root, "dag_ok")
+def test_materialize_every_model_once_with_checks(daemon: Daemon, client, built, project: Path):
+    proj = project
+    manifest = Path(client.run("compile", proj, timeout=600).manifest_path)
 
     @floe_dbt_assets(manifest=manifest)
     def jaffle(context, floe_dbt: FloeDbtResource):

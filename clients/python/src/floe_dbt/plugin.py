@@ -332,20 +332,23 @@ class AgentDBTPlugin(DBTPlugin):
             return self._client.run_results(Path(project_dir).resolve(), runtime=self.runtime)
         return self._cli(["run-results", *self._project_args(project_dir, None, None)])
 
-    def _runtime_row(self) -> dict[str, Any]:
+    def _runtime_row(self, fresh: bool = True) -> dict[str, Any]:
+        if not fresh and getattr(self, "_row", None):
+            return self._row
         rows = self._client.runtimes() if self.mode == "daemon" else self._cli(["runtimes"])
         for row in rows:
             if row.get("name") == self.runtime:
+                self._row: dict[str, Any] = row
                 return row
         raise FloeDbtError(f"The agent has no runtime '{self.runtime}'", code="FLOE-DBT-E003")
 
     def supports_parallel_execution(self) -> bool:
         """Whether the runtime runs commands in parallel (fusion, cloud: yes)."""
-        return bool(self._runtime_row().get("supports_parallel_execution"))
+        return bool(self._runtime_row(fresh=False).get("supports_parallel_execution"))
 
     def supports_sql_linting(self) -> bool:
         """Whether ``lint_project`` works on this runtime."""
-        return bool(self._runtime_row().get("supports_sql_linting"))
+        return bool(self._runtime_row(fresh=False).get("supports_sql_linting"))
 
     def get_runtime_metadata(self) -> dict[str, Any]:
         """The runtime's metadata (type, versions, worker state), plus how it is reached."""
