@@ -11,7 +11,6 @@ as the classes of :mod:`floe_dbt.errors`.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -337,6 +336,7 @@ class FloeDbtClient(_Base):
                     hint="wait again, or cancel it",
                 )
             try:
+                before = last
                 if stream:
                     for n, event in self.events(job_id, after=last):
                         last = n
@@ -348,7 +348,7 @@ class FloeDbtClient(_Base):
                 job = self.job(job_id)
                 if job.done:
                     return _outcome(job)
-                if not stream:
+                if not stream or last == before:
                     time.sleep(self.poll_interval)
             except _NoStream:
                 stream = False
@@ -527,12 +527,13 @@ class AsyncFloeDbtClient(_Base):
                     hint="wait again, or cancel it",
                 )
             try:
+                before = last
                 if stream:
                     last = await self._follow(job_id, last, on_event, deadline)
                 job = await self.job(job_id)
                 if job.done:
                     return _outcome(job)
-                if not stream:
+                if not stream or last == before:
                     await asyncio.sleep(self.poll_interval)
             except _NoStream:
                 stream = False
@@ -625,9 +626,3 @@ class AsyncFloeDbtClient(_Base):
         """The agent's version, floe API version and runtimes."""
         return (await self._request("GET", "/v1/version")).json()
 
-
-def dumps(obj: Any) -> str:
-    """JSON text of a model or plain value (for logs and XCom)."""
-    if hasattr(obj, "model_dump_json"):
-        return obj.model_dump_json()
-    return json.dumps(obj)
