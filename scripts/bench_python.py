@@ -31,6 +31,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "clients" / "python" / "tests"))
 from conftest import DENO, Daemon  # noqa: E402
+from dagster import materialize  # noqa: E402
+from dagster_dbt import DbtCliResource, dbt_assets  # noqa: E402
+from floe_dbt import FloeDbtClient  # noqa: E402
+from floe_dbt.dagster import FloeDbtResource, floe_dbt_assets, floe_dbt_source_specs  # noqa: E402
 
 
 def generate(dest: Path, models: int) -> None:
@@ -42,9 +46,6 @@ def generate(dest: Path, models: int) -> None:
 
 
 def materialize_floe(daemon: Daemon, project: Path, manifest: Path) -> tuple[float, int]:
-    from dagster import materialize
-    from floe_dbt.dagster import FloeDbtResource, floe_dbt_assets, floe_dbt_source_specs
-
     @floe_dbt_assets(manifest=manifest, name=f"floe_{secrets.token_hex(3)}")
     def floe(context, floe_dbt: FloeDbtResource):
         yield from floe_dbt.build(context)
@@ -58,9 +59,6 @@ def materialize_floe(daemon: Daemon, project: Path, manifest: Path) -> tuple[flo
 
 
 def materialize_dagster_dbt(project: Path, manifest: Path, dbt: str) -> tuple[float, int]:
-    from dagster import materialize
-    from dagster_dbt import DbtCliResource, dbt_assets
-
     @dbt_assets(manifest=manifest, name=f"dbt_{secrets.token_hex(3)}")
     def plain(context, dbt_cli: DbtCliResource):
         yield from dbt_cli.cli(["build"], context=context).stream()
@@ -90,8 +88,6 @@ def main() -> int:
         shutil.copytree(base, plain_proj)
         daemon = Daemon(root, "t-" + secrets.token_hex(16)).start()
         try:
-            from floe_dbt import FloeDbtClient
-
             with FloeDbtClient(daemon.url, token=daemon.token) as client:
                 manifest = Path(client.run("compile", floe_proj, timeout=900).manifest_path)
                 client.run("build", floe_proj, timeout=900)  # warm the agent's worker
