@@ -208,3 +208,13 @@ def test_wait_reconnects_after_the_daemon_restarts(tmp_path: Path):
     assert err.job.status == JobStatus.INTERRUPTED
     started = [e for e in seen if e.type == "job_started"]
     assert len(started) == 1
+
+
+def test_wait_timeout_raises_and_the_job_goes_on(client: FloeDbtClient, built, project: Path):
+    from floe_dbt.errors import DBTExecutionTimeout
+
+    job = client.submit("build", project)
+    with pytest.raises(DBTExecutionTimeout) as e:
+        client.wait(job.id, timeout=0.3)
+    assert e.value.code == "FLOE-DBT-E007" and job.id in e.value.message
+    assert isinstance(client.wait(job.id, timeout=600), DBTRunResult)

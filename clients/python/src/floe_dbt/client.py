@@ -290,13 +290,16 @@ class FloeDbtClient(_Base):
         """Ask the daemon to cancel a job; returns the job as it is then."""
         return Job.model_validate(self._request("POST", f"/v1/jobs/{job_id}/cancel").json())
 
-    def events(self, job_id: str, after: int = -1) -> Iterator[tuple[int, Any]]:
+    def events(
+        self, job_id: str, after: int = -1, read_timeout: float | None = None
+    ) -> Iterator[tuple[int, Any]]:
         """The job's progress events ``(n, event)`` from its SSE stream, skipping
-        numbers up to ``after``; ends when the stream closes."""
+        numbers up to ``after``; ends when the stream closes (or raises
+        ``httpx.ReadTimeout`` after ``read_timeout`` seconds without data)."""
         headers = {"Accept": "text/event-stream"}
         if after >= 0:
             headers["Last-Event-ID"] = str(after)
-        timeout = httpx.Timeout(self.timeout, read=None)
+        timeout = httpx.Timeout(self.timeout, read=read_timeout)
         with self._http.stream(
             "GET", f"/v1/jobs/{job_id}/events", headers=headers, timeout=timeout
         ) as resp:
@@ -338,7 +341,8 @@ class FloeDbtClient(_Base):
             try:
                 before = last
                 if stream:
-                    for n, event in self.events(job_id, after=last):
+                    left = None if deadline is None else max(0.1, deadline - time.monotonic())
+                    for n, event in self.events(job_id, after=last, read_timeout=left):
                         last = n
                         failures = 0
                         if on_event:
@@ -551,7 +555,8 @@ class AsyncFloeDbtClient(_Base):
         headers = {"Accept": "text/event-stream"}
         if after >= 0:
             headers["Last-Event-ID"] = str(after)
-        timeout = httpx.Timeout(self.timeout, read=None)
+        left = None if deadline is None else max(0.1, deadline - time.monotonic())
+        timeout = httpx.Timeout(self.timeout, read=left)
         async with self._http.stream(
             "GET", f"/v1/jobs/{job_id}/events", headers=headers, timeout=timeout
         ) as resp:
