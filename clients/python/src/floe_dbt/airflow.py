@@ -1,0 +1,179 @@
+"""Airflow integration (``pip install floe-dbt[airflow]``).
+
+``FloeDbtOperator`` submits a dbt command to the floe-dbt agent, waits for it
+(in the worker, or with ``deferrable=True`` in the triggerer through
+``FloeDbtJobTrigger`` so no worker slot is held), pushes the run result to
+XCom (``return_value``, a dict that loads as ``DBTRunResult``), fails the task
+with the agent's error code and hint, and cancels the agent job when the task
+is killed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+try:  # Airflow 3
+    from airflow.sdk import BaseOperator
+except ImportError:  # Airflow 2
+    from airflow.models import BaseOperator  # type: ignore[no-redef]
+from airflow.exceptions import AirflowException
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from .client import AsyncFloeDbtClient, FloeDbtClient
+from .errors import FloeDbtError, error_from_body
+
+__all__ = ["FloeDbtOperator", "FloeDbtJobTrigger", "FloeDbtTaskError"]
+
+
+class FloeDbtTaskError(AirflowException):
+    """The agent's job failed: ``code`` and ``hint`` as the agent sent them."""
+
+    def __init__(self, err: FloeDbtError):
+        self.code = err.code
+        self.hint = err.hint
+        self.agent_message = err.message
+        super().__init__(str(err))
+
+
+class FloeDbtJobTrigger(BaseTrigger):
+    """Waits in the triggerer for a floe-dbt job to end; fires one event:
+    ``{"status": "succeeded", "job_id", "result"}`` or
+    ``{"status": "error", "job_id", "error": {code, message, hint}}``."""
+
+    def __init__(self, job_id: str, url: str | None = None, token: str | None = None,
+                 timeout: float | None = None):
+        super().__init__()
+        self.job_id = job_id
+        self.url = url
+        self.token = token
+        self.timeout = timeout
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "floe_dbt.airflow.FloeDbtJobTrigger",
+            {"job_id": self.job_id, "url": self.url, "token": self.token, "timeout": self.timeout},
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        async with AsyncFloeDbtClient(self.url, token=self.token) as client:
+            try:
+                result = await client.wait(self.job_id, timeout=self.timeout)
+            except FloeDbtError as e:
+                yield TriggerEvent({
+                    "status": "error",
+                    "job_id": self.job_id,
+                    "error": {"code": e.code, "message": e.message, "hint": e.hint},
+                })
+                return
+            yield TriggerEvent({
+                "status": "succeeded",
+                "job_id": self.job_id,
+                "result": result.model_dump(mode="json"),
+            })
+
+
+class FloeDbtOperator(BaseOperator):
+    """Run a dbt command through the floe-dbt agent.
+
+    ``command``: compile, run, test, seed, build or lint. ``project_dir``,
+    ``profiles_dir``, ``target``, ``select``, ``exclude``, ``full_refresh``,
+    ``runtime`` as in ``floe-dbt submit``; ``url``/``token`` default to
+    ``FLOE_DBT_URL``/``FLOE_DBT_TOKEN`` or the local daemon's token file.
+    The idempotency key is the task instance's (dag, task, run, try), so a
+    retried submit of the same try never runs twice.
+    """
+
+    template_fields: Sequence[str] = ("project_dir", "profiles_dir", "target", "select", "exclude")
+    ui_color = "#ff694b"
+
+    def __init__(
+        self,
+        *,
+        command: str,
+        project_dir: str,
+        profiles_dir: str | None = None,
+        target: str | None = None,
+        select: str | list[str] | None = None,
+        exclude: str | list[str] | None = None,
+        full_refresh: bool = False,
+        runtime: str | None = None,
+        url: str | None = None,
+        token: str | None = None,
+        timeout: float | None = None,
+        deferrable: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.command = command
+        self.project_dir = project_dir
+        self.profiles_dir = profiles_dir
+        self.target = target
+        self.select = select
+        self.exclude = exclude
+        self.full_refresh = full_refresh
+        self.runtime = runtime
+        self.url = url
+        self.token = token
+        self.timeout = timeout
+        self.deferrable = deferrable
+        self.job_id: str | None = None
+
+    def _key(self, context: Any) -> str | None:
+        ti = context.get("ti") or context.get("task_instance")
+        if ti is None:
+            return None
+        return f"airflow:{ti.dag_id}:{ti.task_id}:{ti.run_id}:{getattr(ti, 'try_number', 0)}"
+
+    def execute(self, context: Any) -> Any:
+        try:
+            return self._execute(context)
+        except FloeDbtError as e:
+            raise FloeDbtTaskError(e) from None
+
+    def _execute(self, context: Any) -> Any:
+        with FloeDbtClient(self.url, token=self.token) as client:
+            job = client.submit(
+                self.command,
+                self.project_dir,
+                profiles_dir=self.profiles_dir,
+                target=self.target,
+                select=self.select,
+                exclude=self.exclude,
+                full_refresh=self.full_refresh,
+                runtime=self.runtime,
+                idempotency_key=self._key(context),
+            )
+            self.job_id = job.id
+            self.log.info("floe-dbt job %s: %s %s", job.id, self.command, self.project_dir)
+            if self.deferrable:
+                self.defer(
+                    trigger=FloeDbtJobTrigger(
+                        job.id, url=client.url, token=client.token, timeout=self.timeout
+                    ),
+                    method_name="execute_complete",
+                )
+            result = client.wait(
+                job.id,
+                on_event=lambda e: self.log.info("%s", e.model_dump_json()),
+                timeout=self.timeout,
+            )
+        return result.model_dump(mode="json")
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        """Resume after the trigger fired: the result, or the agent's error."""
+        self.job_id = event.get("job_id")
+        if event.get("status") != "succeeded":
+            raise FloeDbtTaskError(error_from_body(event.get("error")))
+        return event["result"]
+
+    def on_kill(self) -> None:
+        """Cancel the agent job when Airflow kills the task."""
+        if not self.job_id:
+            return
+        try:
+            with FloeDbtClient(self.url, token=self.token, retries=1) as client:
+                client.cancel(self.job_id)
+            self.log.info("cancelled floe-dbt job %s", self.job_id)
+        except FloeDbtError as e:
+            self.log.warning("could not cancel floe-dbt job %s: %s", self.job_id, e)
