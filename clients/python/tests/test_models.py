@@ -52,7 +52,16 @@ PAIRS = [
     (m.LintIssue, "LintIssue"),
     (m.ProjectLintResult, "LintResult"),
     (m.Job, "Job"),
+    (m.JobSummary, "JobSummary"),
 ]
+
+
+def test_job_request_has_the_agents_fields():
+    # Optional request fields are absent rather than null in the agent's
+    # schema, so only the names are compared here.
+    assert set(m.JobRequest.model_fields) == set(SCHEMAS["JobRequest"]["properties"])
+    command = SCHEMAS["JobRequest"]["properties"]["command"]["enum"]
+    assert set(m.Command.__args__) == set(command)
 
 
 @pytest.mark.parametrize("model,name", PAIRS, ids=[n for _, n in PAIRS])

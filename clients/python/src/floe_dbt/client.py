@@ -30,6 +30,7 @@ from .models import (
     DBTRunResult,
     Job,
     JobStatus,
+    JobSummary,
     ProjectLintResult,
     parse_event,
     parse_result,
@@ -280,15 +281,25 @@ class FloeDbtClient(_Base):
         """One job, as it is now."""
         return Job.model_validate(self._request("GET", f"/v1/jobs/{job_id}").json())
 
-    def jobs(self, status: str | JobStatus | None = None) -> list[Job]:
-        """The daemon's jobs, optionally only those with one status."""
-        params = {"status": JobStatus(status).value} if status else None
-        data = self._request("GET", "/v1/jobs", params=params).json()
-        return [Job.model_validate(j) for j in data["jobs"]]
+    def jobs(self, status: str | JobStatus | None = None) -> list[JobSummary]:
+        """The daemon's jobs (newest first, every page), optionally one status."""
+        params: dict[str, str] = {"limit": "1000"}
+        if status:
+            params["status"] = JobStatus(status).value
+        out: list[JobSummary] = []
+        while True:
+            data = self._request("GET", "/v1/jobs", params=params).json()
+            out += [JobSummary.model_validate(j) for j in data["jobs"]]
+            if not data.get("next_cursor"):
+                return out
+            params["cursor"] = data["next_cursor"]
 
     def cancel(self, job_id: str) -> Job:
         """Ask the daemon to cancel a job; returns the job as it is then."""
-        return Job.model_validate(self._request("POST", f"/v1/jobs/{job_id}/cancel").json())
+        resp = self._request(
+            "POST", f"/v1/jobs/{job_id}/cancel", headers={"Content-Type": "application/json"}
+        )
+        return Job.model_validate(resp.json())
 
     def events(
         self, job_id: str, after: int = -1, read_timeout: float | None = None
@@ -502,15 +513,24 @@ class AsyncFloeDbtClient(_Base):
         """One job, as it is now."""
         return Job.model_validate((await self._request("GET", f"/v1/jobs/{job_id}")).json())
 
-    async def jobs(self, status: str | JobStatus | None = None) -> list[Job]:
-        """The daemon's jobs, optionally only those with one status."""
-        params = {"status": JobStatus(status).value} if status else None
-        data = (await self._request("GET", "/v1/jobs", params=params)).json()
-        return [Job.model_validate(j) for j in data["jobs"]]
+    async def jobs(self, status: str | JobStatus | None = None) -> list[JobSummary]:
+        """The daemon's jobs (newest first, every page), optionally one status."""
+        params: dict[str, str] = {"limit": "1000"}
+        if status:
+            params["status"] = JobStatus(status).value
+        out: list[JobSummary] = []
+        while True:
+            data = (await self._request("GET", "/v1/jobs", params=params)).json()
+            out += [JobSummary.model_validate(j) for j in data["jobs"]]
+            if not data.get("next_cursor"):
+                return out
+            params["cursor"] = data["next_cursor"]
 
     async def cancel(self, job_id: str) -> Job:
         """Ask the daemon to cancel a job; returns the job as it is then."""
-        resp = await self._request("POST", f"/v1/jobs/{job_id}/cancel")
+        resp = await self._request(
+            "POST", f"/v1/jobs/{job_id}/cancel", headers={"Content-Type": "application/json"}
+        )
         return Job.model_validate(resp.json())
 
     async def wait(

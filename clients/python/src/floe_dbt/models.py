@@ -23,6 +23,7 @@ __all__ = [
     "JobStatus",
     "JobRequest",
     "JobError",
+    "JobSummary",
     "Job",
     "ProgressEvent",
     "JobStartedEvent",
@@ -103,7 +104,18 @@ FINAL_STATUSES = frozenset(
     {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.INTERRUPTED}
 )
 
-Command = Literal["compile", "run", "test", "seed", "build", "lint"]
+Command = Literal[
+    "compile",
+    "run",
+    "test",
+    "seed",
+    "build",
+    "snapshot",
+    "docs-generate",
+    "retry",
+    "source-freshness",
+    "lint",
+]
 RuntimeName = Literal["local", "fusion", "cloud"]
 
 
@@ -117,8 +129,17 @@ class JobRequest(_Model):
     select: str | list[str] | None = None
     exclude: str | list[str] | None = None
     full_refresh: bool | None = None
+    vars: dict[str, Any] | str | None = None
+    threads: int | None = None
+    fail_fast: bool | None = None
+    selector: str | None = None
+    indirect_selection: Literal["eager", "cautious", "buildable", "empty"] | None = None
+    changed: bool | None = None
+    state: str | None = None
+    state_from: Literal["cloud"] | None = None
     fix: bool | None = None
     runtime: RuntimeName | None = None
+    timeout_seconds: int | None = None
 
 
 class JobError(_Model):
@@ -128,8 +149,8 @@ class JobError(_Model):
     message: str
 
 
-class Job(_Model):
-    """A daemon job (``GET /v1/jobs/{id}``)."""
+class JobSummary(_Model):
+    """A daemon job as ``GET /v1/jobs`` lists it: everything but the result."""
 
     id: str
     status: JobStatus
@@ -139,9 +160,9 @@ class Job(_Model):
     created_at: str
     started_at: str | None
     finished_at: str | None
-    result: DBTRunResult | ProjectLintResult | None
     error: JobError | None
     remote_run_id: str | None
+    remote_nonce: str | None = None
     agent_pid: int | None
     trace_id: str | None = None
     traceparent: str | None = None
@@ -150,6 +171,12 @@ class Job(_Model):
     def done(self) -> bool:
         """True once the job has ended (succeeded, failed, cancelled, interrupted)."""
         return self.status in FINAL_STATUSES
+
+
+class Job(JobSummary):
+    """A daemon job (``GET /v1/jobs/{id}``), with its result once it ended."""
+
+    result: DBTRunResult | ProjectLintResult | None
 
 
 class JobStartedEvent(_Model):

@@ -236,6 +236,11 @@ class AgentDBTPlugin(DBTPlugin):
         full_refresh: bool = False,
         fix: bool = False,
     ) -> DBTRunResult | ProjectLintResult:
+        if self.runtime == "cloud":
+            # dbt Cloud runs with its environment's connection: the agent
+            # refuses a local profiles.yml for it (FLOE-DBT-E010), so the
+            # seeds' required profiles_dir argument is not passed on.
+            profiles_dir = None
         if self.mode == "daemon":
             try:
                 return self._client.run(
