@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import type { Job } from "../src/jobs/schemas.ts";
 import { type DaemonProcess, startDaemonProcess, waitJob } from "./_daemon.ts";
 import { copyExample } from "./_helpers.ts";
-import { realBuildArtifacts, staticExecutor } from "./cloud/executors.ts";
-import { FakeDbtCloud } from "./cloud/fake_server.ts";
+import { cloudDaemonWorld } from "./cloud/daemon_world.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const TOKEN = "artifacts-test-token-0123456789";
@@ -151,28 +150,9 @@ Deno.test(
   "daemon + cloud: project manifest and run results come from the latest run's artifacts, never a trigger",
   opts,
   async () => {
-    const token = `dbtc_${crypto.randomUUID().replaceAll("-", "")}`;
-    const ref = `artifacts_cloud_${crypto.randomUUID().slice(0, 8)}`;
-    const artifacts = await realBuildArtifacts();
-    await using server = new FakeDbtCloud(42, token, staticExecutor(artifacts));
-    server.jobs.set(101, ["dbt run"]);
-    const dir = await Deno.makeTempDir({ prefix: "floe-artifacts-cloud-" });
-    await Deno.mkdir(`${dir}/proj`);
+    await using w = await cloudDaemonWorld("artifacts-cloud");
+    const { server, token, dir } = w;
     await Deno.writeTextFile(`${dir}/.token`, TOKEN);
-    await Deno.writeTextFile(
-      `${dir}/manifest.yaml`,
-      `plugins:
-  dbt_runtime: cloud
-  dbt_runtime_config:
-    cloud:
-      account_id: 42
-      api_token_ref: ${ref}
-      base_url: ${server.url}
-      job_ids: { run: 101 }
-      poll_interval_seconds: 0.05
-      max_poll_interval_seconds: 0.2
-`,
-    );
     // One finished run exists in dbt Cloud already (triggered by someone
     // else, driven to success through the API as a poller would).
     const api = `${server.url}/api/v2/accounts/42`;
@@ -187,9 +167,7 @@ Deno.test(
         .body?.cancel();
     }
     assert.equal(server.runs.get(trigger.data.id)?.status, 10);
-    const d = await serve(dir, ["--config", `${dir}/manifest.yaml`], {
-      [`FLOE_SECRET_${ref.toUpperCase()}`]: token,
-    });
+    const d = await serve(dir, ["--config", `${dir}/manifest.yaml`], w.env);
     try {
       assert.ok(d.url, d.logs());
       const q = `project_dir=${encodeURIComponent(`${dir}/proj`)}`;
@@ -207,7 +185,6 @@ Deno.test(
     } finally {
       d.child.kill("SIGTERM");
       assert.equal(await d.exit(), 0);
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
 );

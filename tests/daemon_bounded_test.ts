@@ -16,8 +16,7 @@ import type { RunResult } from "../src/schemas.ts";
 import { startDaemonProcess, until, waitJob } from "./_daemon.ts";
 import { FakeRuntime } from "./_fake_runtime.ts";
 import { runAgent } from "./_helpers.ts";
-import { realBuildArtifacts, staticExecutor } from "./cloud/executors.ts";
-import { FakeDbtCloud } from "./cloud/fake_server.ts";
+import { cloudDaemonWorld } from "./cloud/daemon_world.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const TOKEN = "bounded-test-token-0123456789abcdef";
@@ -567,45 +566,18 @@ Deno.test(
   "bounded: serve --max-queued and --max-streams bound the real daemon",
   opts,
   async () => {
-    const account = 42;
-    const token = `dbtc_${crypto.randomUUID().replaceAll("-", "")}`;
-    const ref = `bounded_${crypto.randomUUID().slice(0, 8)}`;
-    const server = new FakeDbtCloud(
-      account,
-      token,
-      staticExecutor(await realBuildArtifacts()),
-    );
-    server.jobs.set(101, ["dbt run"]);
+    await using w = await cloudDaemonWorld("bounded", {
+      cloud: ["max_parallel: 1"],
+    });
+    const { server, dir } = w;
     server.holdRunning = true;
-    const dir = await Deno.makeTempDir({ prefix: "floe-bounded-" });
-    await Deno.mkdir(`${dir}/proj`);
-    await Deno.writeTextFile(
-      `${dir}/manifest.yaml`,
-      `plugins:
-  dbt_runtime: cloud
-  dbt_runtime_config:
-    cloud:
-      account_id: ${account}
-      api_token_ref: ${ref}
-      base_url: ${server.url}
-      job_ids: { run: 101 }
-      poll_interval_seconds: 0.05
-      max_poll_interval_seconds: 0.2
-      max_parallel: 1
-`,
-    );
     const d = await startDaemonProcess([
-      "--project-root",
-      dir,
-      "--state-dir",
-      `${dir}/state`,
-      "--config",
-      `${dir}/manifest.yaml`,
+      ...w.args,
       "--max-queued",
       "1",
       "--max-streams",
       "1",
-    ], { [`FLOE_SECRET_${ref.toUpperCase()}`]: token });
+    ], w.env);
     try {
       const post = () =>
         d.fetch("/v1/jobs", {
@@ -643,8 +615,6 @@ Deno.test(
     } finally {
       d.child.kill("SIGTERM");
       await d.exit();
-      await server[Symbol.asyncDispose]();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 );

@@ -2,49 +2,14 @@ import assert from "node:assert/strict";
 import type { Job } from "../src/jobs/schemas.ts";
 import { type DaemonProcess, startDaemonProcess, until } from "./_daemon.ts";
 import { copyExample } from "./_helpers.ts";
-import { realBuildArtifacts, staticExecutor } from "./cloud/executors.ts";
-import { FakeDbtCloud } from "./cloud/fake_server.ts";
+import { cloudDaemonWorld } from "./cloud/daemon_world.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
-const ACCOUNT = 42;
-const RUN_JOB = 101;
-
-async function cloudWorld() {
-  const token = `dbtc_${crypto.randomUUID().replaceAll("-", "")}`;
-  const ref = `daemon_cloud_${crypto.randomUUID().slice(0, 8)}`;
-  const server = new FakeDbtCloud(
-    ACCOUNT,
-    token,
-    staticExecutor(await realBuildArtifacts()),
-  );
-  server.jobs.set(RUN_JOB, ["dbt run"]);
-  const dir = await Deno.makeTempDir({ prefix: "floe-daemon-cloud-" });
-  await Deno.mkdir(`${dir}/proj`);
-  await Deno.writeTextFile(
-    `${dir}/manifest.yaml`,
-    `plugins:
-  dbt_runtime: cloud
-  allow_runtime_override: true
-  dbt_runtime_config:
-    cloud:
-      account_id: ${ACCOUNT}
-      api_token_ref: ${ref}
-      base_url: ${server.url}
-      job_ids: { run: ${RUN_JOB} }
-      poll_interval_seconds: 0.05
-      max_poll_interval_seconds: 0.2
-`,
-  );
-  const env = { [`FLOE_SECRET_${ref.toUpperCase()}`]: token };
-  const args = [
-    "--project-root",
-    dir,
-    "--state-dir",
-    `${dir}/state`,
-    "--config",
-    `${dir}/manifest.yaml`,
-  ];
-  return { server, dir, env, args, token };
+function cloudWorld() {
+  // These tests mix local jobs in: the platform config allows it.
+  return cloudDaemonWorld("daemon-cloud", {
+    plugins: ["allow_runtime_override: true"],
+  });
 }
 
 async function job(d: DaemonProcess, id: string): Promise<Job> {

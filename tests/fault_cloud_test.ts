@@ -8,62 +8,17 @@ import assert from "node:assert/strict";
 import type { Job } from "../src/jobs/schemas.ts";
 import { type DaemonProcess, startDaemonProcess, until } from "./_daemon.ts";
 import { assertNothingLost, journaledJobs, submitJob } from "./_fault.ts";
-import { realBuildArtifacts, staticExecutor } from "./cloud/executors.ts";
-import { FakeDbtCloud } from "./cloud/fake_server.ts";
+import {
+  type CloudDaemonWorld,
+  cloudDaemonWorld,
+} from "./cloud/daemon_world.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
-const ACCOUNT = 42;
-const RUN_JOB = 101;
-
-async function cloudWorld() {
-  const token = `dbtc_${crypto.randomUUID().replaceAll("-", "")}`;
-  const ref = `fault_cloud_${crypto.randomUUID().slice(0, 8)}`;
-  const server = new FakeDbtCloud(
-    ACCOUNT,
-    token,
-    staticExecutor(await realBuildArtifacts()),
-  );
-  server.jobs.set(RUN_JOB, ["dbt run"]);
-  const dir = await Deno.makeTempDir({ prefix: "floe-fault-cloud-" });
-  await Deno.mkdir(`${dir}/proj`);
-  await Deno.writeTextFile(
-    `${dir}/manifest.yaml`,
-    `plugins:
-  dbt_runtime: cloud
-  dbt_runtime_config:
-    cloud:
-      account_id: ${ACCOUNT}
-      api_token_ref: ${ref}
-      base_url: ${server.url}
-      job_ids: { run: ${RUN_JOB} }
-      poll_interval_seconds: 0.05
-      max_poll_interval_seconds: 0.2
-`,
-  );
-  const env = { [`FLOE_SECRET_${ref.toUpperCase()}`]: token };
-  const state = `${dir}/state`;
-  const args = [
-    "--project-root",
-    dir,
-    "--state-dir",
-    state,
-    "--config",
-    `${dir}/manifest.yaml`,
-  ];
-  return {
-    server,
-    dir,
-    env,
-    args,
-    state,
-    async [Symbol.asyncDispose]() {
-      await server[Symbol.asyncDispose]();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
+function cloudWorld() {
+  return cloudDaemonWorld("fault-cloud");
 }
 
-type World = Awaited<ReturnType<typeof cloudWorld>>;
+type World = CloudDaemonWorld;
 
 const triggers = (w: World) => w.server.calls(/\/jobs\/\d+\/run\/$/, "POST");
 const cancels = (w: World) => w.server.calls(/\/cancel\/$/, "POST");
