@@ -10,6 +10,7 @@ import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { configFile, type PlatformConfig } from "./config.ts";
 import { configError, FloeDbtError } from "./errors.ts";
 import { resolveSecret, secretEnvName } from "./secrets.ts";
+import { probePython } from "./spawn.ts";
 import { checkSpec } from "./version_spec.ts";
 
 /** What a dbt-core environment has installed (null when unknown). */
@@ -37,13 +38,9 @@ export async function probeInstalledVersions(
   python: string,
 ): Promise<InstalledVersions> {
   try {
-    const out = await new Deno.Command(python, {
-      args: ["-c", PROBE],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
+    const out = await probePython(python, PROBE, 30_000);
     if (!out.success) return { dbt_version: null, python_version: null };
-    const v = JSON.parse(new TextDecoder().decode(out.stdout));
+    const v = JSON.parse(out.stdout);
     return { dbt_version: v.dbt_version, python_version: v.python_version };
   } catch {
     return { dbt_version: null, python_version: null };

@@ -396,18 +396,40 @@ export async function openLockFile(
   );
 }
 
+/** Which directory a path is now (device and inode, links followed). */
+export interface DirIdentity {
+  dev: number;
+  ino: number;
+}
+
+/** The identity of the directory `path` resolves to now. */
+export async function dirIdentity(path: string): Promise<DirIdentity> {
+  const st = await Deno.stat(path);
+  return { dev: st.dev, ino: st.ino ?? 0 };
+}
+
 /**
  * Remove `root/name` only when `name` matches `pattern` (a name the agent
  * creates). A link is removed itself, never what it points at; a directory
- * is removed without descending through links. Returns whether it removed.
+ * is removed without descending through links. With `rootWas` (taken when
+ * `root` was checked), nothing is removed unless `root` still resolves to
+ * that same directory: a folder swapped for a link after the check is not
+ * followed. Returns whether it removed.
  */
 export async function removeOwned(
   root: string,
   name: string,
   pattern: RegExp,
+  rootWas?: DirIdentity,
 ): Promise<boolean> {
   if (!pattern.test(name) || name.includes("/") || name.includes(sep)) {
     return false;
+  }
+  if (rootWas) {
+    const now = await dirIdentity(root).catch(() => undefined);
+    if (!now || now.dev !== rootWas.dev || now.ino !== rootWas.ino) {
+      return false;
+    }
   }
   const path = join(root, name);
   const st = await lstatOrUndefined(path);

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { FloeDbtError } from "./errors.ts";
 import {
   checkDirInside,
+  dirIdentity,
   ensureDirInside,
   openLockFile,
   readRegularText,
@@ -124,4 +125,25 @@ Deno.test("removeOwned deletes only owned names, and a link rather than its targ
     ["notes"],
   );
   assert.equal(await Deno.readTextFile(join(t.outside, "f")), "x");
+});
+
+Deno.test("removeOwned removes nothing when its folder was swapped for a link after the check", async () => {
+  await using t = await tmp();
+  const calls = join(t.project, "calls");
+  await Deno.mkdir(join(calls, "123"), { recursive: true });
+  await Deno.mkdir(join(t.outside, "123"));
+  await Deno.writeTextFile(join(t.outside, "123", "f"), "x");
+  const owned = /^[0-9]+$/;
+  const was = await dirIdentity(calls);
+  // Swapped between the check and the removal.
+  await Deno.rename(calls, join(t.project, "calls-old"));
+  await Deno.symlink(t.outside, calls);
+  assert.equal(await removeOwned(calls, "123", owned, was), false);
+  assert.equal(await Deno.readTextFile(join(t.outside, "123", "f")), "x");
+  // The unswapped folder is still pruned.
+  const old = join(t.project, "calls-old");
+  assert.equal(
+    await removeOwned(old, "123", owned, await dirIdentity(old)),
+    true,
+  );
 });

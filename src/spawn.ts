@@ -11,9 +11,11 @@
  *   write end only the agent has: when the agent dies (even by SIGKILL) the
  *   kernel closes that pipe, the watchdog reads EOF and kills the whole
  *   group. Like the Python worker's parent watch, but for any binary.
+ * - `probePython`: a short, isolated question to a Python.
  *
  * @module
  */
+import { childEnv } from "./child_env.ts";
 
 /** Spawns started through this module (a test hook: cached paths spawn none). */
 let spawned = 0;
@@ -117,4 +119,23 @@ export async function outputWithTimeout(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Ask a Python a short question: `python -I -c code` (isolated: no current
+ * folder or PYTHON* variables on its path, so a project file cannot shadow a
+ * module), run from `/` with the scrubbed child environment and a deadline.
+ */
+export function probePython(
+  python: string,
+  code: string,
+  timeoutMs: number,
+): Promise<ShortOutput> {
+  return outputWithTimeout(python, {
+    args: ["-I", "-c", code],
+    clearEnv: true,
+    env: childEnv(),
+    cwd: "/",
+    timeoutMs,
+  });
 }

@@ -181,3 +181,52 @@ Deno.test("a crash mid-write is never trusted: temp files and entries without me
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("with the cache disabled a target/ that links out of the project is refused (E003) and nothing is written through it", async () => {
+  await using s = await cloudSetup();
+  const outside = await Deno.makeTempDir({ prefix: "floe-outside-target-" });
+  await Deno.symlink(outside, join(s.project.projectDir, "target"));
+  Deno.env.set("FLOE_DISABLE_CACHE", "true");
+  try {
+    await assert.rejects(
+      () => s.runtime.runModels(s.project),
+      (e: unknown) => {
+        const err = e as { code?: string; message?: string };
+        assert.equal(err.code, "FLOE-DBT-E003");
+        assert.match(err.message ?? "", /target directory/);
+        assert.match(err.message ?? "", /link/);
+        return true;
+      },
+    );
+    const left: string[] = [];
+    for await (const e of Deno.readDir(outside)) left.push(e.name);
+    assert.deepEqual(left, [], "no artifact was written outside the project");
+  } finally {
+    Deno.env.delete("FLOE_DISABLE_CACHE");
+    await Deno.remove(outside, { recursive: true });
+  }
+});
+
+Deno.test("a cached artifact over the size cap is refused with E003, not read into memory", async () => {
+  await using s = await cloudSetup();
+  const r = await s.runtime.runModels(s.project);
+  const manifest = r.manifest_path!;
+  const size = (await Deno.stat(manifest)).size;
+  Deno.env.set("FLOE_DBT_MAX_ARTIFACT_BYTES", String(size - 1));
+  try {
+    await assert.rejects(
+      () => s.runtime.getManifest(s.project),
+      (e: unknown) => {
+        const err = e as { code?: string; message?: string };
+        assert.equal(err.code, "FLOE-DBT-E003");
+        assert.match(
+          err.message ?? "",
+          /cached artifact .* over the \d+-byte limit/,
+        );
+        return true;
+      },
+    );
+  } finally {
+    Deno.env.delete("FLOE_DBT_MAX_ARTIFACT_BYTES");
+  }
+});

@@ -14,6 +14,7 @@ import { JobRunner } from "../src/jobs/runner.ts";
 import { chooseRuntime } from "../src/runtime_choice.ts";
 import { resolveSecret, secretEnvName } from "../src/secrets.ts";
 import { checkSpec } from "../src/version_spec.ts";
+import { probePython } from "../src/spawn.ts";
 import { runCli } from "../src/cli/app.ts";
 import { FakeRuntime } from "./_fake_runtime.ts";
 import { ROOT, runAgent } from "./_helpers.ts";
@@ -258,6 +259,42 @@ Deno.test("versions: the real dbt-core environment is probed and compared", asyn
   const minor = installed.dbt_version!.split(".").slice(0, 2).join(".");
   assert.deepEqual(await checkLocalVersions(localVersions(minor)), []);
   assert.equal((await checkLocalVersions(localVersions(">=99"))).length, 1);
+});
+
+Deno.test("versions: the probe is isolated: a module in the current folder or on PYTHONPATH cannot shadow the standard library, and no secret reaches it", async () => {
+  const python = localPython(localVersions("1.7.0"));
+  assert.ok(python, "the dbt-core venv of scripts/setup");
+  const dir = await Deno.makeTempDir({ prefix: "floe-probe-isolated-" });
+  const marker = join(dir, "shadowed");
+  // A project file named like a stdlib module writes a marker when imported.
+  await Deno.writeTextFile(
+    join(dir, "json.py"),
+    `open(${JSON.stringify(marker)}, "w").write("imported")\n`,
+  );
+  const cwd = Deno.cwd();
+  Deno.env.set("PYTHONPATH", dir);
+  Deno.env.set("FLOE_SECRET_PROBE", "s3cr3t-value");
+  Deno.chdir(dir);
+  try {
+    const installed = await probeInstalledVersions(python);
+    assert.match(installed.dbt_version ?? "", /^1\.\d+\.\d+/);
+    const env = await probePython(
+      python,
+      "import os; print(os.environ.get('FLOE_SECRET_PROBE', 'absent'))",
+      30_000,
+    );
+    assert.equal(env.stdout.trim(), "absent");
+  } finally {
+    Deno.chdir(cwd);
+    Deno.env.delete("PYTHONPATH");
+    Deno.env.delete("FLOE_SECRET_PROBE");
+  }
+  assert.equal(
+    await Deno.lstat(marker).then(() => true, () => false),
+    false,
+    "json.py in the folder was not imported",
+  );
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("secrets: every *_ref of the config is found; the missing ones are named", async () => {

@@ -56,3 +56,41 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "daemon: a --token-file rotated before the first request is read at that request; the start-up token is refused",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "floe-token-early-" });
+    const file = join(dir, "token");
+    const first = "first-token-0123456789abcdef";
+    const second = "second-token-0123456789abcdef";
+    await Deno.writeTextFile(file, first);
+    const d = await startDaemonProcess([
+      "--project-root",
+      dir,
+      "--state-dir",
+      join(dir, "state"),
+      "--token-file",
+      file,
+    ]);
+    const status = async (token: string) => {
+      const r = await fetch(`${d.url}/v1/jobs`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      await r.body?.cancel();
+      return r.status;
+    };
+    try {
+      assert.ok(d.url, d.logs());
+      await Deno.writeTextFile(`${file}.new`, `${second}\n`);
+      await Deno.rename(`${file}.new`, file);
+      assert.equal(await status(first), 401, "the start-up token is refused");
+      assert.equal(await status(second), 200, "the rotated token works");
+    } finally {
+      d.child.kill("SIGTERM");
+      assert.equal(await d.exit(), 0);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -15,6 +15,7 @@
 import { isAbsolute, join, resolve } from "node:path";
 import {
   checkDirInside,
+  dirIdentity,
   ensureDirInside,
   isInside,
   readRegularText,
@@ -221,9 +222,13 @@ export class ArtifactCache {
   /** Remove expired or broken entries (no metadata); returns their keys. */
   async gc(): Promise<string[]> {
     const removed: string[] = [];
-    for (const e of await this.list()) {
-      if (!e.expired) continue;
-      if (await removeOwned(this.dir, e.key, OWNED_KEY)) removed.push(e.key);
+    const was = await dirIdentity(this.dir).catch(() => undefined);
+    const entries = await this.list();
+    for (const e of entries) {
+      if (!e.expired || !was) continue;
+      if (await removeOwned(this.dir, e.key, OWNED_KEY, was)) {
+        removed.push(e.key);
+      }
     }
     return removed;
   }
@@ -231,8 +236,10 @@ export class ArtifactCache {
   /** Remove every entry; returns how many. */
   async clear(): Promise<number> {
     let n = 0;
-    for (const e of await this.list()) {
-      if (await removeOwned(this.dir, e.key, OWNED_KEY)) n++;
+    const was = await dirIdentity(this.dir).catch(() => undefined);
+    const entries = await this.list();
+    for (const e of entries) {
+      if (was && await removeOwned(this.dir, e.key, OWNED_KEY, was)) n++;
     }
     return n;
   }

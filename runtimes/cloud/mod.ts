@@ -251,7 +251,10 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
       run_id: run.id,
       account_id: this.config.account_id,
       job_id: jobId,
-    }, join(ref.projectDir, "target"));
+    }, {
+      projectDir: ref.projectDir,
+      targetDir: join(ref.projectDir, "target"),
+    });
     this.#last = { runId: run.id, jobId };
     const result = await commandResultFrom(command, dir, {
       ...meta,

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { optionMetadata } from "../../src/dbt_options.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import type { Selection } from "../../src/runtime.ts";
+import { ensureDirInside, readRegularText } from "../../src/safe_fs.ts";
 import type { DbtCommand } from "../../src/schemas.ts";
 import {
   type ArtifactCache,
@@ -27,7 +28,8 @@ export const ARTIFACTS = [
 ];
 
 /**
- * Store artifacts in the cache, or (cache disabled) in `targetDir`, where an
+ * Store artifacts in the cache, or (cache disabled) in `targetDir` of
+ * `projectDir` (created inside the project, never through a link), where an
  * artifact this run did not produce (a stale catalog.json) is removed.
  */
 export async function storeArtifacts(
@@ -35,10 +37,14 @@ export async function storeArtifacts(
   key: string,
   files: Record<string, string>,
   meta: Omit<CacheMetadata, "cached_at" | "artifacts">,
-  targetDir: string,
+  target: { projectDir: string; targetDir: string },
 ): Promise<string> {
   if (cache) return await cache.write(key, files, meta);
-  await Deno.mkdir(targetDir, { recursive: true });
+  const targetDir = await ensureDirInside(
+    target.projectDir,
+    target.targetDir,
+    "target directory",
+  );
   for (const name of ARTIFACTS) {
     const text = files[name];
     if (text !== undefined) await atomicWrite(join(targetDir, name), text);
@@ -60,7 +66,12 @@ export async function cachedArtifact(
   refresh = false,
 ): Promise<Record<string, unknown>> {
   const cached = refresh ? undefined : await cache?.path(key, name);
-  let text = cached ? await Deno.readTextFile(cached) : undefined;
+  let text = cached
+    ? await readRegularText(cached, {
+      root: cache?.root,
+      what: "cached artifact",
+    })
+    : undefined;
   if (text === undefined) {
     text = await fetch();
     if (text === undefined) {

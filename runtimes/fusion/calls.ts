@@ -17,6 +17,8 @@
 import { join } from "node:path";
 import {
   checkDirInside,
+  type DirIdentity,
+  dirIdentity,
   ensureDirInside,
   readRegularText,
   removeOwned,
@@ -112,7 +114,7 @@ export async function removeCallDirs(
 ): Promise<void> {
   const root = callsRoot(projectDir);
   if (!(await checkDirInside(projectDir, root, WHAT))) return;
-  await removeOwned(root, dirs.id, CALL_ID);
+  await removeOwned(root, dirs.id, CALL_ID, await dirIdentity(root));
 }
 
 /** Remove old call directories (never `keep`, never recent ones). */
@@ -122,9 +124,11 @@ export async function pruneCalls(
 ): Promise<void> {
   const root = callsRoot(projectDir);
   const names: string[] = [];
+  let rootWas: DirIdentity;
   try {
     // A linked or foreign .floe/fusion is never pruned.
     if (!(await checkDirInside(projectDir, root, WHAT))) return;
+    rootWas = await dirIdentity(root);
     for await (const e of Deno.readDir(root)) {
       if ((e.isDirectory || e.isSymlink) && CALL_ID.test(e.name)) {
         names.push(e.name);
@@ -143,7 +147,7 @@ export async function pruneCalls(
       if (Date.now() - (st.mtime?.getTime() ?? Date.now()) < MIN_AGE_MS) {
         continue;
       }
-      await removeOwned(root, name, CALL_ID);
+      await removeOwned(root, name, CALL_ID, rootWas);
     } catch {
       // removed by someone else, or busy: try next time
     }

@@ -27,7 +27,7 @@ import {
   countSpawn,
   guardedCommand,
   killGroup,
-  outputWithTimeout,
+  probePython,
 } from "../../src/spawn.ts";
 
 interface SqlfluffViolation {
@@ -216,10 +216,11 @@ const templaterKnown = new Map<string, boolean>();
 async function hasDbtTemplater(python: string): Promise<boolean> {
   const known = templaterKnown.get(python);
   if (known !== undefined) return known;
-  const out = await outputWithTimeout(python, {
-    args: ["-c", "import sqlfluff_templater_dbt"],
-    timeoutMs: 60_000,
-  });
+  const out = await probePython(
+    python,
+    "import sqlfluff_templater_dbt",
+    60_000,
+  );
   // A hung import is not remembered: the next lint asks again.
   if (!out.timedOut) templaterKnown.set(python, out.success);
   return out.success;

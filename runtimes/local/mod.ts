@@ -45,7 +45,7 @@ import { lintWithSqlfluff } from "./lint.ts";
 import { type VenvVersions, venvVersions } from "./venv_info.ts";
 import { checkCall } from "../../src/validate.ts";
 import { abortable } from "../../src/abortable.ts";
-import { outputWithTimeout } from "../../src/spawn.ts";
+import { probePython } from "../../src/spawn.ts";
 import { TtlCache } from "../../src/ttl_cache.ts";
 import { WorkerPool } from "./pool.ts";
 
@@ -474,13 +474,11 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
 /** One bounded `import dbt-core` check with the given Python. */
 async function checkDbtCore(python: string): Promise<Availability> {
   try {
-    const out = await outputWithTimeout(python, {
-      args: [
-        "-c",
-        "import importlib.metadata as m; print(m.version('dbt-core'))",
-      ],
-      timeoutMs: 30_000,
-    });
+    const out = await probePython(
+      python,
+      "import importlib.metadata as m; print(m.version('dbt-core'))",
+      30_000,
+    );
     if (out.timedOut) {
       return {
         available: false,

@@ -49,10 +49,8 @@ export class TokenFile {
     this.#checkedAt = Date.now();
     const stamp = await this.#stampNow();
     if (stamp === undefined || stamp === this.#stamp) return;
-    if (this.#stamp === undefined) {
-      this.#stamp = stamp; // the first look: the start-up token is current
-      return;
-    }
+    // The first look reads the file too: it may have been rotated between
+    // start-up and the first request.
     this.#stamp = stamp;
     let next: string;
     try {

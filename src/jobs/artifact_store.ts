@@ -12,7 +12,7 @@
  */
 import { basename, join, sep } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
-import { openRegularFile } from "../safe_fs.ts";
+import { openRegularFile, streamRegularFile } from "../safe_fs.ts";
 import type { LintResult, ProgressEvent, RunResult } from "../schemas.ts";
 
 /** Artifact names a job can have, by the name a caller asks for. */
@@ -130,32 +130,47 @@ export class ArtifactStore {
     dest: string,
     projectDir: string | undefined,
   ): Promise<boolean> {
-    let opened: Awaited<ReturnType<typeof openRegularFile>>;
-    try {
-      opened = await openRegularFile(source, {
-        ...(projectDir ? { root: projectDir } : {}),
-        what: "artifact",
-      });
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return false;
-      throw e;
-    }
+    const options = {
+      ...(projectDir ? { root: projectDir } : {}),
+      what: "artifact",
+    };
     await Deno.remove(dest).catch(() => {});
     if (source.includes(`${sep}.floe${sep}`)) {
+      let opened: Awaited<ReturnType<typeof openRegularFile>>;
+      try {
+        opened = await openRegularFile(source, options);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return false;
+        throw e;
+      }
+      opened.file.close();
       try {
         await Deno.link(source, dest);
-        opened.file.close();
         return true;
       } catch {
         // another file system: copy below
       }
+    }
+    // Copied through the capped stream: a file that grows past the cap while
+    // it is copied stops the copy (and leaves no partial file).
+    let stream: ReadableStream<Uint8Array>;
+    try {
+      ({ stream } = await streamRegularFile(source, options));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
     }
     const out = await Deno.open(dest, {
       write: true,
       createNew: true,
       mode: 0o600,
     });
-    await opened.file.readable.pipeTo(out.writable);
+    try {
+      await stream.pipeTo(out.writable);
+    } catch (e) {
+      await Deno.remove(dest).catch(() => {});
+      throw e;
+    }
     return true;
   }
 
