@@ -286,6 +286,44 @@ results.plugin_init = init;
   results.parallel_projects = p;
 }
 
+// Dagster: floe_dbt_assets through the warm agent vs dagster-dbt's
+// @dbt_assets + DbtCliResource on one synthetic 50-model project
+// (scripts/bench_python.sh makes its own venv and writes python.json).
+{
+  const out = await new Deno.Command("bash", {
+    args: [
+      join(ROOT, "scripts/bench_python.sh"),
+      "--models",
+      "50",
+      "--rounds",
+      quick ? "1" : "3",
+    ],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error("scripts/bench_python.sh failed");
+  const py = JSON.parse(
+    await Deno.readTextFile(join(ROOT, "bench/results/python.json")),
+  );
+  const walls = py.floe_dbt_assets_seconds as number[];
+  rows.push([
+    "dagster: floe_dbt_assets (50 models) vs dagster-dbt @dbt_assets",
+    py.floe_median.toFixed(3),
+    `${Math.min(...walls).toFixed(3)}-${Math.max(...walls).toFixed(3)}`,
+    String(py.rounds),
+    `${py.ratio_dagster_dbt_over_floe.toFixed(2)}x`,
+  ]);
+  rows.push([
+    "dagster: agent dispatch overhead per node (ms)",
+    py.agent_dispatch_overhead_ms_per_node.toFixed(1),
+    "",
+    String(py.rounds),
+    "",
+  ]);
+  results.python = py;
+}
+
 const header = ["measure", "median s", "min-max s", "n", "vs plain dbt"];
 const widths = header.map((h, i) =>
   Math.max(h.length, ...rows.map((r) => r[i]!.length))

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { Job } from "../src/jobs/schemas.ts";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
 import { FloeDbtError } from "../src/errors.ts";
-import { copyExample, writeFile } from "./_helpers.ts";
+import { copyExample, runAgent, writeFile } from "./_helpers.ts";
 import { startDaemonProcess, until, waitJob } from "./_daemon.ts";
 import { join } from "./_path.ts";
 
@@ -305,5 +305,39 @@ Deno.test(
       }
       await Deno.remove(state, { recursive: true }).catch(() => {});
     }
+  },
+);
+
+Deno.test(
+  "deadline: the CLI's --timeout-seconds ends a hung local run with E007 (exit 1); a bad value is a usage error (exit 2)",
+  opts,
+  async () => {
+    await using a = await hungProject("floe-timeout-cli-");
+    const bad = await runAgent([
+      "run",
+      "--project-dir",
+      a.dir,
+      "--timeout-seconds",
+      "0",
+    ]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--timeout-seconds must be a number of seconds/);
+    assert.doesNotMatch(bad.stderr, /at .*\.ts:\d+/, "no stack trace");
+    const r = await runAgent([
+      "run",
+      "--project-dir",
+      a.dir,
+      "--profiles-dir",
+      a.dir,
+      "--select",
+      "hang",
+      "--timeout-seconds",
+      "5",
+      "--runtime",
+      "local",
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /FLOE-DBT-E007/);
+    assert.match(r.stderr, /timeout_seconds|5 s/);
   },
 );

@@ -136,6 +136,7 @@ export async function runCli(
       signal,
       noCache: args.noCache,
       threads: args.threads,
+      timeoutSeconds: args.timeoutSeconds,
     };
     switch (args.command) {
       case "manifest":

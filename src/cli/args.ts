@@ -74,6 +74,8 @@ export interface CliArgs {
   state: string | undefined;
   /** Where to take the state from instead: `cloud`. */
   stateFrom: "cloud" | undefined;
+  /** Deadline of the dbt call, seconds (local and fusion): E007 past it. */
+  timeoutSeconds: number | undefined;
   fix: boolean;
   json: boolean;
   logFormat: "text" | "json";
@@ -125,6 +127,7 @@ const OPTIONS = {
   changed: { type: "boolean" },
   state: { type: "string" },
   "state-from": { type: "string" },
+  "timeout-seconds": { type: "string" },
   fix: { type: "boolean" },
   json: { type: "boolean" },
   "log-format": { type: "string" },
@@ -149,6 +152,20 @@ const OPTIONS = {
   follow: { type: "boolean", short: "f" },
   "idempotency-key": { type: "string" },
 } as const;
+
+/** Longest deadline a call may ask for (as a job's timeout_seconds). */
+const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
+
+function timeoutSeconds(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || n <= 0 || n > MAX_TIMEOUT_SECONDS) {
+    throw usage(
+      `--timeout-seconds must be a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS} (7 days), not '${value}'`,
+    );
+  }
+  return n;
+}
 
 function number(
   name: string,
@@ -351,6 +368,7 @@ export function parseCli(
       ? undefined
       : checkText(resolve(v.state), "--state"),
     stateFrom,
+    timeoutSeconds: timeoutSeconds(v["timeout-seconds"]),
     fix: Boolean(v.fix),
     json: Boolean(v.json),
     logFormat,

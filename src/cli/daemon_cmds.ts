@@ -242,6 +242,9 @@ export async function daemonClient(args: CliArgs, io: Io): Promise<number> {
         ...(args.changed ? { changed: true } : {}),
         ...(args.state ? { state: args.state } : {}),
         ...(args.stateFrom ? { state_from: args.stateFrom } : {}),
+        ...(args.timeoutSeconds !== undefined
+          ? { timeout_seconds: args.timeoutSeconds }
+          : {}),
         ...(args.runtime ? { runtime: args.runtime } : {}),
       };
       const job = await (await call(args, "POST", "/v1/jobs", body))
