@@ -121,6 +121,30 @@ def test_error_classes_from_failed_jobs(client: FloeDbtClient, built, root: Path
     assert "bad_sql" in str(e1.value)
 
 
+def test_job_options_reach_dbt(client: FloeDbtClient, built, root: Path):
+    proj = copy_example(root / "options")
+    (proj / "models" / "vars_probe.sql").write_text(
+        "select '{{ var(\"greeting\", \"none\") }}' as greeting\n"
+    )
+    job = client.submit(
+        "run", proj, select="vars_probe", vars={"greeting": "hi"}, threads=1,
+        fail_fast=True, timeout_seconds=600,
+    )  # fmt: skip
+    result = client.wait(job.id, timeout=600)
+    assert result.success and result.models_run == 1
+    rr = client.artifact(job.id, "run_results")
+    assert rr["args"]["vars"] == {"greeting": "hi"}
+    assert rr["args"]["threads"] == 1
+    assert "'hi' as greeting" in rr["results"][0]["compiled_code"]
+    # YAML text is accepted as dbt takes it
+    again = client.submit("run", proj, select="vars_probe", vars="greeting: yo")
+    client.wait(again.id, timeout=600)
+    rr2 = client.artifact(again.id, "run_results")
+    assert "'yo' as greeting" in rr2["results"][0]["compiled_code"]
+    with pytest.raises(TypeError, match="no_such_option"):
+        client.submit("run", proj, no_such_option=1)
+
+
 def test_bad_requests_raise_usage_and_forbidden(daemon: Daemon, client: FloeDbtClient, root: Path):
     with pytest.raises(FloeDbtUsageError) as e:
         client.submit("dance", root / "jaffle")

@@ -79,3 +79,50 @@ def test_a_failing_model_fails_its_asset_and_skips_downstream(daemon: Daemon, cl
         assert counts[skipped] == 0, counts
     failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert failure and "stg_orders" in str(failure[0].event_specific_data.error)
+
+
+def test_asset_selection_agrees_with_dbt_ls(root: Path):
+    """The asset selection reads dbt's node selection grammar as dbt does:
+    each selector is compared with real ``dbt ls`` on the same project."""
+    import json
+    import subprocess
+
+    import pytest
+
+    from conftest import REPO
+    from floe_dbt.dagster import FloeDbtManifest
+
+    proj = copy_example(root / "selection")
+    customers = proj / "models" / "marts" / "customers.sql"
+    customers.write_text("{{ config(tags=['nightly']) }}\n" + customers.read_text())
+    dbt = str(REPO / ".venv" / "dbt-core" / "bin" / "dbt")
+    flags = ["--project-dir", str(proj), "--profiles-dir", str(proj)]
+    subprocess.run([dbt, "--quiet", "parse", *flags], check=True, capture_output=True)
+    m = FloeDbtManifest(proj / "target" / "manifest.json")
+    assets = set(m.asset_ids())
+
+    def dbt_ls(select: str) -> list[str]:
+        out = subprocess.run(
+            [dbt, "--quiet", "ls", "-s", select, "--output", "json",
+             "--output-keys", "unique_id", *flags],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        ids = {json.loads(x)["unique_id"] for x in out.stdout.splitlines() if x.startswith("{")}
+        return sorted(ids & assets)
+
+    for select in [
+        "stg_*",
+        "+orders",
+        "1+customers",
+        "stg_orders+1",
+        "@stg_payments",
+        "path:models/staging,config.materialized:view",
+        "tag:nightly",
+        "tag:nightly+ stg_customers",
+        "resource_type:seed",
+        "package:jaffle_duck,path:models/marts",
+        "fqn:jaffle_duck.marts",
+    ]:
+        assert m.select(select, None) == dbt_ls(select), select
+    with pytest.raises(ValueError, match="'state:'"):
+        m.select("state:modified+", None)

@@ -39,24 +39,26 @@ class FloeDbtTaskError(AirflowException):
 class FloeDbtJobTrigger(BaseTrigger):
     """Waits in the triggerer for a floe-dbt job to end; fires one event:
     ``{"status": "succeeded", "job_id", "result"}`` or
-    ``{"status": "error", "job_id", "error": {code, message, hint}}``."""
+    ``{"status": "error", "job_id", "error": {code, message, hint}}``.
 
-    def __init__(self, job_id: str, url: str | None = None, token: str | None = None,
-                 timeout: float | None = None):
+    It carries no token (its arguments are stored in Airflow's database):
+    the triggerer finds one as the client does (``FLOE_DBT_TOKEN``,
+    ``FLOE_DBT_TOKEN_FILE``, or the local daemon's token file)."""
+
+    def __init__(self, job_id: str, url: str | None = None, timeout: float | None = None):
         super().__init__()
         self.job_id = job_id
         self.url = url
-        self.token = token
         self.timeout = timeout
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             "floe_dbt.airflow.FloeDbtJobTrigger",
-            {"job_id": self.job_id, "url": self.url, "token": self.token, "timeout": self.timeout},
+            {"job_id": self.job_id, "url": self.url, "timeout": self.timeout},
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        async with AsyncFloeDbtClient(self.url, token=self.token) as client:
+        async with AsyncFloeDbtClient(self.url) as client:
             try:
                 result = await client.wait(self.job_id, timeout=self.timeout)
             except FloeDbtError as e:
@@ -76,15 +78,28 @@ class FloeDbtJobTrigger(BaseTrigger):
 class FloeDbtOperator(BaseOperator):
     """Run a dbt command through the floe-dbt agent.
 
-    ``command``: compile, run, test, seed, build or lint. ``project_dir``,
-    ``profiles_dir``, ``target``, ``select``, ``exclude``, ``full_refresh``,
-    ``runtime`` as in ``floe-dbt submit``; ``url``/``token`` default to
-    ``FLOE_DBT_URL``/``FLOE_DBT_TOKEN`` or the local daemon's token file.
-    The idempotency key is the task instance's (dag, task, run, try), so a
-    retried submit of the same try never runs twice.
+    ``command``: compile, run, test, seed, build, snapshot, ... or lint.
+    ``project_dir``, ``profiles_dir``, ``target``, ``select``, ``exclude``,
+    ``full_refresh``, ``vars`` (a mapping or YAML/JSON text, templated),
+    ``threads``, ``fail_fast``, ``selector``, ``changed``,
+    ``timeout_seconds`` (the dbt call's deadline) and ``runtime`` as in
+    ``floe-dbt submit``; ``url`` defaults to ``FLOE_DBT_URL``. The token
+    comes from ``token``, else ``FLOE_DBT_TOKEN``/``FLOE_DBT_TOKEN_FILE`` or
+    the local daemon's token file. With ``deferrable=True`` the triggerer
+    resolves the token itself the same way (never from ``token``: a trigger's
+    arguments are stored in Airflow's database), so ``token`` is refused
+    there. The idempotency key is the task instance's (dag, task, run, try),
+    so a retried submit of the same try never runs twice.
     """
 
-    template_fields: Sequence[str] = ("project_dir", "profiles_dir", "target", "select", "exclude")
+    template_fields: Sequence[str] = (
+        "project_dir",
+        "profiles_dir",
+        "target",
+        "select",
+        "exclude",
+        "vars",
+    )
     ui_color = "#ff694b"
 
     def __init__(
@@ -97,6 +112,12 @@ class FloeDbtOperator(BaseOperator):
         select: str | list[str] | None = None,
         exclude: str | list[str] | None = None,
         full_refresh: bool = False,
+        vars: dict[str, Any] | str | None = None,
+        threads: int | None = None,
+        fail_fast: bool = False,
+        selector: str | None = None,
+        changed: bool = False,
+        timeout_seconds: float | None = None,
         runtime: str | None = None,
         url: str | None = None,
         token: str | None = None,
@@ -105,6 +126,12 @@ class FloeDbtOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if deferrable and token:
+            raise ValueError(
+                "FloeDbtOperator: token= cannot be used with deferrable=True "
+                "(the trigger's arguments are stored in Airflow's database); "
+                "give the triggerer FLOE_DBT_TOKEN or FLOE_DBT_TOKEN_FILE instead"
+            )
         self.command = command
         self.project_dir = project_dir
         self.profiles_dir = profiles_dir
@@ -112,6 +139,12 @@ class FloeDbtOperator(BaseOperator):
         self.select = select
         self.exclude = exclude
         self.full_refresh = full_refresh
+        self.vars = vars
+        self.threads = threads
+        self.fail_fast = fail_fast
+        self.selector = selector
+        self.changed = changed
+        self.timeout_seconds = timeout_seconds
         self.runtime = runtime
         self.url = url
         self.token = token
@@ -143,14 +176,18 @@ class FloeDbtOperator(BaseOperator):
                 full_refresh=self.full_refresh,
                 runtime=self.runtime,
                 idempotency_key=self._key(context),
+                vars=self.vars or None,
+                threads=self.threads,
+                fail_fast=self.fail_fast,
+                selector=self.selector,
+                changed=self.changed,
+                timeout_seconds=self.timeout_seconds,
             )
             self.job_id = job.id
             self.log.info("floe-dbt job %s: %s %s", job.id, self.command, self.project_dir)
             if self.deferrable:
                 self.defer(
-                    trigger=FloeDbtJobTrigger(
-                        job.id, url=client.url, token=client.token, timeout=self.timeout
-                    ),
+                    trigger=FloeDbtJobTrigger(job.id, url=client.url, timeout=self.timeout),
                     method_name="execute_complete",
                 )
             result = client.wait(

@@ -90,6 +90,21 @@ def iter_sse(lines: Iterable[str]) -> Iterator[SseEvent]:
             yield ev
 
 
+# Job request fields beyond the positional ones, as the daemon names them
+# (JobRequest in docs/openapi.json); None means "not sent".
+JOB_OPTIONS = (
+    "vars",
+    "threads",
+    "fail_fast",
+    "selector",
+    "indirect_selection",
+    "changed",
+    "state",
+    "state_from",
+    "timeout_seconds",
+)
+
+
 def _job_body(
     command: str,
     project_dir: Any,
@@ -100,6 +115,7 @@ def _job_body(
     full_refresh: bool,
     fix: bool,
     runtime: str | None,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"command": command, "project_dir": str(project_dir)}
     if profiles_dir is not None:
@@ -116,6 +132,15 @@ def _job_body(
         body["fix"] = True
     if runtime:
         body["runtime"] = runtime
+    for name, value in (options or {}).items():
+        if name not in JOB_OPTIONS:
+            raise TypeError(
+                f"submit() got an unexpected keyword argument '{name}' "
+                f"(job options: {', '.join(JOB_OPTIONS)})"
+            )
+        if value is None or value is False:
+            continue
+        body[name] = str(value) if name == "state" else value
     return body
 
 
@@ -268,11 +293,26 @@ class FloeDbtClient(_Base):
         fix: bool = False,
         runtime: str | None = None,
         idempotency_key: str | None = None,
+        **options: Any,
     ) -> Job:
-        """Submit a job; the same ``idempotency_key`` returns the first job."""
+        """Submit a job; the same ``idempotency_key`` returns the first job.
+
+        ``options`` are the daemon's other job fields: ``vars`` (a mapping or
+        YAML/JSON text), ``threads``, ``fail_fast``, ``selector``,
+        ``indirect_selection``, ``changed``, ``state``, ``state_from``
+        (``"cloud"``), ``timeout_seconds``."""
         key = idempotency_key or uuid.uuid4().hex
         body = _job_body(
-            command, project_dir, profiles_dir, target, select, exclude, full_refresh, fix, runtime
+            command,
+            project_dir,
+            profiles_dir,
+            target,
+            select,
+            exclude,
+            full_refresh,
+            fix,
+            runtime,
+            options,
         )
         resp = self._request("POST", "/v1/jobs", json=body, headers={"Idempotency-Key": key})
         return Job.model_validate(resp.json())
@@ -498,11 +538,26 @@ class AsyncFloeDbtClient(_Base):
         fix: bool = False,
         runtime: str | None = None,
         idempotency_key: str | None = None,
+        **options: Any,
     ) -> Job:
-        """Submit a job; the same ``idempotency_key`` returns the first job."""
+        """Submit a job; the same ``idempotency_key`` returns the first job.
+
+        ``options`` are the daemon's other job fields: ``vars`` (a mapping or
+        YAML/JSON text), ``threads``, ``fail_fast``, ``selector``,
+        ``indirect_selection``, ``changed``, ``state``, ``state_from``
+        (``"cloud"``), ``timeout_seconds``."""
         key = idempotency_key or uuid.uuid4().hex
         body = _job_body(
-            command, project_dir, profiles_dir, target, select, exclude, full_refresh, fix, runtime
+            command,
+            project_dir,
+            profiles_dir,
+            target,
+            select,
+            exclude,
+            full_refresh,
+            fix,
+            runtime,
+            options,
         )
         resp = await self._request(
             "POST", "/v1/jobs", json=body, headers={"Idempotency-Key": key}

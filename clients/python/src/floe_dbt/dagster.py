@@ -13,8 +13,10 @@ its progress event arrives::
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -91,9 +93,14 @@ class FloeDbtManifest:
         return ups[0] if len(ups) == 1 else None
 
     def select(self, select: str | None, exclude: str | None) -> list[str]:
-        """Asset ids that a dbt-style selection picks: names, ``tag:T``,
-        ``path:P``, ``resource_type:R``, with ``+`` before or after for
-        ancestors or descendants; space-separated terms are a union."""
+        """Asset ids that a dbt-style selection picks, as dbt's node selection
+        grammar reads it: space-separated terms are a union, ``,`` inside a
+        term an intersection; each part a name (``*``/``?`` wildcards), a
+        ``path:``, ``tag:``, ``resource_type:``, ``fqn:``, ``package:`` or
+        ``config.KEY:`` method, with graph operators ``+``/``N+`` before or
+        after (ancestors, descendants, N levels) or ``@`` before. A method
+        the manifest alone cannot answer (``state:``, ``result:``...) is a
+        ``ValueError`` naming it, never an empty selection."""
         chosen = set(self.asset_ids()) if not select else self._union(select)
         if exclude:
             chosen -= self._union(exclude)
@@ -102,40 +109,97 @@ class FloeDbtManifest:
     def _union(self, spec: str) -> set[str]:
         out: set[str] = set()
         for term in spec.split():
-            up, down = term.startswith("+"), term.endswith("+")
-            base = self._match(term.strip("+"))
-            out |= base
-            if up:
-                out |= self._walk(base, self.parents)
-            if down:
-                out |= self._walk(base, self.children)
-        assets = set(self.asset_ids())
-        return out & assets
+            parts = [self._term(p) for p in term.split(",") if p]
+            out |= set.intersection(*parts) if parts else set()
+        return out & set(self.asset_ids())
+
+    def _term(self, term: str) -> set[str]:
+        m = _GRAPH_TERM.fullmatch(term)
+        if not m or not m.group("body"):
+            raise ValueError(f"floe_dbt_assets: cannot read the selector '{term}'")
+        base = self._match(m.group("body"))
+        out = set(base)
+        if m.group("at"):
+            down = self._walk(base, self.children)
+            out |= down | self._walk(base | down, self.parents)
+            return out
+        if m.group("up"):
+            out |= self._walk(base, self.parents, _depth(m.group("up_n")))
+        if m.group("down"):
+            out |= self._walk(base, self.children, _depth(m.group("down_n")))
+        return out
 
     def _match(self, term: str) -> set[str]:
         kind, _, value = term.partition(":") if ":" in term else ("name", "", term)
+        if kind not in _METHODS and not kind.startswith("config."):
+            raise ValueError(
+                f"floe_dbt_assets: the selector method '{kind}:' is not supported "
+                f"here (supported: {', '.join(_METHODS)}, config.KEY:); select "
+                "by name, path, tag or config instead"
+            )
         found = set()
         for u, n in self.nodes.items():
-            if kind == "name" and (n.get("name") == value or u == value):
-                found.add(u)
-            elif kind == "tag" and value in (n.get("tags") or []):
-                found.add(u)
-            elif kind == "path" and str(n.get("original_file_path", "")).startswith(value):
-                found.add(u)
-            elif kind == "resource_type" and n.get("resource_type") == value:
+            if _node_matches(u, n, kind, value):
                 found.add(u)
         return found
 
     @staticmethod
-    def _walk(start: set[str], edges: dict[str, list[str]]) -> set[str]:
+    def _walk(
+        start: set[str], edges: dict[str, list[str]], depth: int | None = None
+    ) -> set[str]:
+        """Nodes reachable from ``start`` along ``edges``, at most ``depth`` steps."""
         seen: set[str] = set()
-        todo = list(start)
-        while todo:
-            for nxt in edges.get(todo.pop(), []):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    todo.append(nxt)
+        frontier = set(start)
+        step = 0
+        while frontier and (depth is None or step < depth):
+            step += 1
+            nxt = {n for f in frontier for n in edges.get(f, []) if n not in seen}
+            seen |= nxt
+            frontier = nxt
         return seen
+
+
+# One selector part: optional "@" or "N+" before, the method:value body, "+N" after.
+_GRAPH_TERM = re.compile(
+    r"(?:(?P<at>@)|(?P<up_n>\d*)(?P<up>\+))?(?P<body>[^+@]+?)(?:(?P<down>\+)(?P<down_n>\d*))?"
+)
+_METHODS = ("name", "path", "tag", "resource_type", "fqn", "package")
+
+
+def _depth(digits: str | None) -> int | None:
+    return int(digits) if digits else None
+
+
+def _node_matches(unique_id: str, node: dict[str, Any], kind: str, value: str) -> bool:
+    if kind == "name":
+        name = str(node.get("name", ""))
+        return fnmatch.fnmatchcase(name, value) or unique_id == value
+    if kind == "tag":
+        return any(fnmatch.fnmatchcase(t, value) for t in node.get("tags") or [])
+    if kind == "path":
+        path = str(node.get("original_file_path", ""))
+        want = value.rstrip("/")
+        return path == want or path.startswith(want + "/") or fnmatch.fnmatchcase(path, value)
+    if kind == "resource_type":
+        return node.get("resource_type") == value
+    if kind == "package":
+        return node.get("package_name") == value
+    if kind == "fqn":
+        fqn = [str(x) for x in node.get("fqn") or []]
+        dotted = ".".join(fqn)
+        return (
+            value in fqn[-1:]
+            or dotted == value
+            or dotted.startswith(value + ".")
+            or fnmatch.fnmatchcase(dotted, value)
+        )
+    key = kind[len("config."):]
+    have = (node.get("config") or {}).get(key)
+    if isinstance(have, list):
+        return value in [str(x) for x in have]
+    if isinstance(have, bool):
+        return str(have).lower() == value.lower()
+    return have is not None and str(have) == value
 
 
 def _group(node: dict[str, Any]) -> str:
