@@ -277,3 +277,18 @@ Deno.test("aborting while the trigger POST is in flight cancels the run it creat
   assert.equal(s.server.calls(/\/cancel\/$/, "POST").length, 1);
   assert.equal([...s.server.runs.values()][0]!.status, 30);
 });
+
+Deno.test("a call's own timeoutSeconds wins over the config's timeout_seconds", async () => {
+  await using s = await cloudSetup({
+    timeout_seconds: 3600,
+    poll_interval_seconds: 5,
+  });
+  s.server.holdRunning = true;
+  await assert.rejects(
+    s.runtime.runModels(s.project, {}, { timeoutSeconds: 6 }),
+    (e: unknown) =>
+      isCode("FLOE-DBT-E007")(e) &&
+      /within timeout_seconds \(6 s\)/.test((e as Error).message),
+  );
+  assert.equal(s.server.calls(/\/cancel\/$/, "POST").length, 1);
+});

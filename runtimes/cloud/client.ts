@@ -400,7 +400,7 @@ export class AdminClient {
           } s); ${note}`,
           {
             hint:
-              "raise dbt_runtime_config.cloud.timeout_seconds or look at the run in dbt Cloud",
+              "raise timeout_seconds (the job's, or dbt_runtime_config.cloud.timeout_seconds) or look at the run in dbt Cloud",
           },
         );
       }

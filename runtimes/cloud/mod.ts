@@ -188,7 +188,8 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
     const run = await api.waitForRun(first.id, {
       minIntervalMs: this.config.poll_interval_seconds * 1000,
       maxIntervalMs: this.config.max_poll_interval_seconds * 1000,
-      timeoutMs: this.config.timeout_seconds * 1000,
+      // A call's own deadline (a job's timeout_seconds) wins over the config's.
+      timeoutMs: (options.timeoutSeconds ?? this.config.timeout_seconds) * 1000,
       signal,
       detach,
       onRun: (r) => {

@@ -39,9 +39,9 @@ dbt options:
   --state DIR           compare with (and defer to) this state, as dbt's --state
   --state-from cloud    take the state from the dbt Cloud job's newest
                         successful run (local and fusion runtimes)
-  --timeout-seconds N   deadline of the dbt call (local and fusion; default:
-                        the runtime's timeout_seconds): past it the run is
-                        stopped and fails with FLOE-DBT-E007`;
+  --timeout-seconds N   deadline of the dbt call (default: the runtime's
+                        timeout_seconds): past it the run is stopped (cloud:
+                        cancelled) and fails with FLOE-DBT-E007`;
 
 /** Top-level help. */
 export const MAIN_HELP =
