@@ -147,3 +147,16 @@ Deno.test("removeOwned removes nothing when its folder was swapped for a link af
     true,
   );
 });
+
+Deno.test("streamRegularFile stops with E003 when the file grows past the cap while it is read", async () => {
+  await using t = await tmp();
+  const path = join(t.project, "run_results.json");
+  await Deno.writeTextFile(path, "x".repeat(100));
+  const { stream } = await streamRegularFile(path, { maxBytes: 1000 });
+  // Grows after it was opened and checked, as a file dbt still writes.
+  await Deno.writeTextFile(path, "y".repeat(200_000), { append: true });
+  await assert.rejects(
+    () => new Response(stream).arrayBuffer(),
+    isE003(/more than 1000/),
+  );
+});

@@ -91,3 +91,33 @@ Deno.test("find() tells kept, missing and pruned apart; prune() removes only job
   assert.deepEqual(await Deno.readTextFile(join(store.root, "not.a.job")), "x");
   await assert.rejects(() => store.find("../x", "manifest"), /No job/);
 });
+
+Deno.test("keep() refuses an artifact over the size cap (E003) and leaves no partial copy", async () => {
+  const { dir, result } = await project();
+  await Deno.writeTextFile(result.run_results_path, "x".repeat(4096));
+  const store = new ArtifactStore(join(dir, "state", "artifacts"));
+  Deno.env.set("FLOE_DBT_MAX_ARTIFACT_BYTES", "1024");
+  try {
+    await assert.rejects(
+      () => store.keep(ID, result, events, dir),
+      (e: unknown) => {
+        const err = e as { code?: string; message?: string };
+        assert.equal(err.code, "FLOE-DBT-E003");
+        assert.match(
+          err.message ?? "",
+          /run_results\.json.*over the 1024-byte limit/,
+        );
+        return true;
+      },
+    );
+    const copy = join(dir, "state", "artifacts", ID, "run_results.json");
+    assert.equal(
+      await Deno.lstat(copy).then(() => true, () => false),
+      false,
+      "no partial copy",
+    );
+  } finally {
+    Deno.env.delete("FLOE_DBT_MAX_ARTIFACT_BYTES");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
