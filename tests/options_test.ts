@@ -158,7 +158,7 @@ Deno.test("job requests: the options are validated like the CLI's", () => {
   }
 });
 
-Deno.test("cloud steps: the commands and options as one dbt step; vars and retry refused naming cloud", () => {
+Deno.test("cloud steps: the commands and options as one dbt step; vars refused naming cloud, retry never a step", () => {
   assert.equal(
     dbtStep("snapshot", { select: ["snap_a"] }),
     "dbt snapshot --select snap_a",
@@ -185,7 +185,7 @@ Deno.test("cloud steps: the commands and options as one dbt step; vars and retry
   );
   assert.throws(
     () => dbtStep("retry"),
-    isUsage(/cloud runtime cannot run dbt retry/),
+    isUsage(/dbt retry is never a step of a dbt Cloud run/),
   );
   assert.throws(
     () => dbtStep("run", { selector: "a;b" }),
@@ -657,8 +657,12 @@ Deno.test("cloud runtime: source freshness and docs generate through the dbt Clo
     isUsage(/cloud runtime cannot pass --vars/),
   );
   await assert.rejects(
-    () => s.runtime.execute("retry", s.project),
-    isUsage(/cloud runtime cannot run dbt retry/),
+    () => s.runtime.execute("retry", s.project, { select: ["a"] }),
+    isUsage(/dbt retry takes no selection/),
+  );
+  await assert.rejects(
+    () => s.runtime.execute("retry", s.project, { vars: { a: 1 } }),
+    isUsage(/cloud runtime's retry takes no --vars/),
   );
   assert.equal(s.server.requests.length, before);
 });

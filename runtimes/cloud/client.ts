@@ -1,7 +1,7 @@
 /**
- * dbt Cloud Admin API v2 client: trigger (adopting the run after an ambiguous
- * failure instead of starting a second one), poll with exponential backoff,
- * cancel, list runs and raw artifacts. Every JSON answer is validated.
+ * dbt Cloud Admin API v2 client: trigger and retry (adopting the run after an
+ * ambiguous failure instead of starting a second one), poll with exponential
+ * backoff, cancel, list runs and raw artifacts. Every JSON answer is validated.
  *
  * @module
  */
@@ -200,7 +200,9 @@ export class AdminClient {
       // Find it by its cause tag and cancel it, so nothing keeps running
       // unseen (best effort, without the aborted signal).
       if (signal?.aborted && !detach?.aborted) {
-        await this.#cancelStray(jobId, body.cause, since);
+        await this.#cancelStray(() =>
+          this.findTriggered(jobId, body.cause, since)
+        );
       }
       throw e;
     }
@@ -209,9 +211,60 @@ export class AdminClient {
     return { run, adopted };
   }
 
-  async #cancelStray(jobId: string, cause: string, since: number) {
+  /**
+   * Retry a failed run (POST .../runs/{id}/retry/, no body): dbt Cloud
+   * enqueues a new run of the job that re-runs what failed or was skipped.
+   * The retry's run is the job's first run after `runId` (dbt Cloud retries
+   * only a job's newest run): after an ambiguous failure that run is adopted
+   * instead of asking twice, and an abort while the POST is in flight
+   * cancels it unless `detach` is aborted.
+   */
+  async retry(
+    jobId: string,
+    runId: string,
+    signal?: AbortSignal,
+    detach?: AbortSignal,
+  ): Promise<{ run: Run; adopted: boolean }> {
+    const path = `runs/${runId}/retry/`;
+    const find = async (s?: AbortSignal) => {
+      const run = await this.runAfter(jobId, runId, s);
+      return run ? { id: run.id, answer: adoptedAnswer(run) } : undefined;
+    };
+    let adopted = false;
+    let a: HttpAnswer;
     try {
-      const found = await this.findTriggered(jobId, cause, since);
+      a = await this.http.send({
+        method: "POST",
+        url: this.#url(path),
+        signal,
+        onAmbiguous: async () => {
+          const found = await find(signal);
+          if (!found) return undefined;
+          adopted = true;
+          this.#o.logger(
+            "warn",
+            `adopted dbt Cloud run ${found.id} after an ambiguous retry failure`,
+          );
+          return found.answer;
+        },
+      });
+    } catch (e) {
+      if (signal?.aborted && !detach?.aborted) {
+        await this.#cancelStray(() => find());
+      }
+      throw e;
+    }
+    return {
+      run: this.#parse(a, RunEnvelopeSchema, `POST ${path}`).data,
+      adopted,
+    };
+  }
+
+  async #cancelStray(
+    find: () => Promise<{ id: string } | undefined>,
+  ): Promise<void> {
+    try {
+      const found = await find();
       if (!found) return;
       await this.cancel(found.id);
       this.#o.logger(
@@ -255,19 +308,7 @@ export class AdminClient {
       if (runs.length < PAGE || older) break;
     }
     if (!run) return undefined;
-    const text = JSON.stringify({
-      status: {
-        code: 200,
-        is_success: true,
-        user_message: "Adopted",
-        developer_message: "",
-      },
-      data: run,
-    });
-    return {
-      id: run.id,
-      answer: { status: 200, text, headers: new Headers() },
-    };
+    return { id: run.id, answer: adoptedAnswer(run) };
   }
 
   async #runs(
@@ -293,6 +334,29 @@ export class AdminClient {
       order_by: "-id",
       limit: String(limit),
     }, signal);
+  }
+
+  /** The job's newest run, whatever its status (one list call), or undefined. */
+  async newestRun(
+    jobId: string,
+    signal?: AbortSignal,
+  ): Promise<Run | undefined> {
+    return (await this.listRuns(jobId, 1, signal))[0];
+  }
+
+  /** The job's first run created after run `runId` (`id__gt`), or undefined. */
+  async runAfter(
+    jobId: string,
+    runId: string,
+    signal?: AbortSignal,
+  ): Promise<Run | undefined> {
+    const runs = await this.#runs({
+      job_definition_id: jobId,
+      id__gt: runId,
+      order_by: "id",
+      limit: "1",
+    }, signal);
+    return runs[0];
   }
 
   /** The job's newest successful run (one list call), or undefined. */
@@ -435,6 +499,20 @@ export class AdminClient {
       }): cancel it in dbt Cloud`;
     }
   }
+}
+
+/** A run found by a search, as the answer of the request it stands for. */
+function adoptedAnswer(run: Run): HttpAnswer {
+  const text = JSON.stringify({
+    status: {
+      code: 200,
+      is_success: true,
+      user_message: "Adopted",
+      developer_message: "",
+    },
+    data: run,
+  });
+  return { status: 200, text, headers: new Headers() };
 }
 
 /** Parse dbt Cloud's `2021-11-26 16:48:41.431645+00:00` (ms since epoch; NaN if bad). */

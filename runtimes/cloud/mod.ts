@@ -1,7 +1,7 @@
 /**
  * The cloud runtime: runs dbt remotely through the dbt Cloud Admin API v2
- * (trigger, poll, cancel, artifacts), keeps artifacts in a local cache with a
- * TTL, and reads applied model state from the Discovery API.
+ * (trigger, retry, poll, cancel, artifacts), keeps artifacts in a local cache
+ * with a TTL, and reads applied model state from the Discovery API.
  *
  * `availability()` makes no network call: it reports available when the
  * config is valid and the token reference resolves (a network probe would
@@ -10,9 +10,7 @@
  * @module
  */
 import { type CloudConfig, CloudConfigSchema } from "../../src/config.ts";
-import { join } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import { commandResultFrom } from "../../src/artifacts.ts";
 import { resolveSecret } from "../../src/secrets.ts";
 import { RuntimeBase } from "../../src/runtime_base.ts";
 import type {
@@ -23,7 +21,12 @@ import type {
   RuntimeMetadata,
   Selection,
 } from "../../src/runtime.ts";
-import type { DbtCommand, LintResult, RunResult } from "../../src/schemas.ts";
+import type {
+  DbtCommand,
+  LintResult,
+  ProgressEvent,
+  RunResult,
+} from "../../src/schemas.ts";
 import {
   accessUrl,
   AdminClient,
@@ -33,14 +36,11 @@ import {
 } from "./client.ts";
 import { ArtifactCache, cacheDirFor, cacheDisabledByEnv } from "./cache.ts";
 import { appliedModels, discoveryUrlFor } from "./discovery.ts";
-import { logEvent, nodeEvents } from "./events.ts";
-import {
-  ARTIFACTS,
-  cachedArtifact,
-  runMetadata,
-  storeArtifacts,
-} from "./store.ts";
+import { logEvent } from "./events.ts";
+import { type FollowContext, followRun, waitSignal } from "./follow.ts";
+import { cachedArtifact, runMetadata } from "./store.ts";
 import { type Clock, type Logger, realClock } from "./http.ts";
+import { refuseRetryOptions, retryLastRun } from "./retry.ts";
 import type { AppliedModel, Run } from "./schemas.ts";
 import { causeFor, dbtStep, needsOverride } from "./steps.ts";
 
@@ -129,6 +129,15 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
     const emit = options.onEvent ?? (() => {});
     refuseProfilesDir(ref);
     for (const w of this.#warnings) emit(logEvent("warn", w));
+    if (command === "retry") {
+      refuseRetryOptions(ref, selection, options);
+      const api = await this.#api();
+      options.signal?.throwIfAborted();
+      return await retryLastRun({
+        ...this.#follow(api, ref, options, emit, started),
+        logger: this.#logger,
+      }, selection);
+    }
     const ownJob = ownJobOf(this.config.job_ids, command);
     const jobId = ownJob ?? this.config.job_ids.run;
     const step = dbtStep(command, selection);
@@ -142,14 +151,9 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
       ...(ref.target ? { target: ref.target } : {}),
       ...(options.threads ? { threads: options.threads } : {}),
     };
-    const cache = this.#cache(ref);
     const api = await this.#api();
     options.signal?.throwIfAborted();
-    // Waits end on a cancel or a detach; only a cancel reaches dbt Cloud.
-    const detach = options.detach;
-    const signal = detach && options.signal
-      ? AbortSignal.any([options.signal, detach])
-      : options.signal ?? detach;
+    const signal = waitSignal(options);
     signal?.throwIfAborted();
     emit(
       logEvent(
@@ -183,93 +187,44 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
         options,
         signal,
       );
-    await options.onRemoteRun?.(String(first.id));
-    let seen = first.status;
-    const run = await api.waitForRun(first.id, {
-      minIntervalMs: this.config.poll_interval_seconds * 1000,
-      maxIntervalMs: this.config.max_poll_interval_seconds * 1000,
-      // A call's own deadline (a job's timeout_seconds) wins over the config's.
-      timeoutMs: (options.timeoutSeconds ?? this.config.timeout_seconds) * 1000,
-      signal,
-      detach,
-      onRun: (r) => {
-        if (r.status === seen) return;
-        seen = r.status;
-        emit(
-          logEvent(
-            "info",
-            `dbt Cloud run ${r.id}: ${r.status_humanized ?? r.status}`,
-          ),
-        );
-      },
-    });
-    const meta = runMetadata(
+    const followed = await followRun(
+      this.#follow(api, ref, options, emit, started),
       command,
-      run,
-      { jobId, accountId: this.config.account_id },
-      selection,
-      steps,
-      adopted,
-      overrides,
+      first,
+      jobId,
+      (run) =>
+        runMetadata(
+          command,
+          run,
+          { jobId, accountId: this.config.account_id },
+          selection,
+          steps,
+          adopted,
+          overrides,
+        ),
     );
-    if (run.status === 30) {
-      throw new FloeDbtError(
-        ERROR_CODES.cancelled,
-        `dbt Cloud run ${run.id} was cancelled in dbt Cloud${msg(run)}`,
-        { hint: `see ${run.href ?? "the run in dbt Cloud"}`, details: meta },
-      );
-    }
-    const files: Record<string, string> = {};
-    // sources.json only for the command that writes it (one request less).
-    const wanted = ARTIFACTS.filter((n) =>
-      n !== "sources.json" || command === "source-freshness"
-    );
-    for (const name of wanted) {
-      const text = await api.runArtifact(run.id, name, signal);
-      if (text !== undefined) files[name] = text;
-    }
-    // source freshness writes sources.json instead of run_results.json.
-    const resultFile = command === "source-freshness"
-      ? "sources.json"
-      : "run_results.json";
-    if (!files[resultFile]) {
-      throw new FloeDbtError(
-        run.status === 20 && command === "compile"
-          ? ERROR_CODES.compilation
-          : run.status === 20
-          ? ERROR_CODES.execution
-          : ERROR_CODES.remoteApi,
-        `dbt Cloud run ${run.id} ${
-          run.status === 20 ? "failed" : "finished"
-        } without ${resultFile}${msg(run)}`,
-        {
-          hint: `see the run's logs at ${run.href ?? "dbt Cloud"}`,
-          details: meta,
-        },
-      );
-    }
-    const dir = await storeArtifacts(cache, run.id, files, {
-      run_id: run.id,
-      account_id: this.config.account_id,
-      job_id: jobId,
-    }, {
-      projectDir: ref.projectDir,
-      targetDir: join(ref.projectDir, "target"),
-    });
-    this.#last = { runId: run.id, jobId };
-    const result = await commandResultFrom(command, dir, {
-      ...meta,
-      cached: Boolean(cache),
-      artifacts_dir: dir,
-    }, run.status === 10);
-    for (const e of nodeEvents(JSON.parse(files[resultFile]!))) emit(e);
-    // Wall time of the call (trigger to artifacts), like every runtime;
-    // dbt's own elapsed time stays in metadata.dbt_elapsed_seconds.
-    result.execution_time_seconds = Math.max(
-      0,
-      (this.#clock.now() - started) / 1000,
-    );
-    return result;
+    return followed.result;
+  }
+
+  /** What following a run of this call needs. */
+  #follow(
+    api: AdminClient,
+    ref: ProjectRef,
+    options: CallOptions,
+    emit: (e: ProgressEvent) => void,
+    started: number,
+  ): FollowContext {
+    return {
+      api,
+      config: this.config,
+      cache: this.#cache(ref),
+      clock: this.#clock,
+      ref,
+      options,
+      emit,
+      started,
+      stored: (runId, jobId) => (this.#last = { runId, jobId }),
+    };
   }
 
   /**
@@ -493,10 +448,6 @@ function refuseProfilesDir(ref: ProjectRef): void {
         "drop --profiles-dir / DBT_PROFILES_DIR / profiles_dir for cloud jobs; choose the target with --target (sent as target_name_override) or set the environment's connection in dbt Cloud",
     },
   );
-}
-
-function msg(run: Run): string {
-  return run.status_message ? `: ${run.status_message}` : "";
 }
 
 /** The job configured for a command (job_ids has compile, run, test, build). */

@@ -16,16 +16,17 @@ import { selectorTokens } from "../../src/validate.ts";
 /**
  * E010 for what the cloud runtime cannot put in a step: `--vars` (a mapping
  * needs quoting, and a step is split on whitespace) and `retry` (dbt Cloud
- * retries a run through its own API, not as a step of a new run).
+ * retries a failed run through its own endpoint, see retry.ts, never as a
+ * step of a new run).
  */
 export function refuseInCloud(command: DbtCommand, selection: Selection): void {
   if (command === "retry") {
     throw new FloeDbtError(
       ERROR_CODES.usage,
-      "The cloud runtime cannot run dbt retry: a dbt Cloud run is retried from dbt Cloud itself",
+      "dbt retry is never a step of a dbt Cloud run: the cloud runtime retries the failed run through dbt Cloud's retry endpoint",
       {
         hint:
-          "use 'Rerun from failure' on the run in dbt Cloud, or run retry with --runtime local",
+          "call execute('retry') on the cloud runtime (floe-dbt retry --runtime cloud)",
       },
     );
   }

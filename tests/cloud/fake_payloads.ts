@@ -39,6 +39,7 @@ export function envelope(
   message: string,
   headers: Record<string, string> = {},
   extra?: unknown,
+  developerMessage?: string,
 ): Response {
   const is_success = code < 400;
   return Response.json(
@@ -47,7 +48,7 @@ export function envelope(
         code,
         is_success,
         user_message: message,
-        developer_message: is_success ? "" : message,
+        developer_message: developerMessage ?? (is_success ? "" : message),
       },
       data,
       ...(extra ? { extra } : {}),

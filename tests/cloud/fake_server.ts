@@ -4,7 +4,7 @@
  * `{"status": {code, is_success, user_message, developer_message}, "data"}`,
  * run status codes 1 -> 2 -> 3 -> 10/20/30 (one step per GET of the run, so no
  * test waits on time), raw artifacts per run, list-run filters, ordering and
- * pagination, cancel, a small Discovery GraphQL endpoint, bearer
+ * pagination, cancel, retry of a failed run, a small Discovery GraphQL endpoint, bearer
  * authentication only (as the document's securitySchemes declare), fault
  * injection (statuses with Retry-After, storms while a condition holds, lost
  * answers, hangs, redirects) and recording of each request with its answer.
@@ -43,6 +43,7 @@ export type Route =
   | "run"
   | "runs"
   | "cancel"
+  | "retry"
   | "run_artifact"
   | "job_artifact"
   | "graphql"
@@ -81,6 +82,8 @@ export interface FakeRun {
   target?: string | null;
   /** threads_override of the trigger. */
   threads?: number | null;
+  /** The failed run this run retries (POST runs/{id}/retry/). */
+  retryOf?: number;
 }
 
 /** The fake server; `await using` stops it. */
@@ -242,6 +245,11 @@ export class FakeDbtCloud {
         /^\/api\/v2\/accounts\/(?<account>\d+)\/runs\/(?<run>\d+)\/cancel\/$/,
       ],
       [
+        "POST",
+        "retry",
+        /^\/api\/v2\/accounts\/(?<account>\d+)\/runs\/(?<run>\d+)\/retry\/$/,
+      ],
+      [
         "GET",
         "run_artifact",
         /^\/api\/v2\/accounts\/(?<account>\d+)\/runs\/(?<run>\d+)\/artifacts\/(?<path>.+)$/,
@@ -331,6 +339,9 @@ export class FakeDbtCloud {
             r.job === Number(q.get("job_definition_id"))
           );
         }
+        if (q.get("id__gt")) {
+          list = list.filter((r) => r.id > Number(q.get("id__gt")));
+        }
         if (q.get("status")) {
           list = list.filter((r) => r.status === Number(q.get("status")));
         }
@@ -363,6 +374,8 @@ export class FakeDbtCloud {
         if (run.status < 10) run.status = 30;
         return envelope(200, runJson(this, run), "Success!");
       }
+      case "retry":
+        return this.#retry(Number(p.run));
       case "run_artifact": {
         const run = this.runs.get(Number(p.run));
         const text = run?.artifacts[p.path!];
@@ -385,6 +398,50 @@ export class FakeDbtCloud {
       default:
         return envelope(404, null, "Not found.");
     }
+  }
+
+  /**
+   * Retry Run: a new run of the failed run's job, with its trigger's
+   * overrides, that re-runs what failed. Only the job's newest run, and only
+   * when it failed: a 400 envelope otherwise (the reasons of the document's
+   * RetryNotSupportedReasonEnum).
+   */
+  #retry(id: number): Response {
+    const failed = this.runs.get(id);
+    if (!failed) return envelope(404, null, "Run not found.");
+    const newer = [...this.runs.values()].some((r) =>
+      r.job === failed.job && r.id > failed.id
+    );
+    if (failed.status !== 20 || newer) {
+      const reason = failed.status !== 20
+        ? "RETRY_NOT_FAILED_RUN"
+        : "RETRY_NOT_LATEST_RUN";
+      return envelope(
+        400,
+        null,
+        failed.status !== 20
+          ? "Only a failed run can be retried."
+          : "Only the latest run of a job can be retried.",
+        {},
+        undefined,
+        reason,
+      );
+    }
+    const run: FakeRun = {
+      id: this.#nextId++,
+      job: failed.job,
+      status: 1,
+      cause: `Retry of run ${failed.id}`,
+      steps: failed.steps,
+      created: new Date(),
+      artifacts: {},
+      message: null,
+      target: failed.target ?? null,
+      threads: failed.threads ?? null,
+      retryOf: failed.id,
+    };
+    this.runs.set(run.id, run);
+    return envelope(200, runJson(this, run), "Success!");
   }
 
   async #advance(run: FakeRun): Promise<void> {

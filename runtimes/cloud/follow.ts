@@ -1,0 +1,152 @@
+/**
+ * Following a dbt Cloud run once it exists (triggered, retried or adopted
+ * after a restart): journal its id, poll it to its end (outages waited out,
+ * cancelled on abort or timeout), download its artifacts into the cache (or
+ * the project's `target/`) and build the result from run_results.json.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { commandResultFrom } from "../../src/artifacts.ts";
+import type { CloudConfig } from "../../src/config.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
+import type { CallOptions, ProjectRef } from "../../src/runtime.ts";
+import type {
+  DbtCommand,
+  ProgressEvent,
+  RunResult,
+} from "../../src/schemas.ts";
+import type { ArtifactCache } from "./cache.ts";
+import type { AdminClient } from "./client.ts";
+import { logEvent, nodeEvents } from "./events.ts";
+import type { Clock } from "./http.ts";
+import type { Run } from "./schemas.ts";
+import { ARTIFACTS, storeArtifacts } from "./store.ts";
+
+/** What following a run needs from the runtime and the call. */
+export interface FollowContext {
+  api: AdminClient;
+  config: CloudConfig;
+  cache: ArtifactCache | undefined;
+  clock: Clock;
+  ref: ProjectRef;
+  options: CallOptions;
+  emit: (event: ProgressEvent) => void;
+  /** When the call started (ms), for execution_time_seconds. */
+  started: number;
+  /** Told once a run's artifacts are stored (the runtime's last run). */
+  stored?: (runId: string, jobId: string) => void;
+}
+
+/**
+ * The signal waits end on: the call's cancel or a detach (only a cancel
+ * reaches dbt Cloud).
+ */
+export function waitSignal(options: CallOptions): AbortSignal | undefined {
+  const detach = options.detach;
+  return detach && options.signal
+    ? AbortSignal.any([options.signal, detach])
+    : options.signal ?? detach;
+}
+
+/** " : status_message" of a run, or "". */
+export function runMessage(run: Run): string {
+  return run.status_message ? `: ${run.status_message}` : "";
+}
+
+/**
+ * Journal `first` (onRemoteRun), poll it to its end, collect its artifacts
+ * and build the result; `metadata` describes the finished run.
+ */
+export async function followRun(
+  ctx: FollowContext,
+  command: DbtCommand,
+  first: Run,
+  jobId: string,
+  metadata: (run: Run) => Record<string, unknown>,
+): Promise<{ result: RunResult; run: Run }> {
+  const { api, config, options, emit } = ctx;
+  const signal = waitSignal(options);
+  await options.onRemoteRun?.(String(first.id));
+  let seen = first.status;
+  const run = await api.waitForRun(first.id, {
+    minIntervalMs: config.poll_interval_seconds * 1000,
+    maxIntervalMs: config.max_poll_interval_seconds * 1000,
+    // A call's own deadline (a job's timeout_seconds) wins over the config's.
+    timeoutMs: (options.timeoutSeconds ?? config.timeout_seconds) * 1000,
+    signal,
+    detach: options.detach,
+    onRun: (r) => {
+      if (r.status === seen) return;
+      seen = r.status;
+      emit(
+        logEvent(
+          "info",
+          `dbt Cloud run ${r.id}: ${r.status_humanized ?? r.status}`,
+        ),
+      );
+    },
+  });
+  const meta = metadata(run);
+  if (run.status === 30) {
+    throw new FloeDbtError(
+      ERROR_CODES.cancelled,
+      `dbt Cloud run ${run.id} was cancelled in dbt Cloud${runMessage(run)}`,
+      { hint: `see ${run.href ?? "the run in dbt Cloud"}`, details: meta },
+    );
+  }
+  const files: Record<string, string> = {};
+  // sources.json only for the command that writes it (one request less).
+  const wanted = ARTIFACTS.filter((n) =>
+    n !== "sources.json" || command === "source-freshness"
+  );
+  for (const name of wanted) {
+    const text = await api.runArtifact(run.id, name, signal);
+    if (text !== undefined) files[name] = text;
+  }
+  // source freshness writes sources.json instead of run_results.json.
+  const resultFile = command === "source-freshness"
+    ? "sources.json"
+    : "run_results.json";
+  if (!files[resultFile]) {
+    throw new FloeDbtError(
+      run.status === 20 && command === "compile"
+        ? ERROR_CODES.compilation
+        : run.status === 20
+        ? ERROR_CODES.execution
+        : ERROR_CODES.remoteApi,
+      `dbt Cloud run ${run.id} ${
+        run.status === 20 ? "failed" : "finished"
+      } without ${resultFile}${runMessage(run)}`,
+      {
+        hint: `see the run's logs at ${run.href ?? "dbt Cloud"}`,
+        details: meta,
+      },
+    );
+  }
+  const dir = await storeArtifacts(ctx.cache, run.id, files, {
+    run_id: run.id,
+    account_id: config.account_id,
+    job_id: jobId,
+  }, {
+    projectDir: ctx.ref.projectDir,
+    targetDir: join(ctx.ref.projectDir, "target"),
+  });
+  ctx.stored?.(run.id, jobId);
+  const result = await commandResultFrom(command, dir, {
+    ...meta,
+    cached: Boolean(ctx.cache),
+    artifacts_dir: dir,
+  }, run.status === 10);
+  for (const e of nodeEvents(JSON.parse(files[resultFile]!))) emit(e);
+  result.execution_time_seconds = wallSeconds(ctx);
+  return { result, run };
+}
+
+/**
+ * Wall time of the call (trigger to artifacts), like every runtime; dbt's
+ * own elapsed time stays in metadata.dbt_elapsed_seconds.
+ */
+export function wallSeconds(ctx: Pick<FollowContext, "clock" | "started">) {
+  return Math.max(0, (ctx.clock.now() - ctx.started) / 1000);
+}
