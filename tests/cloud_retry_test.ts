@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "./_path.ts";
+import { runAgent } from "./_helpers.ts";
 import { ERROR_CODES, FloeDbtError } from "../src/errors.ts";
 import { staticExecutor } from "./cloud/executors.ts";
 import { ACCOUNT, cloudSetup, RUN_JOB } from "./cloud/setup.ts";
@@ -230,4 +231,34 @@ Deno.test("a retried run that fails again is a failed result, not an error", asy
   assert.equal(r.failures, 1);
   assert.equal(r.metadata.retry_of_run_id, failed.metadata.run_id);
   assert.equal(s.server.calls(retries, "POST").length, 1);
+});
+
+Deno.test("floe-dbt retry on the cloud runtime: the failed run retried (exit 0), a selection refused (exit 2)", async () => {
+  await using s = await cloudSetup();
+  const dir = s.project.projectDir;
+  await Deno.writeTextFile(
+    join(dir, "manifest.yaml"),
+    `plugins:\n  dbt_runtime: cloud\n  dbt_runtime_config:\n    cloud:\n      account_id: ${ACCOUNT}\n      api_token_ref: ${s.ref}\n      base_url: ${s.server.url}\n      job_ids: { run: ${RUN_JOB} }\n      poll_interval_seconds: 0.01\n      max_poll_interval_seconds: 0.02\n`,
+  );
+  s.server.executor = staticExecutor(failing(s.artifacts), false);
+  const failed = await s.runtime.runModels(s.project);
+  s.server.executor = staticExecutor(s.artifacts);
+  const env = { [`FLOE_SECRET_${s.ref.toUpperCase()}`]: s.token };
+  const refused = await runAgent(
+    ["retry", "--project-dir", dir, "--json", "-s", "stg_orders"],
+    { cwd: dir, env },
+  );
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stdout + refused.stderr, /FLOE-DBT-E010/);
+  assert.equal(s.server.calls(retries, "POST").length, 0);
+  const r = await runAgent(["retry", "--project-dir", dir, "--json"], {
+    cwd: dir,
+    env,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  assert.equal(result.success, true);
+  assert.equal(result.metadata.retry_of_run_id, failed.metadata.run_id);
+  assert.equal(s.server.calls(retries, "POST").length, 1);
+  assert.equal(s.server.calls(triggers, "POST").length, 1, "the first run's");
 });
