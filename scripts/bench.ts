@@ -312,7 +312,7 @@ results.plugin_init = init;
     py.floe_median.toFixed(3),
     `${Math.min(...walls).toFixed(3)}-${Math.max(...walls).toFixed(3)}`,
     String(py.rounds),
-    `${py.ratio_dagster_dbt_over_floe.toFixed(2)}x`,
+    `dagster-dbt / floe ${py.ratio_dagster_dbt_over_floe.toFixed(2)}x`,
   ]);
   rows.push([
     "dagster: agent dispatch overhead per node (ms)",

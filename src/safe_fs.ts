@@ -323,7 +323,13 @@ export async function streamRegularFile(
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
       const buf = new Uint8Array(64 * 1024);
-      const n = await file.read(buf);
+      let n: number | null;
+      try {
+        n = await file.read(buf);
+      } catch (e) {
+        close();
+        throw e;
+      }
       if (n === null) {
         close();
         controller.close();
@@ -406,6 +412,32 @@ export interface DirIdentity {
 export async function dirIdentity(path: string): Promise<DirIdentity> {
   const st = await Deno.stat(path);
   return { dev: st.dev, ino: st.ino ?? 0 };
+}
+
+/**
+ * The identity of `dir` taken between two checks that it is a real
+ * directory inside `root` (see {@link checkDirInside}); undefined when it is
+ * missing. Pass it to {@link removeOwned} so a folder swapped for a link
+ * after the checks is not followed. (Without openat-style calls a narrow
+ * window stays between the last look and the removal itself.)
+ */
+export async function checkedDirIdentity(
+  root: string,
+  dir: string,
+  what = "directory",
+): Promise<DirIdentity | undefined> {
+  if (!(await checkDirInside(root, dir, what))) return undefined;
+  const st = await Deno.lstat(dir);
+  if (st.isSymlink) throw await linkRefused(root, dir, what);
+  if (!(await checkDirInside(root, dir, what))) return undefined;
+  const again = await dirIdentity(dir);
+  if (again.dev !== st.dev || again.ino !== (st.ino ?? 0)) {
+    throw configError(
+      `${what} '${shown(root, dir)}' changed while floe-dbt checked it`,
+      "run the command again; if it repeats, check what else writes there",
+    );
+  }
+  return again;
 }
 
 /**

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { FloeDbtError } from "./errors.ts";
 import {
   checkDirInside,
+  checkedDirIdentity,
   dirIdentity,
   ensureDirInside,
   openLockFile,
@@ -158,5 +159,24 @@ Deno.test("streamRegularFile stops with E003 when the file grows past the cap wh
   await assert.rejects(
     () => new Response(stream).arrayBuffer(),
     isE003(/more than 1000/),
+  );
+});
+
+Deno.test("checkedDirIdentity: a real folder's identity, undefined when missing, E003 for a link", async () => {
+  await using t = await tmp();
+  const real = join(t.project, "calls");
+  await Deno.mkdir(real);
+  assert.deepEqual(
+    await checkedDirIdentity(t.project, real),
+    await dirIdentity(real),
+  );
+  assert.equal(
+    await checkedDirIdentity(t.project, join(t.project, "missing")),
+    undefined,
+  );
+  await Deno.symlink(t.outside, join(t.project, "linked"));
+  await assert.rejects(
+    () => checkedDirIdentity(t.project, join(t.project, "linked")),
+    isE003(/symbolic link/),
   );
 });

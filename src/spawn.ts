@@ -11,10 +11,11 @@
  *   write end only the agent has: when the agent dies (even by SIGKILL) the
  *   kernel closes that pipe, the watchdog reads EOF and kills the whole
  *   group. Like the Python worker's parent watch, but for any binary.
- * - `probePython`: a short, isolated question to a Python.
+ * - `probePython`: a short question to a Python, from `/`.
  *
  * @module
  */
+import { resolve } from "node:path";
 import { childEnv } from "./child_env.ts";
 
 /** Spawns started through this module (a test hook: cached paths spawn none). */
@@ -122,20 +123,26 @@ export async function outputWithTimeout(
 }
 
 /**
- * Ask a Python a short question: `python -I -c code` (isolated: no current
- * folder or PYTHON* variables on its path, so a project file cannot shadow a
- * module), run from `/` with the scrubbed child environment and a deadline.
+ * Ask a Python a short question: `python -c code` run from `/` (so no
+ * project file on the current folder can shadow a module), with the
+ * scrubbed child environment and a deadline. The same `sys.path` as the
+ * dbt-core worker otherwise (PYTHONPATH and user site-packages count), so a
+ * probe never disagrees with the worker. A relative `python` is taken from
+ * the agent's current folder, as the worker takes it.
  */
 export function probePython(
   python: string,
   code: string,
   timeoutMs: number,
 ): Promise<ShortOutput> {
-  return outputWithTimeout(python, {
-    args: ["-I", "-c", code],
-    clearEnv: true,
-    env: childEnv(),
-    cwd: "/",
-    timeoutMs,
-  });
+  return outputWithTimeout(
+    python.includes("/") ? resolve(python) : python,
+    {
+      args: ["-c", code],
+      clearEnv: true,
+      env: childEnv(),
+      cwd: "/",
+      timeoutMs,
+    },
+  );
 }

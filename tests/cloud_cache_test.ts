@@ -201,6 +201,11 @@ Deno.test("with the cache disabled a target/ that links out of the project is re
     const left: string[] = [];
     for await (const e of Deno.readDir(outside)) left.push(e.name);
     assert.deepEqual(left, [], "no artifact was written outside the project");
+    assert.equal(
+      s.server.calls(/\/run\/$/, "POST").length,
+      0,
+      "refused before dbt Cloud runs anything",
+    );
   } finally {
     Deno.env.delete("FLOE_DISABLE_CACHE");
     await Deno.remove(outside, { recursive: true });
@@ -229,4 +234,28 @@ Deno.test("a cached artifact over the size cap is refused with E003, not read in
   } finally {
     Deno.env.delete("FLOE_DBT_MAX_ARTIFACT_BYTES");
   }
+});
+
+Deno.test("an artifact download over the size cap is a clear E009 and nothing is cached", async () => {
+  await using s = await cloudSetup();
+  Deno.env.set("FLOE_DBT_MAX_ARTIFACT_BYTES", "20000");
+  try {
+    await assert.rejects(
+      () => s.runtime.runModels(s.project),
+      (e: unknown) => {
+        const err = e as { code?: string; message?: string };
+        assert.equal(err.code, "FLOE-DBT-E009");
+        assert.match(
+          err.message ?? "",
+          /artifacts\/.* bytes, over the 20000-byte limit/,
+        );
+        return true;
+      },
+    );
+  } finally {
+    Deno.env.delete("FLOE_DBT_MAX_ARTIFACT_BYTES");
+  }
+  const cache = join(s.project.projectDir, ".floe", "dbt-cloud-cache");
+  const entries = existsSync(cache) ? [...Deno.readDirSync(cache)] : [];
+  assert.deepEqual(entries.map((e) => e.name), [], "nothing cached");
 });

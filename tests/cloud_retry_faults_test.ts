@@ -120,3 +120,57 @@ Deno.test("dbt Cloud refusing the retry (400) is E009 with its message and a hin
   );
   assert.equal(s.server.runs.size, 1, `no run after ${failedId}`);
 });
+
+Deno.test("a run someone else started after the failed one is never taken for the retry: not adopted after an ambiguous failure", async () => {
+  const { s, failedId } = await afterFailure();
+  await using _ = s;
+  let scheduled: number | undefined;
+  // The POST never reaches dbt Cloud (502 from a proxy) while the
+  // scheduler starts a run of the job: the resent retry is then refused.
+  s.server.faults.push({
+    route: "retry",
+    kind: "status",
+    status: 502,
+    onFire: () => {
+      scheduled = s.server.schedule(Number(RUN_JOB)).id;
+    },
+  });
+  await assert.rejects(
+    () => s.runtime.execute("retry", s.project),
+    (e: unknown) =>
+      e instanceof FloeDbtError && e.code === ERROR_CODES.remoteApi &&
+      /Only the latest run/.test(e.message),
+  );
+  assert.ok(scheduled, "the scheduler's run exists");
+  assert.equal(s.server.calls(retries, "POST").length, 2, "sent, then resent");
+  assert.equal(s.server.calls(cancels, "POST").length, 0, "nothing cancelled");
+  assert.notEqual(s.server.runs.get(scheduled!)!.status, 30);
+  assert.equal(
+    s.server.runs.size,
+    2,
+    `only the scheduler's run after ${failedId}`,
+  );
+});
+
+Deno.test("an abort while the retry POST is in flight cancels no run someone else started", async () => {
+  const { s } = await afterFailure();
+  await using _ = s;
+  const ac = new AbortController();
+  let scheduled: number | undefined;
+  s.server.faults.push({
+    route: "retry",
+    kind: "hang",
+    onFire: () => {
+      scheduled = s.server.schedule(Number(RUN_JOB)).id;
+      ac.abort();
+    },
+  });
+  await assert.rejects(
+    () => s.runtime.execute("retry", s.project, {}, { signal: ac.signal }),
+    (e: unknown) =>
+      e instanceof FloeDbtError && e.code === ERROR_CODES.cancelled,
+  );
+  assert.ok(scheduled);
+  assert.equal(s.server.calls(cancels, "POST").length, 0, "nothing cancelled");
+  assert.notEqual(s.server.runs.get(scheduled!)!.status, 30);
+});

@@ -17,6 +17,13 @@ Deno.test(
     await using copy = await copyExample();
     const project = { projectDir: copy.dir, profilesDir: copy.dir };
     const rt = new LocalRuntime();
+    // A project file named like the module SQLFluff runs from: never imported.
+    const marker = `${copy.dir}/shadowed`;
+    await writeFile(
+      copy.dir,
+      "sqlfluff.py",
+      `open(${JSON.stringify(marker)}, "w").write("imported")\n`,
+    );
     try {
       await t.step("a clean model passes", async () => {
         const r = await rt.lintProject(project, {
@@ -25,6 +32,11 @@ Deno.test(
         LintResultSchema.parse(r);
         assert.equal(r.passed, true);
         assert.equal(r.total_issues, 0);
+        assert.equal(
+          await Deno.lstat(marker).then(() => true, () => false),
+          false,
+          "the project's sqlfluff.py was not imported",
+        );
       });
 
       await t.step(

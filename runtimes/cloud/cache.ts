@@ -15,6 +15,8 @@
 import { isAbsolute, join, resolve } from "node:path";
 import {
   checkDirInside,
+  checkedDirIdentity,
+  type DirIdentity,
   dirIdentity,
   ensureDirInside,
   isInside,
@@ -97,6 +99,14 @@ export class ArtifactCache {
   }
 
   /** Whether the cache directory exists (E003 when it is a link in a project). */
+  /** The cache folder's identity, checked like #exists (undefined: none). */
+  async #identity(): Promise<DirIdentity | undefined> {
+    if (this.root && isInside(this.root, this.dir)) {
+      return await checkedDirIdentity(this.root, this.dir, WHAT);
+    }
+    return await dirIdentity(this.dir).catch(() => undefined);
+  }
+
   async #exists(): Promise<boolean> {
     if (this.root && isInside(this.root, this.dir)) {
       return await checkDirInside(this.root, this.dir, WHAT);
@@ -222,7 +232,7 @@ export class ArtifactCache {
   /** Remove expired or broken entries (no metadata); returns their keys. */
   async gc(): Promise<string[]> {
     const removed: string[] = [];
-    const was = await dirIdentity(this.dir).catch(() => undefined);
+    const was = await this.#identity();
     const entries = await this.list();
     for (const e of entries) {
       if (!e.expired || !was) continue;
@@ -236,7 +246,7 @@ export class ArtifactCache {
   /** Remove every entry; returns how many. */
   async clear(): Promise<number> {
     let n = 0;
-    const was = await dirIdentity(this.dir).catch(() => undefined);
+    const was = await this.#identity();
     const entries = await this.list();
     for (const e of entries) {
       if (was && await removeOwned(this.dir, e.key, OWNED_KEY, was)) n++;

@@ -214,10 +214,12 @@ export class AdminClient {
   /**
    * Retry a failed run (POST .../runs/{id}/retry/, no body): dbt Cloud
    * enqueues a new run of the job that re-runs what failed or was skipped.
-   * The retry's run is the job's first run after `runId` (dbt Cloud retries
-   * only a job's newest run): after an ambiguous failure that run is adopted
-   * instead of asking twice, and an abort while the POST is in flight
-   * cancels it unless `detach` is aborted.
+   * The retry's run is found only when it says so (see {@link isRetryOf}),
+   * never by position: after an ambiguous failure it is adopted instead of
+   * asking twice (also when the resent POST is refused because the first
+   * one had made the run), and an abort while the POST is in flight cancels
+   * it unless `detach` is aborted. A run someone else started meanwhile (a
+   * schedule, CI) is never adopted or cancelled.
    */
   async retry(
     jobId: string,
@@ -227,10 +229,17 @@ export class AdminClient {
   ): Promise<{ run: Run; adopted: boolean }> {
     const path = `runs/${runId}/retry/`;
     const find = async (s?: AbortSignal) => {
-      const run = await this.runAfter(jobId, runId, s);
-      return run ? { id: run.id, answer: adoptedAnswer(run) } : undefined;
+      const run = await this.retryRunOf(jobId, runId, s);
+      return run ? { id: run.id, run } : undefined;
+    };
+    const adopt = (found: { id: string }) => {
+      this.#o.logger(
+        "warn",
+        `adopted dbt Cloud run ${found.id} after an ambiguous retry failure`,
+      );
     };
     let adopted = false;
+    let ambiguous = false;
     let a: HttpAnswer;
     try {
       a = await this.http.send({
@@ -238,19 +247,28 @@ export class AdminClient {
         url: this.#url(path),
         signal,
         onAmbiguous: async () => {
+          ambiguous = true;
           const found = await find(signal);
           if (!found) return undefined;
           adopted = true;
-          this.#o.logger(
-            "warn",
-            `adopted dbt Cloud run ${found.id} after an ambiguous retry failure`,
-          );
-          return found.answer;
+          adopt(found);
+          return adoptedAnswer(found.run);
         },
       });
     } catch (e) {
       if (signal?.aborted && !detach?.aborted) {
         await this.#cancelStray(() => find());
+      } else if (
+        ambiguous && e instanceof FloeDbtError &&
+        e.details.http_status === 400
+      ) {
+        // The resent POST was refused: the first one may have made the run
+        // after all (it is then the job's newest, so no other can be retried).
+        const found = await find(signal).catch(() => undefined);
+        if (found) {
+          adopt(found);
+          return { run: found.run, adopted: true };
+        }
       }
       throw e;
     }
@@ -344,8 +362,12 @@ export class AdminClient {
     return (await this.listRuns(jobId, 1, signal))[0];
   }
 
-  /** The job's first run created after run `runId` (`id__gt`), or undefined. */
-  async runAfter(
+  /**
+   * The run that retries run `runId`: among the job's runs created after it
+   * (`id__gt`, oldest first, with their triggers), the first one that says it
+   * is a retry of it; undefined when none does.
+   */
+  async retryRunOf(
     jobId: string,
     runId: string,
     signal?: AbortSignal,
@@ -354,9 +376,10 @@ export class AdminClient {
       job_definition_id: jobId,
       id__gt: runId,
       order_by: "id",
-      limit: "1",
+      limit: String(RETRY_SEARCH_LIMIT),
+      include_related: "trigger",
     }, signal);
-    return runs[0];
+    return runs.find((r) => isRetryOf(r, runId));
   }
 
   /** The job's newest successful run (one list call), or undefined. */
@@ -502,6 +525,19 @@ export class AdminClient {
 }
 
 /** A run found by a search, as the answer of the request it stands for. */
+/** Runs after a failed one searched for its retry. */
+const RETRY_SEARCH_LIMIT = 20;
+
+/**
+ * Whether `run` is dbt Cloud's retry of run `runId`: its `retrying_run_id`
+ * names it, or (where dbt Cloud leaves that out) its trigger's
+ * `cause_category` is `rerun`.
+ */
+export function isRetryOf(run: Run, runId: string): boolean {
+  if (run.retrying_run_id != null) return run.retrying_run_id === runId;
+  return run.trigger?.cause_category === "rerun";
+}
+
 function adoptedAnswer(run: Run): HttpAnswer {
   const text = JSON.stringify({
     status: {

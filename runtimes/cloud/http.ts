@@ -9,6 +9,7 @@
  * @module
  */
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
+import { MAX_ARTIFACT_BYTES_ENV, maxArtifactBytes } from "../../src/safe_fs.ts";
 import { ErrorEnvelopeSchema } from "./schemas.ts";
 
 /** Injectable time: tests pass a fake so backoff never waits for real. */
@@ -276,7 +277,7 @@ export class Http {
           url = this.#redirect(url, res, what, hop);
           continue;
         }
-        const text = await res.text();
+        const text = await cappedText(res, what);
         return { answer: { status: res.status, text, headers: res.headers } };
       }
     } catch (e) {
@@ -395,4 +396,48 @@ export function parseRetryAfter(
   if (!/[A-Za-z]/.test(v)) return undefined;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - clock.now());
+}
+
+/**
+ * An answer's body as text, at most the artifact size cap
+ * (FLOE_DBT_MAX_ARTIFACT_BYTES): an artifact download never fills memory.
+ */
+async function cappedText(res: Response, what: string): Promise<string> {
+  const max = maxArtifactBytes();
+  const tooBig = (size: string) =>
+    new FloeDbtError(
+      ERROR_CODES.remoteApi,
+      `dbt Cloud's answer to ${what} is ${size} bytes, over the ${max}-byte limit`,
+      {
+        hint:
+          `raise the limit with ${MAX_ARTIFACT_BYTES_ENV} if the artifact is really that large`,
+        details: { limit: max },
+      },
+    );
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (declared > max) {
+    await res.body?.cancel();
+    throw tooBig(String(declared));
+  }
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > max) {
+      await reader.cancel();
+      throw tooBig(`more than ${max}`);
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder().decode(all);
 }

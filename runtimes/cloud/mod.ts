@@ -9,6 +9,8 @@
  *
  * @module
  */
+import { join } from "node:path";
+import { ensureDirInside } from "../../src/safe_fs.ts";
 import { type CloudConfig, CloudConfigSchema } from "../../src/config.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { resolveSecret } from "../../src/secrets.ts";
@@ -129,6 +131,15 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
     const emit = options.onEvent ?? (() => {});
     refuseProfilesDir(ref);
     for (const w of this.#warnings) emit(logEvent("warn", w));
+    // Without the cache the artifacts go to target/: a linked one is refused
+    // before dbt Cloud runs anything, not after the run.
+    if (!this.#cache(ref)) {
+      await ensureDirInside(
+        ref.projectDir,
+        join(ref.projectDir, "target"),
+        "target directory",
+      );
+    }
     if (command === "retry") {
       refuseRetryOptions(ref, selection, options);
       const api = await this.#api();

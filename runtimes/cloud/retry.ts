@@ -61,7 +61,7 @@ export function refuseRetryOptions(
     selection.indirectSelection && "--indirect-selection",
     (selection.changed || selection.state || selection.stateFrom ||
       selection.defer) && "--changed/--state",
-    ref.target && "--target",
+    ref.target && "--target (or DBT_TARGET)",
     options.threads !== undefined && "--threads",
   ].filter((x): x is string => typeof x === "string");
   if (given.length === 0) return;
@@ -146,13 +146,13 @@ export async function retryLastRun(
       null,
     );
   }
-  // A retry may have been sent before a crash: its run is the job's first
-  // run after the failed one; only when there is none is it sent again.
+  // A retry may have been sent before a crash: its run is the one after the
+  // failed run that says it retries it; only when there is none is it sent.
   const resumed = RETRY_NONCE.exec(options.resumeTrigger?.nonce ?? "");
   if (resumed) {
     const jobId = resumed[1]!;
     const failedId = resumed[2]!;
-    const after = await api.runAfter(jobId, failedId, signal);
+    const after = await api.retryRunOf(jobId, failedId, signal);
     if (after) {
       ctx.logger(
         "info",

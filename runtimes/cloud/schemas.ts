@@ -53,8 +53,12 @@ export const RunSchema = z.object({
   started_at: z.string().nullable().optional(),
   finished_at: z.string().nullable().optional(),
   is_complete: z.boolean().optional(),
+  /** On a retry's run: the failed run it retries. */
+  retrying_run_id: id.nullable().optional(),
   trigger: z.object({
     cause: z.string().nullable().optional(),
+    /** CauseCategoryEnum: `rerun` for a retry's run. */
+    cause_category: z.string().nullable().optional(),
     steps_override: z.array(z.string()).nullable().optional(),
   }).passthrough().nullable().optional(),
   run_steps: z.array(

@@ -17,8 +17,8 @@
 import { join } from "node:path";
 import {
   checkDirInside,
+  checkedDirIdentity,
   type DirIdentity,
-  dirIdentity,
   ensureDirInside,
   readRegularText,
   removeOwned,
@@ -113,8 +113,8 @@ export async function removeCallDirs(
   dirs: CallDirs,
 ): Promise<void> {
   const root = callsRoot(projectDir);
-  if (!(await checkDirInside(projectDir, root, WHAT))) return;
-  await removeOwned(root, dirs.id, CALL_ID, await dirIdentity(root));
+  const rootWas = await checkedDirIdentity(projectDir, root, WHAT);
+  if (rootWas) await removeOwned(root, dirs.id, CALL_ID, rootWas);
 }
 
 /** Remove old call directories (never `keep`, never recent ones). */
@@ -124,11 +124,11 @@ export async function pruneCalls(
 ): Promise<void> {
   const root = callsRoot(projectDir);
   const names: string[] = [];
-  let rootWas: DirIdentity;
+  let rootWas: DirIdentity | undefined;
   try {
     // A linked or foreign .floe/fusion is never pruned.
-    if (!(await checkDirInside(projectDir, root, WHAT))) return;
-    rootWas = await dirIdentity(root);
+    rootWas = await checkedDirIdentity(projectDir, root, WHAT);
+    if (!rootWas) return;
     for await (const e of Deno.readDir(root)) {
       if ((e.isDirectory || e.isSymlink) && CALL_ID.test(e.name)) {
         names.push(e.name);

@@ -210,6 +210,15 @@ export function templaterConfig(
   ].join("\n");
 }
 
+/**
+ * `python -m sqlfluff` without the current folder (the project) on
+ * `sys.path`, so a project file such as `sqlfluff.py` cannot stand in for it
+ * (`-m` puts the current folder first; `-P` needs Python 3.11).
+ */
+const SQLFLUFF_MAIN = "import runpy, sys; " +
+  "sys.path[:] = [p for p in sys.path if p not in ('', '.')]; " +
+  "runpy.run_module('sqlfluff', run_name='__main__', alter_sys=True)";
+
 /** Whether each Python has sqlfluff-templater-dbt (asked once per Python). */
 const templaterKnown = new Map<string, boolean>();
 
@@ -287,7 +296,7 @@ export async function lintWithSqlfluff(
   const run = (sub: string, extra: string[]) =>
     runGroup(
       python,
-      ["-m", "sqlfluff", sub, ...args, ...extra, "--", ...paths],
+      ["-c", SQLFLUFF_MAIN, sub, ...args, ...extra, "--", ...paths],
       project.projectDir,
       options.signal,
       options.timeoutSeconds,

@@ -74,7 +74,7 @@ export interface CliArgs {
   state: string | undefined;
   /** Where to take the state from instead: `cloud`. */
   stateFrom: "cloud" | undefined;
-  /** Deadline of the dbt call, seconds (local and fusion): E007 past it. */
+  /** Deadline of the dbt call, seconds (cloud: of the run): E007 past it. */
   timeoutSeconds: number | undefined;
   fix: boolean;
   json: boolean;

@@ -95,11 +95,11 @@ const COMMAND_HELP: Record<string, string> = {
   "docs-generate":
     `Usage: floe-dbt docs generate [flags]\n\nWrite the project's catalog (dbt docs generate; on the fusion runtime\n'dbt compile --write-catalog') and print the path of this run's catalog.json\n(the result's catalog_path), which lists each relation's columns.\n${SELECT_FLAGS}\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
   retry:
-    `Usage: floe-dbt retry [flags]\n\nRe-run what failed or was skipped in the project's last run, with that run's\ncommand and selection (dbt retry). local: the project's target/; fusion: the\nlast Fusion call under .floe/fusion; cloud: the newest run of the job_ids,\nretried by dbt Cloud when it failed (nothing to retry when it succeeded); on\ncloud no dbt option is taken.\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
+    `Usage: floe-dbt retry [flags]\n\nRe-run what failed or was skipped in the project's last run, with that run's\ncommand and selection (dbt retry). local: the project's target/; fusion: the\nlast Fusion call under .floe/fusion; cloud: the newest run of the job_ids,\nretried by dbt Cloud when it failed (nothing to retry when it succeeded); on\ncloud no dbt option is taken (--timeout-seconds is: the retried run's deadline).\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
   "source-freshness":
     `Usage: floe-dbt source freshness [flags]\n\nCheck the freshness of the project's sources (those with loaded_at_field and\na freshness config). The result lists each source's status (pass, warn, error,\nruntime error) in metadata.sources; an error fails it, a warning does not.\n${SELECT_FLAGS}\n${DBT_FLAGS}\n${PROJECT_FLAGS}`,
   lint:
-    `Usage: floe-dbt lint [--fix] [flags]\n\nLint the project's model SQL (SQLFluff for local; the dialect comes from the\nprofile target's adapter type). Exit 1 when there are lint errors.\n  --fix                 apply the fixes the linter can make, report what remains\n  -s, --select PATH     lint only these files or directories (relative to the project)\n${PROJECT_FLAGS}`,
+    `Usage: floe-dbt lint [--fix] [flags]\n\nLint the project's model SQL (SQLFluff for local; the dialect comes from the\nprofile target's adapter type). Exit 1 when there are lint errors.\n  --fix                 apply the fixes the linter can make, report what remains\n  -s, --select PATH     lint only these files or directories (relative to the project)\n  --timeout-seconds N   deadline of the linter run: past it it is stopped (FLOE-DBT-E007)\n${PROJECT_FLAGS}`,
   manifest:
     `Usage: floe-dbt manifest [flags]\n\nPrint the project's manifest.json (filesystem, or the dbt Cloud artifact).\n${PROJECT_FLAGS}`,
   "run-results":

@@ -160,11 +160,17 @@ export class ArtifactStore {
       if (e instanceof Deno.errors.NotFound) return false;
       throw e;
     }
-    const out = await Deno.open(dest, {
-      write: true,
-      createNew: true,
-      mode: 0o600,
-    });
+    let out: Deno.FsFile;
+    try {
+      out = await Deno.open(dest, {
+        write: true,
+        createNew: true,
+        mode: 0o600,
+      });
+    } catch (e) {
+      await stream.cancel(); // closes the source
+      throw e;
+    }
     try {
       await stream.pipeTo(out.writable);
     } catch (e) {

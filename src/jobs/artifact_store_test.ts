@@ -92,7 +92,7 @@ Deno.test("find() tells kept, missing and pruned apart; prune() removes only job
   await assert.rejects(() => store.find("../x", "manifest"), /No job/);
 });
 
-Deno.test("keep() refuses an artifact over the size cap (E003) and leaves no partial copy", async () => {
+Deno.test("keep() refuses an artifact over the size cap (E003) before copying anything", async () => {
   const { dir, result } = await project();
   await Deno.writeTextFile(result.run_results_path, "x".repeat(4096));
   const store = new ArtifactStore(join(dir, "state", "artifacts"));
@@ -114,7 +114,7 @@ Deno.test("keep() refuses an artifact over the size cap (E003) and leaves no par
     assert.equal(
       await Deno.lstat(copy).then(() => true, () => false),
       false,
-      "no partial copy",
+      "nothing copied",
     );
   } finally {
     Deno.env.delete("FLOE_DBT_MAX_ARTIFACT_BYTES");

@@ -141,9 +141,11 @@ export function runJson(
     is_error: r.status === 20,
     is_cancelled: r.status === 30,
     href: `${server.url}/deploy/${server.accountId}/projects/1/runs/${r.id}/`,
+    ...(r.retryOf ? { retrying_run_id: r.retryOf } : {}),
     trigger: {
       id: r.id + 1,
       cause: r.cause,
+      cause_category: r.category ?? "api",
       job_definition_id: r.job,
       ...(r.steps ? { steps_override: r.steps } : {}),
       ...(r.target ? { target_name_override: r.target } : {}),

@@ -54,7 +54,13 @@ export type Route =
  * every matching request while `active()` returns true (a storm window).
  */
 export type Fault =
-  & { route: Route; times?: number; active?: () => boolean }
+  & {
+    route: Route;
+    times?: number;
+    active?: () => boolean;
+    /** Something else that happens in dbt Cloud when the fault fires. */
+    onFire?: () => void;
+  }
   & (
     | {
       kind: "status";
@@ -84,6 +90,8 @@ export interface FakeRun {
   threads?: number | null;
   /** The failed run this run retries (POST runs/{id}/retry/). */
   retryOf?: number;
+  /** The trigger's cause_category (CauseCategoryEnum); default `api`. */
+  category?: string;
 }
 
 /** The fake server; `await using` stops it. */
@@ -130,6 +138,23 @@ export class FakeDbtCloud {
     await this.#server.shutdown();
   }
 
+  /** A run of `job` started by dbt Cloud's scheduler (not by the agent). */
+  schedule(job: number): FakeRun {
+    const run: FakeRun = {
+      id: this.#nextId++,
+      job,
+      status: 1,
+      cause: "Kicked off from the scheduler",
+      steps: null,
+      created: new Date(),
+      artifacts: {},
+      message: null,
+      category: "scheduled",
+    };
+    this.runs.set(run.id, run);
+    return run;
+  }
+
   #fault(route: Route): Fault | undefined {
     const i = this.faults.findIndex((f) =>
       (f.route === route || f.route === "any") &&
@@ -137,6 +162,7 @@ export class FakeDbtCloud {
     );
     if (i < 0) return undefined;
     const f = this.faults[i]!;
+    f.onFire?.();
     if (f.active) return f;
     f.times = (f.times ?? 1) - 1;
     if (f.times <= 0) this.faults.splice(i, 1);
@@ -439,6 +465,7 @@ export class FakeDbtCloud {
       target: failed.target ?? null,
       threads: failed.threads ?? null,
       retryOf: failed.id,
+      category: "rerun",
     };
     this.runs.set(run.id, run);
     return envelope(200, runJson(this, run), "Success!");

@@ -102,6 +102,9 @@ def test_the_trigger_carries_no_token_and_token_with_deferrable_is_refused():
     path, kwargs = FloeDbtJobTrigger("job-1", url="http://127.0.0.1:1", timeout=5).serialize()
     assert path == "floe_dbt.airflow.FloeDbtJobTrigger"
     assert kwargs == {"job_id": "job-1", "url": "http://127.0.0.1:1", "timeout": 5}
+    # a trigger stored by an earlier version (with a token) still loads, without it
+    old = FloeDbtJobTrigger(**{"job_id": "job-1", "url": None, "timeout": None, "token": "t"})
+    assert "token" not in old.serialize()[1]
     with pytest.raises(ValueError, match="FLOE_DBT_TOKEN"):
         FloeDbtOperator(task_id="t", command="run", project_dir="/p",
                         token="t-0123456789abcdef", deferrable=True)  # fmt: skip

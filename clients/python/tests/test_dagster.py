@@ -122,6 +122,14 @@ def test_asset_selection_agrees_with_dbt_ls(root: Path):
         "resource_type:seed",
         "package:jaffle_duck,path:models/marts",
         "fqn:jaffle_duck.marts",
+        "fqn:staging",
+        "marts",
+        "marts.customers",
+        "jaffle_duck",
+        "models/staging",
+        "customers.sql",
+        "file:stg_orders",
+        "*orders",
     ]:
         assert m.select(select, None) == dbt_ls(select), select
     with pytest.raises(ValueError, match="'state:'"):

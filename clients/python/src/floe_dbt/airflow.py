@@ -45,7 +45,16 @@ class FloeDbtJobTrigger(BaseTrigger):
     the triggerer finds one as the client does (``FLOE_DBT_TOKEN``,
     ``FLOE_DBT_TOKEN_FILE``, or the local daemon's token file)."""
 
-    def __init__(self, job_id: str, url: str | None = None, timeout: float | None = None):
+    def __init__(
+        self,
+        job_id: str,
+        url: str | None = None,
+        timeout: float | None = None,
+        token: str | None = None,
+    ):
+        # ``token`` is accepted and ignored: triggers stored by an earlier
+        # version carried one, and must still load after an upgrade.
+        del token
         super().__init__()
         self.job_id = job_id
         self.url = url

@@ -95,12 +95,15 @@ class FloeDbtManifest:
     def select(self, select: str | None, exclude: str | None) -> list[str]:
         """Asset ids that a dbt-style selection picks, as dbt's node selection
         grammar reads it: space-separated terms are a union, ``,`` inside a
-        term an intersection; each part a name (``*``/``?`` wildcards), a
-        ``path:``, ``tag:``, ``resource_type:``, ``fqn:``, ``package:`` or
-        ``config.KEY:`` method, with graph operators ``+``/``N+`` before or
-        after (ancestors, descendants, N levels) or ``@`` before. A method
-        the manifest alone cannot answer (``state:``, ``result:``...) is a
-        ``ValueError`` naming it, never an empty selection."""
+        term an intersection; each part a ``fqn:``, ``path:``, ``file:``,
+        ``tag:``, ``resource_type:``, ``package:`` or ``config.KEY:`` method,
+        or a bare value (a path when it holds ``/``, a file name when it ends
+        in .sql/.py/.csv, else fqn: a model name, a folder, ``marts.orders``,
+        with or without the package, ``*``/``?`` wildcards), with graph
+        operators ``+``/``N+`` before or after (ancestors, descendants, N
+        levels) or ``@`` before. A method the manifest alone cannot answer
+        (``state:``, ``result:``...) is a ``ValueError`` naming it, never an
+        empty selection."""
         chosen = set(self.asset_ids()) if not select else self._union(select)
         if exclude:
             chosen -= self._union(exclude)
@@ -130,7 +133,7 @@ class FloeDbtManifest:
         return out
 
     def _match(self, term: str) -> set[str]:
-        kind, _, value = term.partition(":") if ":" in term else ("name", "", term)
+        kind, _, value = term.partition(":") if ":" in term else (_default_method(term), "", term)
         if kind not in _METHODS and not kind.startswith("config."):
             raise ValueError(
                 f"floe_dbt_assets: the selector method '{kind}:' is not supported "
@@ -139,7 +142,7 @@ class FloeDbtManifest:
             )
         found = set()
         for u, n in self.nodes.items():
-            if _node_matches(u, n, kind, value):
+            if _node_matches(n, kind, value):
                 found.add(u)
         return found
 
@@ -163,36 +166,61 @@ class FloeDbtManifest:
 _GRAPH_TERM = re.compile(
     r"(?:(?P<at>@)|(?P<up_n>\d*)(?P<up>\+))?(?P<body>[^+@]+?)(?:(?P<down>\+)(?P<down_n>\d*))?"
 )
-_METHODS = ("name", "path", "tag", "resource_type", "fqn", "package")
+_METHODS = ("fqn", "path", "file", "tag", "resource_type", "package")
+
+
+def _default_method(value: str) -> str:
+    """dbt's method for a bare value (``SelectionCriteria.default_method``)."""
+    if "/" in value or "\\" in value:
+        return "path"
+    if value.lower().endswith((".sql", ".py", ".csv")):
+        return "file"
+    return "fqn"
+
+
+def _fqn_selected(fqn: list[str], selector: str) -> bool:
+    """dbt's ``is_selected_node`` for an unversioned node."""
+    if not fqn:
+        return False
+    if fqn[-1] == selector:
+        return True
+    flat = [item for segment in fqn for item in segment.split(".")]
+    parts = selector.split(".")
+    if len(flat) < len(parts):
+        return False
+    for i, part in enumerate(parts):
+        if any(w in part for w in "*?[]"):
+            if fnmatch.fnmatchcase(".".join(flat[i:]), ".".join(parts[i:])):
+                return True
+            return "." not in selector and fnmatch.fnmatchcase(fqn[-1], selector)
+        if flat[i] != part:
+            return False
+    return True
 
 
 def _depth(digits: str | None) -> int | None:
     return int(digits) if digits else None
 
 
-def _node_matches(unique_id: str, node: dict[str, Any], kind: str, value: str) -> bool:
-    if kind == "name":
-        name = str(node.get("name", ""))
-        return fnmatch.fnmatchcase(name, value) or unique_id == value
+def _node_matches(node: dict[str, Any], kind: str, value: str) -> bool:
+    if kind == "fqn":
+        # dbt matches with the package name and without it
+        fqn = [str(x) for x in node.get("fqn") or []]
+        return _fqn_selected(fqn, value) or _fqn_selected(fqn[1:], value)
     if kind == "tag":
         return any(fnmatch.fnmatchcase(t, value) for t in node.get("tags") or [])
     if kind == "path":
         path = str(node.get("original_file_path", ""))
         want = value.rstrip("/")
         return path == want or path.startswith(want + "/") or fnmatch.fnmatchcase(path, value)
+    if kind == "file":
+        name = str(node.get("original_file_path", "")).rsplit("/", 1)[-1]
+        stem = name.rsplit(".", 1)[0]
+        return fnmatch.fnmatchcase(name, value) or fnmatch.fnmatchcase(stem, value)
     if kind == "resource_type":
         return node.get("resource_type") == value
     if kind == "package":
         return node.get("package_name") == value
-    if kind == "fqn":
-        fqn = [str(x) for x in node.get("fqn") or []]
-        dotted = ".".join(fqn)
-        return (
-            value in fqn[-1:]
-            or dotted == value
-            or dotted.startswith(value + ".")
-            or fnmatch.fnmatchcase(dotted, value)
-        )
     key = kind[len("config."):]
     have = (node.get("config") or {}).get(key)
     if isinstance(have, list):
