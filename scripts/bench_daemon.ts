@@ -26,6 +26,20 @@ export async function benchDaemon(
   await new Deno.Command("cp", {
     args: ["-r", join(root, "examples/jaffle_duck"), join(dir, "proj")],
   }).output();
+  // A token always (the daemon refuses requests without one).
+  const token = crypto.randomUUID().replaceAll("-", "");
+  await Deno.writeTextFile(join(dir, "token"), token, { mode: 0o600 });
+  const headers = {
+    authorization: `Bearer ${token}`,
+    "content-type": "application/json",
+  };
+  const call = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(`${url}${path}`, { ...init, headers });
+    if (!res.ok) {
+      throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+    }
+    return res;
+  };
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -39,6 +53,8 @@ export async function benchDaemon(
       dir,
       "--state-dir",
       join(dir, "state"),
+      "--token-file",
+      join(dir, "token"),
     ],
     stdout: "null",
     stderr: "piped",
@@ -62,7 +78,7 @@ export async function benchDaemon(
   const ids: string[] = [];
   for (let i = 0; i < 30; i++) {
     const t = performance.now();
-    const res = await fetch(`${url}/v1/jobs`, {
+    const res = await call("/v1/jobs", {
       method: "POST",
       body: JSON.stringify({
         command: "compile",
@@ -79,7 +95,7 @@ export async function benchDaemon(
   await Promise.all(Array.from({ length: 10 }, async (_, c) => {
     for (let i = 0; i < 300; i++) {
       const t = performance.now();
-      const res = await fetch(`${url}/v1/jobs/${ids[(c + i) % ids.length]}`);
+      const res = await call(`/v1/jobs/${ids[(c + i) % ids.length]}`);
       await res.arrayBuffer();
       gets.push((performance.now() - t) / 1000);
       if (i % 100 === 0) peak = Math.max(peak, await rssMb(child.pid));
@@ -88,7 +104,7 @@ export async function benchDaemon(
   const seconds = (performance.now() - t0) / 1000;
   // Let the queued compiles finish (dbt runs in the worker, not the daemon).
   for (;;) {
-    const { jobs } = await (await fetch(`${url}/v1/jobs`)).json() as {
+    const { jobs } = await (await call("/v1/jobs")).json() as {
       jobs: { status: string }[];
     };
     peak = Math.max(peak, await rssMb(child.pid));
