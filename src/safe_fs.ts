@@ -292,16 +292,21 @@ export async function readRegularText(
       }
       chunks.push(buf.slice(0, n));
     }
-    const all = new Uint8Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      all.set(c, at);
-      at += c.length;
-    }
-    return new TextDecoder().decode(all);
+    return decodeChunks(chunks);
   } finally {
     file.close();
   }
+}
+
+/** Byte chunks read one after the other, as one UTF-8 text. */
+export function decodeChunks(chunks: readonly Uint8Array[]): string {
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder().decode(all);
 }
 
 /**

@@ -9,7 +9,11 @@
  * @module
  */
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import { MAX_ARTIFACT_BYTES_ENV, maxArtifactBytes } from "../../src/safe_fs.ts";
+import {
+  decodeChunks,
+  MAX_ARTIFACT_BYTES_ENV,
+  maxArtifactBytes,
+} from "../../src/safe_fs.ts";
 import { ErrorEnvelopeSchema } from "./schemas.ts";
 
 /** Injectable time: tests pass a fake so backoff never waits for real. */
@@ -433,11 +437,5 @@ async function cappedText(res: Response, what: string): Promise<string> {
     }
     chunks.push(value);
   }
-  const all = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return new TextDecoder().decode(all);
+  return decodeChunks(chunks);
 }
