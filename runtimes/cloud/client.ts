@@ -524,7 +524,6 @@ export class AdminClient {
   }
 }
 
-/** A run found by a search, as the answer of the request it stands for. */
 /** Runs after a failed one searched for its retry. */
 const RETRY_SEARCH_LIMIT = 20;
 
@@ -538,6 +537,7 @@ export function isRetryOf(run: Run, runId: string): boolean {
   return run.trigger?.cause_category === "rerun";
 }
 
+/** A run found by a search, as the answer of the request it stands for. */
 function adoptedAnswer(run: Run): HttpAnswer {
   const text = JSON.stringify({
     status: {
