@@ -51,10 +51,25 @@ const OUTPUT: Record<string, z.ZodType> = {
   DbtArtifact: DbtArtifactSchema,
 };
 
+/** Parts of the schemas above that get a name of their own (no inline objects). */
+const PARTS: Record<string, z.ZodType> = {
+  JobError: JobSchema.shape.error.unwrap(),
+  JobStartedEvent: ProgressEventSchema.options[0],
+  NodeStartedEvent: ProgressEventSchema.options[1],
+  NodeFinishedEvent: ProgressEventSchema.options[2],
+  LogEvent: ProgressEventSchema.options[3],
+  JobFinishedEvent: ProgressEventSchema.options[4],
+};
+
 function components(): Record<string, unknown> {
   const uri = (id: string) => `#/components/schemas/${id}`;
   const out = z.registry<{ id: string }>();
-  for (const [id, s] of Object.entries(OUTPUT)) out.add(s, { id });
+  for (const [id, s] of Object.entries({ ...OUTPUT, ...PARTS })) {
+    out.add(s, { id });
+  }
+  // A job's request refers to JobRequest; the input form written below
+  // replaces this output form (it accepts every request a job echoes back).
+  out.add(JobRequestSchema, { id: "JobRequest" });
   const input = z.registry<{ id: string }>();
   input.add(JobRequestSchema, { id: "JobRequest" });
   const strip = (schemas: Record<string, Record<string, unknown>>) =>
@@ -88,7 +103,6 @@ const ERRORS: Record<number, string> = {
   401: "missing or wrong bearer token",
   403: "refused: an Origin or Host not allowed, or a project outside the roots",
   404: "no such job, artifact or runtime",
-  409: "conflict with the job's state",
   410: "the job's artifacts were pruned (past the artifact retention)",
   413: "request body too large",
   415: "a request body that is not application/json",
@@ -97,7 +111,8 @@ const ERRORS: Record<number, string> = {
     "too many jobs queued (max_queued), or too many event streams for this job: retry after the Retry-After header",
   502: "the remote runtime (dbt Cloud) answered with an error",
   503:
-    "the agent is shutting down, the runtime is unavailable, or too many event streams are open (Retry-After)",
+    "the agent is starting (recovering its job journal) or shutting down, the runtime is unavailable, or too many event streams are open (Retry-After)",
+  504: "the remote runtime (dbt Cloud) did not answer in time",
 };
 
 const RETRY_AFTER = {
@@ -107,18 +122,25 @@ const RETRY_AFTER = {
   },
 };
 
-/** An error response that carries Retry-After. */
-function retryable(code: number): Record<number, unknown> {
-  return { [code]: { ...json("Error", ERRORS[code]!), headers: RETRY_AFTER } };
-}
+/** Error answers that carry Retry-After. */
+const RETRYABLE = new Set([429, 503]);
 
 function errors(...codes: number[]): Record<number, unknown> {
   return Object.fromEntries(
-    codes.map((c) => [c, json("Error", ERRORS[c]!)]),
+    codes.map((c) => [
+      c,
+      RETRYABLE.has(c)
+        ? { ...json("Error", ERRORS[c]!), headers: RETRY_AFTER }
+        : json("Error", ERRORS[c]!),
+    ]),
   );
 }
 
-const AUTH = [401, 403];
+/**
+ * On every route but the probes: the token (401), the Host and Origin checks
+ * (403), and 503 while the agent starts (recovering its journal) or stops.
+ */
+const AUTH = [401, 403, 503];
 const idParam = {
   name: "id",
   in: "path",
@@ -165,7 +187,10 @@ export function openApiDocument(): Record<string, unknown> {
           operationId: "health",
           summary: "Alive",
           security: [],
-          responses: { 200: json("Health", "alive"), ...errors(403) },
+          responses: {
+            200: json("Health", "alive"),
+            ...errors(403, 503),
+          },
         },
       },
       "/readyz": {
@@ -176,7 +201,16 @@ export function openApiDocument(): Record<string, unknown> {
           responses: {
             200: json("Ready", "ready"),
             ...errors(403),
-            503: json("Ready", "not ready"),
+            503: {
+              description:
+                "not ready (Ready), or the agent is still starting (Error, with Retry-After)",
+              headers: RETRY_AFTER,
+              content: {
+                "application/json": {
+                  schema: { anyOf: [ref("Ready"), ref("Error")] },
+                },
+              },
+            },
           },
         },
       },
@@ -258,8 +292,7 @@ export function openApiDocument(): Record<string, unknown> {
               },
             },
             200: json("Job", "an earlier job with this Idempotency-Key"),
-            ...errors(400, ...AUTH, 413, 415, 422, 503),
-            ...retryable(429),
+            ...errors(400, ...AUTH, 413, 415, 422, 429),
           },
         },
         get: {
@@ -321,9 +354,7 @@ export function openApiDocument(): Record<string, unknown> {
                 "text/event-stream": { schema: ref("ProgressEvent") },
               },
             },
-            ...errors(...AUTH, 404),
-            ...retryable(429),
-            ...retryable(503),
+            ...errors(...AUTH, 404, 429),
           },
         },
       },
@@ -332,13 +363,15 @@ export function openApiDocument(): Record<string, unknown> {
           operationId: "cancelJob",
           summary:
             "Cancel a queued or running job; answers at once, the job ends cancelled once its work has stopped",
+          description:
+            "Takes no request body: send the POST without one (no Content-Type needed). Cancelling a job that has ended changes nothing and answers it as it is.",
           parameters: [idParam],
           responses: {
             202: json(
               "Job",
               "the job as it is now (a running job may still say running; follow it with GET /v1/jobs/{id} or its events)",
             ),
-            ...errors(...AUTH, 404, 409),
+            ...errors(...AUTH, 404),
           },
         },
       },
@@ -385,7 +418,7 @@ export function openApiDocument(): Record<string, unknown> {
           parameters: projectParams,
           responses: {
             200: json("DbtArtifact", "manifest.json"),
-            ...errors(400, ...AUTH, 404, 502, 503),
+            ...errors(400, ...AUTH, 404, 502, 504),
           },
         },
       },
@@ -397,7 +430,7 @@ export function openApiDocument(): Record<string, unknown> {
           parameters: projectParams,
           responses: {
             200: json("DbtArtifact", "run_results.json"),
-            ...errors(400, ...AUTH, 404, 502, 503),
+            ...errors(400, ...AUTH, 404, 502, 504),
           },
         },
       },
