@@ -1,6 +1,6 @@
 /**
  * A throwaway PostgreSQL cluster for tests: Debian's server binaries
- * (installed by scripts/setup), initdb in a temp dir, started on a free
+ * (installed by scripts/setup --tests), initdb in a temp dir, started on a free
  * loopback port with trust auth, stopped and removed on dispose. As root the
  * server runs as the `postgres` system user (PostgreSQL refuses root).
  *

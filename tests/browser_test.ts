@@ -4,7 +4,7 @@
  * HTML form POSTs as text/plain and urlencoded, a JSON fetch), and a
  * DNS-rebinding-style navigation reaches the daemon under a foreign name.
  * Nothing gets through; the daemon's log shows each refusal.
- * scripts/setup installs Debian's chromium.
+ * scripts/setup --tests installs Debian's chromium.
  *
  * @module
  */
@@ -26,7 +26,7 @@ async function chromium(
     await Deno.stat(CHROMIUM);
   } catch {
     throw new Error(
-      `${CHROMIUM} is missing: run scripts/setup (it installs Debian's chromium)`,
+      `${CHROMIUM} is missing: run scripts/setup --tests (it installs Debian's chromium)`,
     );
   }
   const profile = await Deno.makeTempDir({ prefix: "floe-chromium-" });
