@@ -8,6 +8,7 @@
  * authentication only (as the document's securitySchemes declare), fault
  * injection (statuses with Retry-After, storms while a condition holds, lost
  * answers, hangs, redirects) and recording of each request with its answer.
+ * The facts it follows beyond the OpenAPI document: tests/testdata/dbt-cloud-api.md.
  *
  * @module
  */

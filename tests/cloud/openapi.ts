@@ -1,7 +1,8 @@
 /**
  * A small validator of recorded requests and responses against the official
- * dbt Cloud Admin API v2 OpenAPI document (a copy, formatted by deno fmt, of
- * ../shared/specs/dbt-cloud-openapi-v2.yaml): the method and
+ * dbt Cloud Admin API v2 OpenAPI document (dbt Labs' openapi-v2.yaml,
+ * formatted by deno fmt, checked in beside this file; origin and terms in
+ * tests/testdata/README.md): the method and
  * path template exist, path and query parameters are declared and typed,
  * required ones are present, the body follows the request schema (no unknown
  * fields), bearer authentication is used as the security scheme declares, and
