@@ -30,9 +30,10 @@ const NOT_RUN = new Set(["skipped"]);
 const SUCCEEDED = "success";
 
 /**
- * Read a JSON artifact; a missing or broken file is E002 naming it, a link,
- * a device or a file over the size cap E003. With `root` (the project), a
- * file lexically inside it must really lie inside it.
+ * Read a JSON artifact; a missing or broken file is E002 naming it (a
+ * missing one answers 404 over HTTP), a link, a device or a file over the
+ * size cap E003. With `root` (the project), a file lexically inside it must
+ * really lie inside it.
  */
 export async function readArtifact(
   path: string,
@@ -46,7 +47,13 @@ export async function readArtifact(
     throw new FloeDbtError(
       ERROR_CODES.execution,
       `dbt artifact '${path}' is missing: ${(e as Error).message}`,
-      { hint: "run a dbt command (compile, run, build) on the project first" },
+      {
+        hint: "run a dbt command (compile, run, build) on the project first",
+        // Over HTTP a project not built yet is a 404, not a server error.
+        ...(e instanceof Deno.errors.NotFound
+          ? { details: { http_status: 404 } }
+          : {}),
+      },
     );
   }
   try {
