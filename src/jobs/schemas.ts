@@ -66,13 +66,17 @@ export const JobRequestSchema = z.strictObject({
   select: selectors("select").optional(),
   exclude: selectors("exclude").optional(),
   full_refresh: z.boolean().optional(),
-  /** dbt `--vars`: a mapping, or YAML/JSON text of one (parsed here). */
+  /**
+   * dbt `--vars`: a mapping, or YAML/JSON text of one (parsed here); capped
+   * in depth and size. Whether it may hold Jinja is the daemon's policy
+   * (src/jobs/policy.ts), checked at submit and again by the runtime.
+   */
   vars: z.union([z.string(), z.record(z.string(), z.unknown())]).transform(
     (v, ctx) => {
       try {
         return typeof v === "string"
-          ? parseVars(v, "vars")
-          : checkVars(v, "vars");
+          ? parseVars(v, "vars", true)
+          : checkVars(v, "vars", true);
       } catch (e) {
         ctx.addIssue({ code: "custom", message: (e as Error).message });
         return z.NEVER;
