@@ -13,6 +13,9 @@
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { FusionRuntime } from "../runtimes/fusion/mod.ts";
+import { LocalRuntime } from "../runtimes/local/mod.ts";
+import { FloeDbtError } from "../src/errors.ts";
 import type { Job } from "../src/jobs/schemas.ts";
 import { type DaemonProcess, startDaemonProcess, waitJob } from "./_daemon.ts";
 import { EXAMPLE, ROOT, runAgent, writeFile } from "./_helpers.ts";
@@ -408,5 +411,33 @@ Deno.test(
     ]);
     assert.doesNotMatch(submit.stderr, /FLOE-DBT-E010/);
     assert.match(submit.stderr, /Cannot reach the floe-dbt daemon/);
+  },
+);
+
+Deno.test(
+  "the local and fusion runtimes refuse Jinja in vars themselves (a journaled job of a daemon that allowed it, say), before dbt starts",
+  opts,
+  async () => {
+    await using w = await world();
+    const project = { projectDir: w.proj, profilesDir: w.proj };
+    for (const rt of [new LocalRuntime(), new FusionRuntime()]) {
+      try {
+        await assert.rejects(
+          () =>
+            rt.execute("run", project, {
+              select: ["with_day"],
+              vars: { deep: { day: copyPayload(join(w.outside, "x.csv")) } },
+            }),
+          (e: unknown) =>
+            e instanceof FloeDbtError && e.code === "FLOE-DBT-E010" &&
+            /vars\.deep\.day holds the Jinja delimiter/.test(e.message),
+        );
+      } finally {
+        await rt.close();
+      }
+    }
+    assert.equal(existsSync(join(w.outside, "x.csv")), false);
+    assert.equal(existsSync(join(w.proj, "target")), false);
+    assert.equal(existsSync(join(w.proj, ".floe", "fusion")), false);
   },
 );
