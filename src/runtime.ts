@@ -83,6 +83,12 @@ export interface Selection {
   fullRefresh?: boolean | undefined;
   /** dbt `--vars`: a mapping, given to dbt as one JSON argument. */
   vars?: Record<string, unknown> | undefined;
+  /**
+   * The operator allows Jinja in `vars` (`--allow-jinja-vars`): dbt renders
+   * a var's text, so whoever writes the vars can run any SQL. Without it a
+   * Jinja delimiter in a key or string of `vars` is refused (E010).
+   */
+  allowJinjaVars?: boolean | undefined;
   /** dbt `--fail-fast`: stop at the first failure. */
   failFast?: boolean | undefined;
   /** dbt `--selector`: the name of a YAML selector of the project. */

@@ -25,6 +25,8 @@ async function world(extra: string[] = []): Promise<{
 }> {
   const dir = await Deno.makeTempDir({ prefix: "floe-boundary-" });
   await Deno.mkdir(join(dir, "root", "proj"), { recursive: true });
+  // Its own profiles.yml: a daemon job never falls back to ~/.dbt.
+  await Deno.writeTextFile(join(dir, "root", "proj", "profiles.yml"), "");
   const d = await startDaemonProcess([
     "--project-root",
     join(dir, "root"),
@@ -423,6 +425,7 @@ Deno.test(
     const state = join(dir, "state");
     const other = join(dir, "other");
     await Deno.mkdir(other);
+    await Deno.writeTextFile(join(other, "profiles.yml"), "");
     await writeFile(
       copy.dir,
       "models/slow.sql",

@@ -64,6 +64,8 @@ async function world(
 ): Promise<World> {
   const dir = stateDir ?? await Deno.makeTempDir({ prefix: "floe-bounded-" });
   await Deno.mkdir(join(dir, "proj"), { recursive: true });
+  // Its own profiles.yml: a daemon job never falls back to ~/.dbt.
+  await Deno.writeTextFile(join(dir, "proj", "profiles.yml"), "");
   const rt = new ChattyRuntime();
   const runner = await JobRunner.open({
     stateDir: join(dir, "state"),

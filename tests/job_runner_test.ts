@@ -11,6 +11,8 @@ const opts = { sanitizeResources: false, sanitizeOps: false };
 async function setup(fakes: Record<string, FakeRuntime>, stateDir?: string) {
   const dir = stateDir ?? await Deno.makeTempDir({ prefix: "floe-runner-" });
   await Deno.mkdir(`${dir}/proj`, { recursive: true });
+  // A job uses its project's own profiles.yml (never ~/.dbt).
+  await Deno.writeTextFile(`${dir}/proj/profiles.yml`, "");
   const runner = await JobRunner.open({
     stateDir: `${dir}/state`,
     defaultRuntime: "local",
@@ -126,7 +128,7 @@ Deno.test(
       ...base,
       id: "r1",
       status: "running",
-      request: { command: "run", project_dir: dir },
+      request: { command: "run", project_dir: `${dir}/proj` },
       created_at: "2026-11-23T10:00:00.000Z",
       started_at: "2026-11-23T10:00:01.000Z",
       agent_pid: 4242,
@@ -135,7 +137,7 @@ Deno.test(
       ...base,
       id: "q1",
       status: "queued",
-      request: { command: "run", project_dir: dir },
+      request: { command: "run", project_dir: `${dir}/proj` },
       created_at: "2026-11-23T10:00:02.000Z",
     };
     await journal.append(running);

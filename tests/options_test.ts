@@ -577,6 +577,7 @@ Deno.test("a job request's options reach the runtime", async () => {
   const request = JobRequestSchema.parse({
     command: "docs-generate",
     project_dir: "/p",
+    profiles_dir: "/p",
     vars: '{"a": 1}',
     threads: 2,
     fail_fast: true,
@@ -592,6 +593,8 @@ Deno.test("a job request's options reach the runtime", async () => {
   ];
   assert.equal(command, "docs-generate");
   assert.deepEqual(selection.vars, { a: 1 });
+  // No operator policy: the runtime refuses Jinja in the vars.
+  assert.equal(selection.allowJinjaVars, false);
   assert.equal(selection.failFast, true);
   assert.equal(selection.selector, "nightly");
   assert.equal(selection.indirectSelection, "empty");

@@ -71,7 +71,7 @@ export async function runCommand(
       dirs,
       extra: [
         ...optionArgs(command, selection, options),
-        ...varsArgs(selection.vars),
+        ...varsArgs(selection.vars, selection.allowJinjaVars),
         ...(previous ? ["--state", previous] : []),
       ],
       signal: options.signal,

@@ -187,7 +187,7 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
       this.config.log_level_file,
       // vars shape parsing: the parse gets them too, and they are part of
       // the fingerprint (other vars, another parse).
-      ...varsArgs(selection.vars),
+      ...varsArgs(selection.vars, selection.allowJinjaVars),
     ];
     const args = [
       ...optionArgs(command, selection, options),

@@ -180,6 +180,7 @@ export async function runCli(
           exclude: args.exclude,
           fullRefresh: args.fullRefresh,
           vars: args.vars,
+          allowJinjaVars: args.allowJinjaVars,
           failFast: args.failFast,
           selector: args.selector,
           indirectSelection: args.indirectSelection,

@@ -2,7 +2,7 @@
  * Command-line parsing: flags named like dbt's (`--select/-s`, `--exclude`,
  * `--target/-t`, `--project-dir`, `--profiles-dir`, `--full-refresh`,
  * `--vars`, `--threads`, `--fail-fast/-x`, `--selector`,
- * `--indirect-selection`), read
+ * `--indirect-selection`) and floe-dbt's own (`--allow-jinja-vars`...), read
  * with node:util parseArgs (JSR's @std/cli is unreachable here).
  *
  * @module
@@ -54,12 +54,20 @@ export interface CliArgs {
   profilesDir: string;
   /** True when --profiles-dir or DBT_PROFILES_DIR chose profilesDir. */
   profilesDirGiven: boolean;
+  /** `--profiles-dir` itself, resolved (serve: for jobs without profiles). */
+  profilesDirFlag: string | undefined;
   target: string | undefined;
   select: string[];
   exclude: string[];
   fullRefresh: boolean;
   /** dbt `--vars`, parsed (YAML or JSON) into a mapping. */
   vars: Record<string, unknown> | undefined;
+  /**
+   * `--allow-jinja-vars`: vars may hold Jinja (dbt renders it). On the dbt
+   * commands it lets `--vars` hold it; on `serve`, job vars (job authors
+   * can then run any SQL). `submit` leaves it to the daemon.
+   */
+  allowJinjaVars: boolean;
   /** dbt `--threads`. */
   threads: number | undefined;
   /** dbt `--fail-fast` / `-x`. */
@@ -120,6 +128,7 @@ const OPTIONS = {
   exclude: { type: "string", multiple: true },
   "full-refresh": { type: "boolean" },
   vars: { type: "string" },
+  "allow-jinja-vars": { type: "boolean" },
   threads: { type: "string" },
   "fail-fast": { type: "boolean", short: "x" },
   selector: { type: "string" },
@@ -348,6 +357,9 @@ export function parseCli(
     profilesDirGiven: Boolean(
       v["profiles-dir"] ?? env.get("DBT_PROFILES_DIR"),
     ),
+    profilesDirFlag: v["profiles-dir"] === undefined
+      ? undefined
+      : checkText(resolve(v["profiles-dir"]), "--profiles-dir"),
     target,
     // `-s "a b" -s c` gives [a, b, c]; each token is a dbt selector.
     select: selectorTokens(
@@ -356,7 +368,13 @@ export function parseCli(
     ),
     exclude: selectorTokens(v.exclude, "--exclude"),
     fullRefresh: Boolean(v["full-refresh"]),
-    vars: v.vars === undefined ? undefined : parseVars(v.vars, "--vars"),
+    // submit: whether job vars may hold Jinja is the daemon's operator's call.
+    vars: v.vars === undefined ? undefined : parseVars(
+      v.vars,
+      "--vars",
+      Boolean(v["allow-jinja-vars"]) || command === "submit",
+    ),
+    allowJinjaVars: Boolean(v["allow-jinja-vars"]),
     threads: v.threads === undefined ? undefined : threads(v.threads),
     failFast: Boolean(v["fail-fast"]),
     selector: v.selector === undefined

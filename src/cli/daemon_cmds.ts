@@ -9,6 +9,7 @@ import type { PlatformConfig, RuntimeName } from "../config.ts";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
 import { isLoopback } from "../daemon/guard.ts";
 import { defaultStateDir, startDaemon } from "../daemon/serve.ts";
+import { checkOperatorProfilesDir } from "../jobs/policy.ts";
 import { readPrivateToken, tokenPath } from "../daemon/token.ts";
 import type { JobSummary } from "../daemon/api_schemas.ts";
 import type { Job } from "../jobs/schemas.ts";
@@ -51,6 +52,24 @@ export async function serve(
       io.err(`${level}: ${message}${extra ? `  ${extra}` : ""}`);
     }
   };
+  const jobPolicy = {
+    allowJinjaVars: args.allowJinjaVars,
+    profilesDir: args.profilesDirFlag === undefined
+      ? undefined
+      : checkOperatorProfilesDir(args.profilesDirFlag),
+  };
+  if (jobPolicy.allowJinjaVars) {
+    log(
+      "warn",
+      "--allow-jinja-vars: job vars may hold Jinja, which dbt renders: job authors can run any SQL",
+    );
+  }
+  if (!jobPolicy.profilesDir && Deno.env.get("DBT_PROFILES_DIR")) {
+    log(
+      "warn",
+      "DBT_PROFILES_DIR is not used for jobs: a job uses its project's profiles.yml or the profiles_dir it names; pass --profiles-dir to give jobs a fallback",
+    );
+  }
   const daemon = await startDaemon({
     host: args.host,
     port: args.port,
@@ -66,6 +85,7 @@ export async function serve(
     artifactRetentionHours: args.artifactRetentionHours,
     maxQueued: args.maxQueued,
     maxStreams: args.maxStreams,
+    jobPolicy,
     config,
     defaultRuntime,
     log,

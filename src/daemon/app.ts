@@ -13,6 +13,7 @@ import type { RuntimeName } from "../config.ts";
 import { ERROR_CODES, FloeDbtError, httpStatusFor } from "../errors.ts";
 import { artifactName } from "../jobs/artifact_store.ts";
 import { isFinal, JobRequestSchema } from "../jobs/schemas.ts";
+import { checkJobRequest, type JobPolicy } from "../jobs/policy.ts";
 import type { JobRunner } from "../jobs/runner.ts";
 import { boundary, type BoundaryOptions } from "./boundary.ts";
 import { confineRequest, tokenMatches } from "./guard.ts";
@@ -42,6 +43,8 @@ export interface AppOptions {
   boundary: BoundaryOptions;
   /** Caps on open event streams (default 64 per job, 1024 in all). */
   streamCaps?: StreamCaps;
+  /** The operator's policy for jobs (profiles, Jinja in vars). */
+  jobPolicy?: JobPolicy;
 }
 
 function fail(
@@ -228,6 +231,12 @@ export function createApp(o: AppOptions): Hono {
         }
         throw e;
       }
+      // Vars are data, state inside the project, profiles not ~/.dbt: 400.
+      checkJobRequest(
+        req,
+        o.chooseRuntime?.(req.runtime) ?? req.runtime ?? o.defaultRuntime,
+        o.jobPolicy ?? {},
+      );
       const key = c.req.header("idempotency-key") ?? undefined;
       if (key !== undefined && (key.length === 0 || key.length > 200)) {
         fail(ERROR_CODES.usage, "Idempotency-Key must be 1 to 200 characters");

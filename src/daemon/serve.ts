@@ -10,6 +10,7 @@ import type { PlatformConfig, RuntimeName } from "../config.ts";
 import { configError, ERROR_CODES, FloeDbtError } from "../errors.ts";
 import { createRuntime, RUNTIME_NAMES } from "../registry.ts";
 import { JobRunner } from "../jobs/runner.ts";
+import type { JobPolicy } from "../jobs/policy.ts";
 import type { JobRequest } from "../jobs/schemas.ts";
 import { chooseRuntime } from "../runtime_choice.ts";
 import { resolveSecret } from "../secrets.ts";
@@ -41,6 +42,8 @@ export interface DaemonOptions {
   maxQueued?: number | undefined;
   /** Open event streams in all (default 1024; per job: 64 or this if less). */
   maxStreams?: number | undefined;
+  /** What jobs may do: Jinja in vars, the fallback profiles directory. */
+  jobPolicy?: JobPolicy | undefined;
   config: PlatformConfig;
   defaultRuntime: RuntimeName;
   log: (
@@ -207,6 +210,7 @@ async function openRunner(o: DaemonOptions): Promise<JobRunner> {
       log: o.log,
       // Today's roots, again, right before each job runs (resumed ones too).
       confine: (req) => confineAtStart(o, req),
+      policy: o.jobPolicy ?? {},
     });
   } catch (e) {
     if (e instanceof FloeDbtError && e.code !== ERROR_CODES.unavailable) {
@@ -256,6 +260,7 @@ function appFor(
     chooseRuntime: (name) =>
       name === undefined ? o.defaultRuntime : chooseRuntime(name, o.config),
     streams,
+    jobPolicy: o.jobPolicy ?? {},
     streamCaps: new StreamCaps(
       o.maxStreams === undefined
         ? {}

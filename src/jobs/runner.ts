@@ -20,6 +20,7 @@ import { ArtifactStore } from "./artifact_store.ts";
 import { EventLog, type NumberedEvent } from "./event_log.ts";
 import { Journal } from "./journal.ts";
 import { JobSlots } from "./slots.ts";
+import type { JobPolicy } from "./policy.ts";
 import { callRuntime, errorOf, isRemote, outcomeOf, recover } from "./steps.ts";
 import { isFinal, type Job, type JobRequest } from "./schemas.ts";
 
@@ -53,6 +54,8 @@ export interface RunnerOptions {
    * ends `failed` with that error.
    */
   confine?: (request: JobRequest) => JobRequest;
+  /** The operator's policy for jobs (profiles, Jinja in vars). */
+  policy?: JobPolicy;
   /**
    * Jobs that may wait in the queue; a submit beyond it is refused (429 with
    * Retry-After). Default 1000.
@@ -561,7 +564,7 @@ export class JobRunner {
               this.#update(job, { remote_nonce: nonce }),
             resumeTrigger: resumeTriggerOf(job),
             detach: this.#detach.signal,
-          }),
+          }, this.#o.policy),
       );
       const kept = await this.artifacts.keep(
         job.id,

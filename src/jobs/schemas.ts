@@ -61,24 +61,33 @@ function checked(
 export const JobRequestSchema = z.strictObject({
   command: z.enum([...DbtCommandSchema.options, "lint"]),
   project_dir: checked("project_dir", textProblem, TEXT_ALLOWED),
-  profiles_dir: checked("profiles_dir", textProblem, TEXT_ALLOWED).optional(),
+  profiles_dir: checked("profiles_dir", textProblem, TEXT_ALLOWED).optional()
+    .describe(
+      "the directory holding profiles.yml, under the project roots (default: the project's own profiles.yml, else the daemon's --profiles-dir; never ~/.dbt: with neither the job is 400 FLOE-DBT-E003)",
+    ),
   target: checked("target", targetProblem, TARGET_ALLOWED).optional(),
   select: selectors("select").optional(),
   exclude: selectors("exclude").optional(),
   full_refresh: z.boolean().optional(),
-  /** dbt `--vars`: a mapping, or YAML/JSON text of one (parsed here). */
+  /**
+   * dbt `--vars`: a mapping, or YAML/JSON text of one (parsed here); capped
+   * in depth and size. Whether it may hold Jinja is the daemon's policy
+   * (src/jobs/policy.ts), checked at submit and again by the runtime.
+   */
   vars: z.union([z.string(), z.record(z.string(), z.unknown())]).transform(
     (v, ctx) => {
       try {
         return typeof v === "string"
-          ? parseVars(v, "vars")
-          : checkVars(v, "vars");
+          ? parseVars(v, "vars", true)
+          : checkVars(v, "vars", true);
       } catch (e) {
         ctx.addIssue({ code: "custom", message: (e as Error).message });
         return z.NEVER;
       }
     },
-  ).pipe(z.record(z.string(), z.unknown())).optional(),
+  ).pipe(z.record(z.string(), z.unknown())).optional().describe(
+    "dbt --vars, as data: a mapping or YAML/JSON text of one; a Jinja delimiter ({{, {%, {#) in any key or text is refused (400 FLOE-DBT-E010 naming the key) unless the daemon runs with --allow-jinja-vars; at most 32 levels deep and 64 KiB as JSON",
+  ),
   threads: z.number().int().min(1).max(MAX_THREADS).optional(),
   fail_fast: z.boolean().optional(),
   selector: checked("selector", selectorNameProblem, SELECTOR_NAME_ALLOWED)
@@ -87,7 +96,9 @@ export const JobRequestSchema = z.strictObject({
   /** Only what changed since the kept state (or `state`), and downstream. */
   changed: z.boolean().optional(),
   /** A state directory inside the project (relative: to project_dir). */
-  state: checked("state", textProblem, TEXT_ALLOWED).optional(),
+  state: checked("state", textProblem, TEXT_ALLOWED).optional().describe(
+    "a state directory (holding manifest.json) inside the project, relative to project_dir; outside it is 400 FLOE-DBT-E010",
+  ),
   /** `cloud`: the state of the dbt Cloud job's newest successful run. */
   state_from: z.enum(["cloud"]).optional(),
   fix: z.boolean().optional(),

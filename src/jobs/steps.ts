@@ -5,12 +5,11 @@
  *
  * @module
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
 import type { CallOptions, DbtRuntime } from "../runtime.ts";
 import type { LintResult, RunResult } from "../schemas.ts";
 import { jobStateDir } from "../state.ts";
+import { type JobPolicy, jobProfilesDir } from "./policy.ts";
 import { isFinal, type Job } from "./schemas.ts";
 
 /**
@@ -60,18 +59,15 @@ export function isRemote(job: Job): boolean {
     Boolean(job.remote_run_id || job.remote_nonce);
 }
 
-/** dbt's default: the project's own profiles.yml, else ~/.dbt (as the CLI does). */
-function defaultProfilesDir(projectDir: string): string {
-  return existsSync(join(projectDir, "profiles.yml"))
-    ? projectDir
-    : join(Deno.env.get("HOME") ?? projectDir, ".dbt");
-}
-
-/** Run the job's command on its runtime. */
+/**
+ * Run the job's command on its runtime, under the operator's policy (the
+ * profiles.yml it may use, whether its vars may hold Jinja).
+ */
 export async function callRuntime(
   rt: DbtRuntime,
   job: Job,
   options: CallOptions,
+  policy: JobPolicy = {},
 ): Promise<RunResult | LintResult> {
   const req = job.request;
   if (req.timeout_seconds !== undefined) {
@@ -79,7 +75,7 @@ export async function callRuntime(
   }
   const project = {
     projectDir: req.project_dir,
-    profilesDir: req.profiles_dir ?? defaultProfilesDir(req.project_dir),
+    profilesDir: jobProfilesDir(req, job.runtime, policy),
     profilesDirGiven: req.profiles_dir !== undefined,
     target: req.target,
   };
@@ -95,6 +91,7 @@ export async function callRuntime(
     exclude: req.exclude,
     fullRefresh: req.full_refresh,
     vars: req.vars,
+    allowJinjaVars: Boolean(policy.allowJinjaVars),
     failFast: req.fail_fast,
     selector: req.selector,
     indirectSelection: req.indirect_selection,
