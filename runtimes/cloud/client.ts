@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { deadlineError } from "../../src/deadline.ts";
 import type { z } from "zod";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { type Clock, Http, type HttpAnswer, type Logger } from "./http.ts";
@@ -480,15 +481,11 @@ export class AdminClient {
       const left = deadline - clock.now();
       if (left <= 0) {
         const note = await this.#tryCancel(runId);
-        throw new FloeDbtError(
-          ERROR_CODES.timeout,
-          `dbt Cloud run ${runId} did not finish within timeout_seconds (${
-            p.timeoutMs / 1000
-          } s); ${note}`,
-          {
-            hint:
-              "raise timeout_seconds (the job's, or dbt_runtime_config.cloud.timeout_seconds) or look at the run in dbt Cloud",
-          },
+        throw deadlineError(
+          `dbt Cloud run ${runId}`,
+          p.timeoutMs / 1000,
+          note,
+          "raise timeout_seconds (the job's, or dbt_runtime_config.cloud.timeout_seconds) or look at the run in dbt Cloud",
         );
       }
       try {
