@@ -111,22 +111,6 @@ class StateRuntime extends RuntimeWrapper {
     this.#cloudConfig = cloudConfig;
   }
 
-  override runModels(
-    project: ProjectRef,
-    selection?: Selection,
-    options?: CallOptions,
-  ): Promise<RunResult> {
-    return this.execute("run", project, selection, options);
-  }
-
-  override testModels(
-    project: ProjectRef,
-    selection?: Pick<Selection, "select" | "exclude">,
-    options?: CallOptions,
-  ): Promise<RunResult> {
-    return this.execute("test", project, selection, options);
-  }
-
   override async compileProject(
     ref: ProjectRef,
     options: CallOptions = {},
