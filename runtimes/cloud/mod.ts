@@ -127,6 +127,7 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
     selection: Selection = {},
     options: CallOptions = {},
   ): Promise<RunResult> {
+    refuseStateOptions(selection);
     const started = this.#clock.now();
     const emit = options.onEvent ?? (() => {});
     refuseProfilesDir(ref);
@@ -474,5 +475,19 @@ function ownJobOf(
       return jobIds[command];
     default:
       return undefined;
+  }
+}
+
+/** dbt Cloud runs the job against its own state: no --changed/--state here. */
+function refuseStateOptions(selection: Selection): void {
+  if (selection.changed || selection.state || selection.stateFrom) {
+    throw new FloeDbtError(
+      ERROR_CODES.usage,
+      "The cloud runtime cannot take --changed, --state or --state-from: dbt Cloud runs the job remotely against its own state",
+      {
+        hint:
+          "use the local or fusion runtime (--runtime local) with --state-from cloud to build your changes against the job's state",
+      },
+    );
   }
 }

@@ -21,7 +21,7 @@ import {
   optionMetadata,
   varsArgs,
 } from "../../src/dbt_options.ts";
-import { firstExisting, venvCandidates } from "../../src/paths.ts";
+import { dbtCorePython, venvCandidates } from "../../src/paths.ts";
 import { resolveProject, targetDir } from "../../src/project.ts";
 import { RuntimeBase } from "../../src/runtime_base.ts";
 import type {
@@ -75,10 +75,7 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
 
   /** The Python of the dbt-core environment, or undefined when none is found. */
   python(): string | undefined {
-    if (this.config.python) return this.config.python;
-    const env = Deno.env.get("FLOE_DBT_PYTHON");
-    if (env) return env;
-    return firstExisting(venvCandidates("dbt-core", "python"));
+    return dbtCorePython(this.config.python);
   }
 
   /** What the venv holds, read from disk once per Python (no process). */
