@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FloeDbtError } from "../src/errors.ts";
-import { parseDbtTime } from "../runtimes/cloud/client.ts";
+import { parseDbtTime } from "../runtimes/cloud/adoption.ts";
 import { ACCOUNT, cloudSetup, RUN_JOB } from "./cloud/setup.ts";
 
 const isCode = (code: string) => (e: unknown) =>
