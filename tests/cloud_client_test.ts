@@ -288,7 +288,7 @@ Deno.test("a call's own timeoutSeconds wins over the config's timeout_seconds", 
     s.runtime.runModels(s.project, {}, { timeoutSeconds: 6 }),
     (e: unknown) =>
       isCode("FLOE-DBT-E007")(e) &&
-      /within timeout_seconds \(6 s\)/.test((e as Error).message),
+      /within its deadline of 6 s/.test((e as Error).message),
   );
   assert.equal(s.server.calls(/\/cancel\/$/, "POST").length, 1);
 });
