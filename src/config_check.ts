@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { LocalRuntime } from "../runtimes/local/mod.ts";
+import { dbtCorePython } from "./paths.ts";
 import { configFile, type PlatformConfig } from "./config.ts";
 import { configError, FloeDbtError } from "./errors.ts";
 import { resolveSecret, secretEnvName } from "./secrets.ts";
@@ -111,8 +111,7 @@ function pipSpec(spec: string): string {
 
 /** The Python the local runtime would use, or undefined when none is found. */
 export function localPython(config: PlatformConfig): string | undefined {
-  return new LocalRuntime(config.plugins.dbt_runtime_config.local ?? {})
-    .python();
+  return dbtCorePython(config.plugins.dbt_runtime_config.local?.python);
 }
 
 /**

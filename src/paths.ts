@@ -36,6 +36,17 @@ export function venvCandidates(venv: string, exe: string): string[] {
   return agentHomes().map((h) => join(h, ".venv", venv, "bin", exe));
 }
 
+/**
+ * The dbt-core Python: the configured one (`dbt_runtime_config.local.python`),
+ * else `FLOE_DBT_PYTHON`, else `.venv/dbt-core/bin/python` beside the agent.
+ */
+export function dbtCorePython(configured?: string): string | undefined {
+  if (configured) return configured;
+  const env = Deno.env.get("FLOE_DBT_PYTHON");
+  if (env) return env;
+  return firstExisting(venvCandidates("dbt-core", "python"));
+}
+
 /** The agent's cache directory (worker script, cloud artifacts by default). */
 export function cacheDir(): string {
   const env = Deno.env.get("FLOE_DBT_CACHE_DIR");

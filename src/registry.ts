@@ -11,7 +11,7 @@ import { configFile, type PlatformConfig, type RuntimeName } from "./config.ts";
 import { configError } from "./errors.ts";
 import { lineageRuntime } from "./lineage/mod.ts";
 import type { DbtRuntime } from "./runtime.ts";
-import { stateRuntime } from "./state_runtime.ts";
+import { type CloudStateSource, stateRuntime } from "./state_runtime.ts";
 import { tracedRuntime } from "./telemetry/mod.ts";
 
 /** Every runtime name, in display order. */
@@ -29,15 +29,34 @@ export function createRuntime(
   name: RuntimeName,
   config: PlatformConfig,
 ): DbtRuntime {
-  return tracedRuntime(
-    lineageRuntime(
-      stateRuntime(
-        baseRuntime(name, config),
-        config.plugins.dbt_runtime_config.cloud,
-      ),
-      config.plugins.lineage,
-    ),
+  const base = baseRuntime(name, config);
+  // dbt Cloud keeps its own state: only runtimes that run dbt here keep it.
+  const stated = name === "cloud" ? base : stateRuntime(
+    base,
+    cloudStateSource(config.plugins.dbt_runtime_config.cloud),
   );
+  return tracedRuntime(lineageRuntime(stated, config.plugins.lineage));
+}
+
+/**
+ * `--state-from cloud`'s source: the dbt Cloud job's newest manifest through
+ * a cloud runtime built on first use; none without a dbt Cloud section.
+ */
+export function cloudStateSource(
+  cloud: PlatformConfig["plugins"]["dbt_runtime_config"]["cloud"],
+): CloudStateSource | undefined {
+  if (!cloud?.base_url) return undefined;
+  const base_url = cloud.base_url;
+  let rt: CloudRuntime | undefined;
+  return {
+    async newestManifest(project, options) {
+      rt ??= new CloudRuntime({ ...cloud, base_url });
+      return await rt.newestArtifact(project, "manifest.json", options);
+    },
+    async close() {
+      await rt?.close();
+    },
+  };
 }
 
 function baseRuntime(name: RuntimeName, config: PlatformConfig): DbtRuntime {

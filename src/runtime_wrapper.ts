@@ -1,6 +1,8 @@
 /**
  * A runtime that hands every operation to an inner runtime: the base of the
- * decorators (traces, lineage), which override only what they observe.
+ * decorators (traces, lineage, state), which override only what they
+ * observe. `runModels` and `testModels` go through this wrapper's own
+ * `execute`, so a decorator of dbt commands overrides `execute` alone.
  *
  * @module
  */
@@ -40,14 +42,14 @@ export class RuntimeWrapper implements DbtRuntime {
     selection?: Selection,
     options?: CallOptions,
   ): Promise<RunResult> {
-    return this.inner.runModels(project, selection, options);
+    return this.execute("run", project, selection, options);
   }
   testModels(
     project: ProjectRef,
     selection?: Pick<Selection, "select" | "exclude">,
     options?: CallOptions,
   ): Promise<RunResult> {
-    return this.inner.testModels(project, selection, options);
+    return this.execute("test", project, selection, options);
   }
   execute(
     command: DbtCommand,

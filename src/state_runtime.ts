@@ -8,8 +8,6 @@
  *
  * @module
  */
-import { CloudRuntime } from "../runtimes/cloud/mod.ts";
-import type { CloudConfig } from "./config.ts";
 import { configError, ERROR_CODES, FloeDbtError } from "./errors.ts";
 import { type ResolvedProject, resolveProject } from "./project.ts";
 import type {
@@ -38,10 +36,25 @@ const KEEPS: ReadonlySet<string> = new Set(["run", "build", "compile"]);
 /** How many changed node names progress and the summary show. */
 export const CHANGED_NAMES_SHOWN = 10;
 
-/** The manifest.yaml dbt Cloud section (base_url may be missing there). */
-export type CloudSection = Omit<CloudConfig, "base_url"> & {
-  base_url?: string | undefined;
-};
+/** The dbt Cloud job's newest successful manifest, with its run and job. */
+export interface CloudManifest {
+  data: Record<string, unknown>;
+  run_id: string;
+  job_id: string;
+}
+
+/**
+ * Where `--state-from cloud` reads the dbt Cloud job's newest manifest: the
+ * registry builds it from the platform config (the state wrapper knows no
+ * runtime); `undefined` when manifest.yaml has no dbt Cloud section.
+ */
+export interface CloudStateSource {
+  newestManifest(
+    project: ProjectRef,
+    options: CallOptions,
+  ): Promise<CloudManifest>;
+  close(): Promise<void>;
+}
 
 /** `metadata.state` of a run result. */
 export interface StateUsed {
@@ -103,28 +116,11 @@ async function executedIds(path: string, root: string): Promise<string[]> {
 }
 
 class StateRuntime extends RuntimeWrapper {
-  readonly #cloudConfig: CloudSection | undefined;
-  #cloud: CloudRuntime | undefined;
+  readonly #cloud: CloudStateSource | undefined;
 
-  constructor(inner: DbtRuntime, cloudConfig: CloudSection | undefined) {
+  constructor(inner: DbtRuntime, cloud: CloudStateSource | undefined) {
     super(inner);
-    this.#cloudConfig = cloudConfig;
-  }
-
-  override runModels(
-    project: ProjectRef,
-    selection?: Selection,
-    options?: CallOptions,
-  ): Promise<RunResult> {
-    return this.execute("run", project, selection, options);
-  }
-
-  override testModels(
-    project: ProjectRef,
-    selection?: Pick<Selection, "select" | "exclude">,
-    options?: CallOptions,
-  ): Promise<RunResult> {
-    return this.execute("test", project, selection, options);
+    this.#cloud = cloud;
   }
 
   override async compileProject(
@@ -132,9 +128,7 @@ class StateRuntime extends RuntimeWrapper {
     options: CallOptions = {},
   ): Promise<string> {
     const path = await this.inner.compileProject(ref, options);
-    if (this.inner.name !== "cloud") {
-      await this.#keep("compile", resolveProject(ref), path, {}, options);
-    }
+    await this.#keep("compile", resolveProject(ref), path, {}, options);
     return path;
   }
 
@@ -146,20 +140,6 @@ class StateRuntime extends RuntimeWrapper {
   ): Promise<RunResult> {
     const { changed, stateFrom, ...rest } = selection;
     const wanted = Boolean(changed || rest.state || stateFrom);
-    if (wanted && this.inner.name === "cloud") {
-      throw new FloeDbtError(
-        ERROR_CODES.usage,
-        "The cloud runtime cannot take --changed, --state or --state-from: dbt Cloud runs the job remotely against its own state",
-        {
-          hint:
-            "use the local or fusion runtime (--runtime local) with --state-from cloud to build your changes against the job's state",
-        },
-      );
-    }
-    // dbt Cloud keeps its own state, and its project folder needs no profiles.
-    if (this.inner.name === "cloud") {
-      return await this.inner.execute(command, ref, rest, options);
-    }
     const project = resolveProject(ref);
     let used: StateUsed | undefined;
     const sel: Selection = { ...rest };
@@ -216,7 +196,7 @@ class StateRuntime extends RuntimeWrapper {
           "no kept state yet: ran everything selected";
       }
     }
-    if (result.success && KEEPS.has(command) && this.inner.name !== "cloud") {
+    if (result.success && KEEPS.has(command)) {
       await this.#keep(
         command,
         project,
@@ -262,21 +242,16 @@ class StateRuntime extends RuntimeWrapper {
     project: ResolvedProject,
     options: CallOptions,
   ): Promise<FoundState> {
-    if (!this.#cloudConfig?.base_url) {
+    if (!this.#cloud) {
       throw configError(
         "--state-from cloud needs plugins.dbt_runtime_config.cloud (account_id, api_token_ref, base_url, job_ids.run) in manifest.yaml",
         "add the dbt Cloud section so floe-dbt can read the job's newest successful manifest",
         { key: "plugins.dbt_runtime_config.cloud" },
       );
     }
-    this.#cloud ??= new CloudRuntime({
-      ...this.#cloudConfig,
-      base_url: this.#cloudConfig.base_url,
-    });
     // The local profiles dir is not the cloud's concern: read without it.
-    const got = await this.#cloud.newestArtifact(
+    const got = await this.#cloud.newestManifest(
       { projectDir: project.projectDir, profilesDir: project.profilesDir },
-      "manifest.json",
       { signal: options.signal, noCache: options.noCache },
     );
     const dir = cloudStateDir(project.projectDir, targetName(project));
@@ -336,12 +311,13 @@ class StateRuntime extends RuntimeWrapper {
 }
 
 /**
- * Wrap a runtime so it keeps state and runs `--changed` / `--state` /
- * `--state-from cloud` (the cloud runtime refuses those with E010).
+ * Wrap a runtime that runs dbt here so it keeps state and runs `--changed` /
+ * `--state` / `--state-from cloud` (the registry does not wrap the cloud
+ * runtime, which refuses those itself with E010).
  */
 export function stateRuntime(
   rt: DbtRuntime,
-  cloudConfig?: CloudSection | undefined,
+  cloud?: CloudStateSource | undefined,
 ): DbtRuntime {
-  return new StateRuntime(rt, cloudConfig);
+  return new StateRuntime(rt, cloud);
 }

@@ -14,6 +14,7 @@ import { copyExample, ROOT, runAgent, writeFile } from "./_helpers.ts";
 import { cloudSetup } from "./cloud/setup.ts";
 import { generateProject } from "../scripts/synthetic.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
+import { cloudStateSource } from "../src/registry.ts";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
 import { CloudConfigSchema } from "../src/config.ts";
 import { FloeDbtError } from "../src/errors.ts";
@@ -225,7 +226,7 @@ Deno.test("a job request's changed, state and state_from reach the runtime with 
 
 Deno.test("the cloud runtime refuses --changed with E010 naming cloud", async () => {
   await using s = await cloudSetup();
-  const rt = stateRuntime(s.runtime);
+  const rt: DbtRuntime = s.runtime;
   await assert.rejects(
     () => rt.execute("run", s.project, { changed: true }),
     (e) =>
@@ -417,7 +418,7 @@ Deno.test("--state-from cloud takes the dbt Cloud job's newest manifest once, th
     base_url: s.server.url,
     job_ids: { run: 101 },
   });
-  const rt = stateRuntime(new LocalRuntime(), cloud);
+  const rt = stateRuntime(new LocalRuntime(), cloudStateSource(cloud));
   try {
     assert.ok((await rt.execute("build", ref)).success);
     await writeFile(

@@ -1,7 +1,8 @@
 /**
- * dbt Cloud Admin API v2 client: trigger and retry (adopting the run after an
- * ambiguous failure instead of starting a second one), poll with exponential
- * backoff, cancel, list runs and raw artifacts. Every JSON answer is validated.
+ * dbt Cloud Admin API v2 client, HTTP only: the account's endpoints (runs,
+ * a run, cancel, artifacts) and their answers, every JSON answer validated.
+ * Starting runs exactly once is adoption.ts; waiting for one, polling.ts;
+ * which URLs are allowed, url_policy.ts.
  *
  * @module
  */
@@ -10,55 +11,11 @@ import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { type Clock, Http, type HttpAnswer, type Logger } from "./http.ts";
 import {
   describeIssue,
-  isTerminal,
   type Run,
   RunEnvelopeSchema,
   RunListEnvelopeSchema,
 } from "./schemas.ts";
-
-/** Hosts dbt retires on 2026-11-01 (use the account's access URL instead). */
-export const LEGACY_HOSTS = ["cloud.getdbt.com", "emea.dbt.com", "au.dbt.com"];
-
-/** The account's access URL without `/api/v2` or a trailing slash. */
-export function accessUrl(baseUrl: string): string {
-  return baseUrl.replace(/\/+$/, "").replace(/\/api\/v2$/, "");
-}
-
-/** Is `host` (a URL's hostname) a loopback name or address? */
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h.endsWith(".localhost") || h === "::1" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
-
-/**
- * Refuse a dbt Cloud URL that is not https (loopback http is allowed, for
- * tests and local proxies): the API token must never travel in clear text.
- */
-export function checkHttps(url: string, key: string): void {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new FloeDbtError(
-      ERROR_CODES.configuration,
-      `${key} is not a URL: ${JSON.stringify(url)}`,
-      { hint: `set ${key} to the account's https access URL` },
-    );
-  }
-  if (u.protocol === "https:") return;
-  if (u.protocol === "http:" && isLoopback(u.hostname)) return;
-  throw new FloeDbtError(
-    ERROR_CODES.configuration,
-    `${key} must use https (http only for loopback addresses): ${
-      JSON.stringify(url)
-    }`,
-    {
-      hint:
-        `set ${key} to an https:// URL, e.g. https://ACCOUNT_PREFIX.us1.dbt.com; the API token is sent with every request`,
-    },
-  );
-}
+import { accessUrl, checkHttps } from "./url_policy.ts";
 
 /** Settings of the client. */
 export interface ClientOptions {
@@ -84,39 +41,23 @@ export interface TriggerBody {
   threads_override?: number;
 }
 
-/** Runs per page when searching runs (the API's maximum). */
-const PAGE = 100;
-/** Pages searched for a trigger's run before giving up. */
-const MAX_PAGES = 50;
-
-/** Polling settings. */
-export interface PollOptions {
-  minIntervalMs: number;
-  maxIntervalMs: number;
-  timeoutMs: number;
-  signal?: AbortSignal | undefined;
-  /**
-   * Aborted (and part of `signal`): stop waiting and leave the run going,
-   * never cancelling it (the agent is shutting down and reattaches later).
-   */
-  detach?: AbortSignal | undefined;
-  onRun?: (run: Run) => void;
-}
-
 /** Admin API v2 client for one account. */
 export class AdminClient {
   readonly http: Http;
+  readonly clock: Clock;
+  readonly logger: Logger;
   readonly #root: string;
-  readonly #o: ClientOptions;
 
   constructor(o: ClientOptions) {
     checkHttps(o.baseUrl, "base_url");
-    this.#o = o;
+    this.clock = o.clock;
+    this.logger = o.logger;
     this.#root = `${accessUrl(o.baseUrl)}/api/v2/accounts/${o.accountId}`;
     this.http = new Http({ ...o });
   }
 
-  #url(path: string, query: Record<string, string> = {}): string {
+  /** The URL of an account endpoint, e.g. `runs/42/`, with its query. */
+  url(path: string, query: Record<string, string> = {}): string {
     const u = new URL(`${this.#root}/${path}`);
     for (const [k, v] of Object.entries(query)) u.searchParams.set(k, v);
     return u.toString();
@@ -158,184 +99,19 @@ export class AdminClient {
     return parsed.data;
   }
 
-  /**
-   * Trigger a job run; `cause` must carry a unique nonce (see steps.ts
-   * causeFor). An abort while the POST is in flight cancels the run it may
-   * have made, unless `detach` is aborted (the caller finds it by its cause
-   * after a restart).
-   */
-  async trigger(
-    jobId: string,
-    body: TriggerBody,
-    signal?: AbortSignal,
-    detach?: AbortSignal,
-  ): Promise<{ run: Run; adopted: boolean }> {
-    const since = this.#o.clock.now();
-    let adopted = false;
-    let a: HttpAnswer;
-    try {
-      a = await this.http.send({
-        method: "POST",
-        url: this.#url(`jobs/${jobId}/run/`),
-        body,
-        signal,
-        onAmbiguous: async () => {
-          const found = await this.findTriggered(
-            jobId,
-            body.cause,
-            since,
-            signal,
-          );
-          if (!found) return undefined;
-          adopted = true;
-          this.#o.logger(
-            "warn",
-            `adopted dbt Cloud run ${found.id} after an ambiguous trigger failure`,
-          );
-          return found.answer;
-        },
-      });
-    } catch (e) {
-      // Cancelled while the POST was in flight: the run may exist anyway.
-      // Find it by its cause tag and cancel it, so nothing keeps running
-      // unseen (best effort, without the aborted signal).
-      if (signal?.aborted && !detach?.aborted) {
-        await this.#cancelStray(() =>
-          this.findTriggered(jobId, body.cause, since)
-        );
-      }
-      throw e;
-    }
-    const run =
-      this.#parse(a, RunEnvelopeSchema, `POST jobs/${jobId}/run/`).data;
-    return { run, adopted };
+  /** A run answer's run (a trigger's, a retry's, a cancel's). */
+  parseRun(a: HttpAnswer, what: string): Run {
+    return this.#parse(a, RunEnvelopeSchema, what).data;
   }
 
-  /**
-   * Retry a failed run (POST .../runs/{id}/retry/, no body): dbt Cloud
-   * enqueues a new run of the job that re-runs what failed or was skipped.
-   * The retry's run is found only when it says so (see {@link isRetryOf}),
-   * never by position: after an ambiguous failure it is adopted instead of
-   * asking twice (also when the resent POST is refused because the first
-   * one had made the run), and an abort while the POST is in flight cancels
-   * it unless `detach` is aborted. A run someone else started meanwhile (a
-   * schedule, CI) is never adopted or cancelled.
-   */
-  async retry(
-    jobId: string,
-    runId: string,
-    signal?: AbortSignal,
-    detach?: AbortSignal,
-  ): Promise<{ run: Run; adopted: boolean }> {
-    const path = `runs/${runId}/retry/`;
-    const find = async (s?: AbortSignal) => {
-      const run = await this.retryRunOf(jobId, runId, s);
-      return run ? { id: run.id, run } : undefined;
-    };
-    const adopt = (found: { id: string }) => {
-      this.#o.logger(
-        "warn",
-        `adopted dbt Cloud run ${found.id} after an ambiguous retry failure`,
-      );
-    };
-    let adopted = false;
-    let ambiguous = false;
-    let a: HttpAnswer;
-    try {
-      a = await this.http.send({
-        method: "POST",
-        url: this.#url(path),
-        signal,
-        onAmbiguous: async () => {
-          ambiguous = true;
-          const found = await find(signal);
-          if (!found) return undefined;
-          adopted = true;
-          adopt(found);
-          return adoptedAnswer(found.run);
-        },
-      });
-    } catch (e) {
-      if (signal?.aborted && !detach?.aborted) {
-        await this.#cancelStray(() => find());
-      } else if (
-        ambiguous && e instanceof FloeDbtError &&
-        e.details.http_status === 400
-      ) {
-        // The resent POST was refused: the first one may have made the run
-        // after all (it is then the job's newest, so no other can be retried).
-        const found = await find(signal).catch(() => undefined);
-        if (found) {
-          adopt(found);
-          return { run: found.run, adopted: true };
-        }
-      }
-      throw e;
-    }
-    return {
-      run: this.#parse(a, RunEnvelopeSchema, `POST ${path}`).data,
-      adopted,
-    };
-  }
-
-  async #cancelStray(
-    find: () => Promise<{ id: string } | undefined>,
-  ): Promise<void> {
-    try {
-      const found = await find();
-      if (!found) return;
-      await this.cancel(found.id);
-      this.#o.logger(
-        "warn",
-        `cancelled dbt Cloud run ${found.id}, triggered while the call was being cancelled`,
-      );
-    } catch (e) {
-      this.#o.logger(
-        "warn",
-        `could not check for a run triggered during cancellation: ${
-          e instanceof Error ? e.message : String(e)
-        }`,
-      );
-    }
-  }
-
-  /**
-   * The run of `jobId` whose cause matches, created since `sinceMs` (with
-   * 5 minutes of clock skew): runs newest-created first, page by page, back
-   * to that time, so a busy job's trigger is found beyond the first page.
-   */
-  async findTriggered(
-    jobId: string,
-    cause: string,
-    sinceMs: number,
-    signal?: AbortSignal,
-  ): Promise<{ id: string; answer: HttpAnswer } | undefined> {
-    const oldest = sinceMs - 5 * 60_000;
-    let run: Run | undefined;
-    for (let page = 0; page < MAX_PAGES && !run; page++) {
-      const runs = await this.#runs({
-        job_definition_id: jobId,
-        include_related: "trigger",
-        order_by: "-created_at",
-        limit: String(PAGE),
-        offset: String(page * PAGE),
-      }, signal);
-      run = runs.find((r) => r.trigger?.cause === cause);
-      const last = runs.at(-1)?.created_at;
-      const older = last !== undefined && parseDbtTime(last) < oldest;
-      if (runs.length < PAGE || older) break;
-    }
-    if (!run) return undefined;
-    return { id: run.id, answer: adoptedAnswer(run) };
-  }
-
-  async #runs(
+  /** One page of the account's runs (GET .../runs/ with this query). */
+  async runs(
     query: Record<string, string>,
     signal?: AbortSignal,
   ): Promise<Run[]> {
     const a = await this.http.send({
       method: "GET",
-      url: this.#url("runs/", query),
+      url: this.url("runs/", query),
       signal,
     });
     return this.#parse(a, RunListEnvelopeSchema, "GET runs/").data;
@@ -347,7 +123,7 @@ export class AdminClient {
     limit = 20,
     signal?: AbortSignal,
   ): Promise<Run[]> {
-    return await this.#runs({
+    return await this.runs({
       job_definition_id: jobId,
       order_by: "-id",
       limit: String(limit),
@@ -362,32 +138,12 @@ export class AdminClient {
     return (await this.listRuns(jobId, 1, signal))[0];
   }
 
-  /**
-   * The run that retries run `runId`: among the job's runs created after it
-   * (`id__gt`, oldest first, with their triggers), the first one that says it
-   * is a retry of it; undefined when none does.
-   */
-  async retryRunOf(
-    jobId: string,
-    runId: string,
-    signal?: AbortSignal,
-  ): Promise<Run | undefined> {
-    const runs = await this.#runs({
-      job_definition_id: jobId,
-      id__gt: runId,
-      order_by: "id",
-      limit: String(RETRY_SEARCH_LIMIT),
-      include_related: "trigger",
-    }, signal);
-    return runs.find((r) => isRetryOf(r, runId));
-  }
-
   /** The job's newest successful run (one list call), or undefined. */
   async latestSuccess(
     jobId: string,
     signal?: AbortSignal,
   ): Promise<Run | undefined> {
-    const runs = await this.#runs({
+    const runs = await this.runs({
       job_definition_id: jobId,
       status: "10",
       order_by: "-id",
@@ -404,7 +160,7 @@ export class AdminClient {
   ): Promise<Run> {
     const a = await this.http.send({
       method: "GET",
-      url: this.#url(`runs/${runId}/`, { include_related: "run_steps,job" }),
+      url: this.url(`runs/${runId}/`, { include_related: "run_steps,job" }),
       signal,
       until,
     });
@@ -415,7 +171,7 @@ export class AdminClient {
   async cancel(runId: string): Promise<Run> {
     const a = await this.http.send({
       method: "POST",
-      url: this.#url(`runs/${runId}/cancel/`),
+      url: this.url(`runs/${runId}/cancel/`),
     });
     return this.#parse(a, RunEnvelopeSchema, `POST runs/${runId}/cancel/`).data;
   }
@@ -444,118 +200,10 @@ export class AdminClient {
   ): Promise<string | undefined> {
     const a = await this.http.send({
       method: "GET",
-      url: this.#url(path),
+      url: this.url(path),
       signal,
       accept: [404],
     });
     return a.status === 404 ? undefined : a.text;
   }
-
-  /** Poll until the run finishes; on timeout or abort cancel it and throw E007/E008. */
-  async waitForRun(runId: string, p: PollOptions): Promise<Run> {
-    const clock = this.#o.clock;
-    const deadline = clock.now() + p.timeoutMs;
-    let interval = p.minIntervalMs;
-    while (true) {
-      let run: Run;
-      try {
-        // Outages (network errors, 5xx, 429) are waited out until the deadline.
-        run = await this.getRun(runId, p.signal, deadline);
-      } catch (e) {
-        if (p.detach?.aborted) throw p.detach.reason;
-        if (e instanceof FloeDbtError && e.code === ERROR_CODES.cancelled) {
-          throw await this.#cancelled(runId, e);
-        }
-        if (e instanceof FloeDbtError && e.code === ERROR_CODES.timeout) {
-          const note = await this.#tryCancel(runId);
-          throw new FloeDbtError(e.code, `${e.message}; ${note}`, {
-            hint: e.hint ?? "",
-            cause: e,
-          });
-        }
-        throw e;
-      }
-      p.onRun?.(run);
-      if (isTerminal(run)) return run;
-      const left = deadline - clock.now();
-      if (left <= 0) {
-        const note = await this.#tryCancel(runId);
-        throw new FloeDbtError(
-          ERROR_CODES.timeout,
-          `dbt Cloud run ${runId} did not finish within timeout_seconds (${
-            p.timeoutMs / 1000
-          } s); ${note}`,
-          {
-            hint:
-              "raise timeout_seconds (the job's, or dbt_runtime_config.cloud.timeout_seconds) or look at the run in dbt Cloud",
-          },
-        );
-      }
-      try {
-        await clock.sleep(Math.min(interval, left), p.signal);
-      } catch (e) {
-        if (p.detach?.aborted) throw p.detach.reason;
-        throw await this.#cancelled(runId, e);
-      }
-      interval = Math.min(interval * 2, p.maxIntervalMs);
-    }
-  }
-
-  async #cancelled(runId: string, cause: unknown): Promise<FloeDbtError> {
-    const note = await this.#tryCancel(runId);
-    return new FloeDbtError(
-      ERROR_CODES.cancelled,
-      `Cancelled while waiting for dbt Cloud run ${runId}; ${note}`,
-      { hint: "the caller cancelled the operation", cause },
-    );
-  }
-
-  async #tryCancel(runId: string): Promise<string> {
-    try {
-      const r = await this.cancel(runId);
-      return `the remote run was cancelled (status ${
-        r.status_humanized ?? r.status
-      })`;
-    } catch (e) {
-      return `cancelling the remote run failed (${
-        (e as Error).message
-      }): cancel it in dbt Cloud`;
-    }
-  }
-}
-
-/** Runs after a failed one searched for its retry. */
-const RETRY_SEARCH_LIMIT = 20;
-
-/**
- * Whether `run` is dbt Cloud's retry of run `runId`: its `retrying_run_id`
- * names it, or (where dbt Cloud leaves that out) its trigger's
- * `cause_category` is `rerun`.
- */
-export function isRetryOf(run: Run, runId: string): boolean {
-  if (run.retrying_run_id != null) return run.retrying_run_id === runId;
-  return run.trigger?.cause_category === "rerun";
-}
-
-/** A run found by a search, as the answer of the request it stands for. */
-function adoptedAnswer(run: Run): HttpAnswer {
-  const text = JSON.stringify({
-    status: {
-      code: 200,
-      is_success: true,
-      user_message: "Adopted",
-      developer_message: "",
-    },
-    data: run,
-  });
-  return { status: 200, text, headers: new Headers() };
-}
-
-/** Parse dbt Cloud's `2021-11-26 16:48:41.431645+00:00` (ms since epoch; NaN if bad). */
-export function parseDbtTime(text: string): number {
-  const m = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$/
-    .exec(text.trim());
-  if (!m) return Number.NaN;
-  const frac = m[3] ? m[3].slice(0, 4) : "";
-  return Date.parse(`${m[1]}T${m[2]}${frac}${m[4] ?? "Z"}`);
 }

@@ -18,6 +18,7 @@ import type {
 } from "../../src/schemas.ts";
 import type { ArtifactCache } from "./cache.ts";
 import type { AdminClient } from "./client.ts";
+import { waitForRun } from "./polling.ts";
 import { logEvent, nodeEvents } from "./events.ts";
 import type { Clock } from "./http.ts";
 import type { Run } from "./schemas.ts";
@@ -69,7 +70,7 @@ export async function followRun(
   const signal = waitSignal(options);
   await options.onRemoteRun?.(String(first.id));
   let seen = first.status;
-  const run = await api.waitForRun(first.id, {
+  const run = await waitForRun(api, first.id, {
     minIntervalMs: config.poll_interval_seconds * 1000,
     maxIntervalMs: config.max_poll_interval_seconds * 1000,
     // A call's own deadline (a job's timeout_seconds) wins over the config's.

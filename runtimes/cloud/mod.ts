@@ -29,13 +29,9 @@ import type {
   ProgressEvent,
   RunResult,
 } from "../../src/schemas.ts";
-import {
-  accessUrl,
-  AdminClient,
-  checkHttps,
-  LEGACY_HOSTS,
-  type TriggerBody,
-} from "./client.ts";
+import { triggerOrAdopt } from "./adoption.ts";
+import { AdminClient } from "./client.ts";
+import { accessUrl, checkHttps, LEGACY_HOSTS } from "./url_policy.ts";
 import { ArtifactCache, cacheDirFor, cacheDisabledByEnv } from "./cache.ts";
 import { appliedModels, discoveryUrlFor } from "./discovery.ts";
 import { logEvent } from "./events.ts";
@@ -43,7 +39,7 @@ import { type FollowContext, followRun, waitSignal } from "./follow.ts";
 import { cachedArtifact, runMetadata } from "./store.ts";
 import { type Clock, type Logger, realClock } from "./http.ts";
 import { refuseRetryOptions, retryLastRun } from "./retry.ts";
-import type { AppliedModel, Run } from "./schemas.ts";
+import type { AppliedModel } from "./schemas.ts";
 import { causeFor, dbtStep, needsOverride } from "./steps.ts";
 
 export { ArtifactCache, cacheDirFor } from "./cache.ts";
@@ -127,6 +123,7 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
     selection: Selection = {},
     options: CallOptions = {},
   ): Promise<RunResult> {
+    refuseStateOptions(selection);
     const started = this.#clock.now();
     const emit = options.onEvent ?? (() => {});
     refuseProfilesDir(ref);
@@ -183,7 +180,7 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
         run: await api.getRun(options.resumeRunId, signal),
         adopted: true,
       }
-      : await this.#trigger(
+      : await triggerOrAdopt(
         api,
         jobId,
         {
@@ -197,6 +194,7 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
         nonce,
         options,
         signal,
+        this.#logger,
       );
     const followed = await followRun(
       this.#follow(api, ref, options, emit, started),
@@ -236,39 +234,6 @@ export class CloudRuntime extends RuntimeBase implements DbtRuntime {
       started,
       stored: (runId, jobId) => (this.#last = { runId, jobId }),
     };
-  }
-
-  /**
-   * Trigger the run, its nonce journaled first (`onTrigger`); after a crash
-   * mid-trigger (`resumeTrigger`) the run that trigger made is adopted, and
-   * only when there is none is it sent (again with that nonce).
-   */
-  async #trigger(
-    api: AdminClient,
-    jobId: string,
-    body: TriggerBody,
-    nonce: string,
-    options: CallOptions,
-    signal: AbortSignal | undefined,
-  ): Promise<{ run: Run; adopted: boolean }> {
-    const resume = options.resumeTrigger;
-    if (resume) {
-      const found = await api.findTriggered(
-        jobId,
-        body.cause,
-        resume.sinceMs,
-        signal,
-      );
-      if (found) {
-        this.#logger(
-          "info",
-          `adopted dbt Cloud run ${found.id}, triggered before the agent restarted`,
-        );
-        return { run: await api.getRun(found.id, signal), adopted: true };
-      }
-    }
-    await options.onTrigger?.(nonce);
-    return await api.trigger(jobId, body, signal, options.detach);
   }
 
   async compileProject(
@@ -474,5 +439,19 @@ function ownJobOf(
       return jobIds[command];
     default:
       return undefined;
+  }
+}
+
+/** dbt Cloud runs the job against its own state: no --changed/--state here. */
+function refuseStateOptions(selection: Selection): void {
+  if (selection.changed || selection.state || selection.stateFrom) {
+    throw new FloeDbtError(
+      ERROR_CODES.usage,
+      "The cloud runtime cannot take --changed, --state or --state-from: dbt Cloud runs the job remotely against its own state",
+      {
+        hint:
+          "use the local or fusion runtime (--runtime local) with --state-from cloud to build your changes against the job's state",
+      },
+    );
   }
 }

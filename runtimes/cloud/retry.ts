@@ -17,6 +17,7 @@ import { checkOptions } from "../../src/dbt_options.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import type { CallOptions, ProjectRef, Selection } from "../../src/runtime.ts";
 import type { RunResult } from "../../src/schemas.ts";
+import { retryRun, retryRunOf } from "./adoption.ts";
 import type { AdminClient } from "./client.ts";
 import { logEvent } from "./events.ts";
 import {
@@ -152,7 +153,7 @@ export async function retryLastRun(
   if (resumed) {
     const jobId = resumed[1]!;
     const failedId = resumed[2]!;
-    const after = await api.retryRunOf(jobId, failedId, signal);
+    const after = await retryRunOf(api, jobId, failedId, signal);
     if (after) {
       ctx.logger(
         "info",
@@ -237,7 +238,8 @@ async function sendRetry(
   await options.onTrigger?.(`retry-${jobId}-${failedId}`);
   let sent: { run: Run; adopted: boolean };
   try {
-    sent = await ctx.api.retry(
+    sent = await retryRun(
+      ctx.api,
       jobId,
       failedId,
       waitSignal(options),

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { deadlineError } from "../../src/deadline.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import type { DbtEvent } from "../../src/dbt_events.ts";
 import type { ResolvedProject } from "../../src/project.ts";
@@ -70,14 +71,11 @@ export async function callFusion(s: CallSpec): Promise<FusionProcessResult> {
       : s.timeoutSeconds * 1000,
   });
   if (res.timedOut) {
-    throw new FloeDbtError(
-      ERROR_CODES.timeout,
-      `dbt Fusion ${s.command} on '${s.project.projectDir}' did not finish within its deadline of ${s.timeoutSeconds} s; its process group was stopped`,
-      {
-        hint:
-          "look for what it waits on (a database lock, a slow query), or raise timeout_seconds (the job's, or dbt_runtime_config.fusion.timeout_seconds)",
-        details: { timeout_seconds: s.timeoutSeconds },
-      },
+    throw deadlineError(
+      `dbt Fusion ${s.command} on '${s.project.projectDir}'`,
+      s.timeoutSeconds,
+      "its process group was stopped",
+      "look for what it waits on (a database lock, a slow query), or raise timeout_seconds (the job's, or dbt_runtime_config.fusion.timeout_seconds)",
     );
   }
   if (res.cancelled) {

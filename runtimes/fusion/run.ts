@@ -5,10 +5,9 @@
  *
  * @module
  */
-import { childEnv } from "../../src/child_env.ts";
 import type { DbtEvent } from "../../src/dbt_events.ts";
 import { stripAnsi } from "../../src/dbt_events.ts";
-import { countSpawn, guardedCommand, killGroup } from "../../src/spawn.ts";
+import { runGroup } from "../../src/run_group.ts";
 
 /**
  * Variables set on every Fusion call: no usage statistics, no version check,
@@ -72,105 +71,55 @@ export interface FusionProcessOptions {
   timeoutMs?: number | undefined;
 }
 
-const signalGroup = killGroup;
-
 /**
  * Run Fusion to completion (or cancellation, or its deadline) and report
- * what it said. Fusion runs under the watchdog of src/spawn.ts: its process
- * group dies with the agent.
+ * what it said. Fusion runs as a process group under the agent's watchdog
+ * (src/run_group.ts): the group dies with the agent.
  */
 export async function runFusionProcess(
   o: FusionProcessOptions,
 ): Promise<FusionProcessResult> {
-  o.signal?.throwIfAborted();
-  const guarded = guardedCommand(o.binary, o.args);
-  const child = new Deno.Command(guarded.cmd, {
-    args: guarded.args,
-    cwd: o.cwd,
-    clearEnv: true,
-    env: childEnv(FUSION_ENV),
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    detached: true,
-  }).spawn();
-  countSpawn();
-  // Held open while Fusion runs: its EOF is the watchdog's signal.
-  const lifeline = child.stdin.getWriter();
-  let cancelled = false;
-  let timedOut = false;
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
-  const stop = () => {
-    signalGroup(child.pid, "SIGTERM");
-    killTimer ??= setTimeout(
-      () => signalGroup(child.pid, "SIGKILL"),
-      o.killGraceMs,
-    );
-  };
-  const onAbort = () => {
-    cancelled = true;
-    stop();
-  };
-  o.signal?.addEventListener("abort", onAbort, { once: true });
-  const deadline = o.timeoutMs === undefined ? undefined : setTimeout(() => {
-    timedOut = true;
-    stop();
-  }, o.timeoutMs);
   const errors: FusionError[] = [];
   const otherLines: string[] = [];
-  const stderrText = new Response(child.stderr).text();
-  try {
-    let buffer = "";
-    const handle = (line: string) => {
-      if (!line.trim()) return;
-      let parsed: { info?: Record<string, unknown>; data?: unknown };
-      try {
-        parsed = JSON.parse(line);
-      } catch {
-        otherLines.push(line);
-        return;
-      }
-      if (!parsed || typeof parsed !== "object" || !parsed.info) {
-        otherLines.push(line);
-        return;
-      }
-      const info = parsed.info;
-      const ev: DbtEvent = {
-        name: String(info.name ?? ""),
-        level: String(info.level ?? ""),
-        msg: String(info.msg ?? ""),
-        data: (parsed.data ?? {}) as Record<string, unknown>,
-      };
-      if (ev.level === "error" && ev.msg) errors.push(parseFusionError(ev.msg));
-      o.onEvent?.(ev);
-    };
-    for await (
-      const chunk of child.stdout.pipeThrough(new TextDecoderStream())
-    ) {
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        handle(buffer.slice(0, nl));
-        buffer = buffer.slice(nl + 1);
-      }
+  const handle = (line: string) => {
+    if (!line.trim()) return;
+    let parsed: { info?: Record<string, unknown>; data?: unknown };
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      otherLines.push(line);
+      return;
     }
-    handle(buffer);
-    const status = await child.status;
-    return {
-      code: status.signal ? -1 : status.code,
-      errors,
-      otherLines,
-      stderr: await stderrText,
-      cancelled: cancelled && !timedOut,
-      timedOut,
+    if (!parsed || typeof parsed !== "object" || !parsed.info) {
+      otherLines.push(line);
+      return;
+    }
+    const info = parsed.info;
+    const ev: DbtEvent = {
+      name: String(info.name ?? ""),
+      level: String(info.level ?? ""),
+      msg: String(info.msg ?? ""),
+      data: (parsed.data ?? {}) as Record<string, unknown>,
     };
-  } finally {
-    o.signal?.removeEventListener("abort", onAbort);
-    if (deadline !== undefined) clearTimeout(deadline);
-    if (killTimer !== undefined) clearTimeout(killTimer);
-    // The leader is gone; whatever it started must not outlive a cancel.
-    if (cancelled || timedOut) signalGroup(child.pid, "SIGKILL");
-    // Fusion has ended: the watchdog sweeps its group and exits.
-    await lifeline.close().catch(() => {});
-  }
+    if (ev.level === "error" && ev.msg) errors.push(parseFusionError(ev.msg));
+    o.onEvent?.(ev);
+  };
+  const res = await runGroup({
+    cmd: o.binary,
+    args: o.args,
+    cwd: o.cwd,
+    env: { ...FUSION_ENV },
+    signal: o.signal,
+    timeoutMs: o.timeoutMs,
+    killGraceMs: o.killGraceMs,
+    onLine: handle,
+  });
+  return {
+    code: res.code,
+    errors,
+    otherLines,
+    stderr: new TextDecoder().decode(res.stderr),
+    cancelled: res.cancelled,
+    timedOut: res.timedOut,
+  };
 }

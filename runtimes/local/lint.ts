@@ -10,7 +10,6 @@
  *
  * @module
  */
-import { childEnv } from "../../src/child_env.ts";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { sqlfluffDialect } from "../../src/dialects.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
@@ -23,12 +22,9 @@ import {
 } from "../../src/schemas.ts";
 import { checkCall } from "../../src/validate.ts";
 import { acquireProjectLock } from "./lock.ts";
-import {
-  countSpawn,
-  guardedCommand,
-  killGroup,
-  probePython,
-} from "../../src/spawn.ts";
+import { deadlineError } from "../../src/deadline.ts";
+import { runGroup } from "../../src/run_group.ts";
+import { probePython } from "../../src/spawn.ts";
 
 interface SqlfluffViolation {
   start_line_no?: number;
@@ -41,78 +37,46 @@ interface SqlfluffViolation {
 }
 
 /**
- * Run a command in its own process group under the agent's watchdog (the
- * group dies with the agent, src/spawn.ts); a cancel or the deadline stops
- * the whole group (SQLFluff's parallel workers and dbt under the dbt
- * templater): SIGTERM, then SIGKILL after a grace.
+ * Run SQLFluff as a process group (src/run_group.ts): a cancel or the
+ * deadline stops the whole group (SQLFluff's parallel workers and dbt under
+ * the dbt templater): SIGTERM, then SIGKILL after the grace.
  */
-async function runGroup(
+async function runSqlfluff(
   cmd: string,
   args: string[],
   cwd: string,
-  signal: AbortSignal | undefined,
-  timeoutSeconds: number | undefined,
+  o: {
+    signal: AbortSignal | undefined;
+    timeoutSeconds: number | undefined;
+    killGraceMs: number;
+  },
 ): Promise<{ code: number; stdout: Uint8Array; stderr: Uint8Array }> {
-  signal?.throwIfAborted();
-  const guarded = guardedCommand(cmd, args);
-  const child = new Deno.Command(guarded.cmd, {
-    args: guarded.args,
+  const res = await runGroup({
+    cmd,
+    args,
     cwd,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    detached: true,
-    clearEnv: true,
-    env: childEnv({ DBT_SEND_ANONYMOUS_USAGE_STATS: "false" }),
-  }).spawn();
-  countSpawn();
-  // Held open while SQLFluff runs: its EOF is the watchdog's signal.
-  const lifeline = child.stdin.getWriter();
-  const kill = (sig: Deno.Signal) => killGroup(child.pid, sig);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timedOut = false;
-  const onAbort = () => {
-    kill("SIGTERM");
-    timer ??= setTimeout(() => kill("SIGKILL"), 5000);
-  };
-  signal?.addEventListener("abort", onAbort, { once: true });
-  const deadline = timeoutSeconds === undefined ? undefined : setTimeout(() => {
-    timedOut = true;
-    onAbort();
-  }, timeoutSeconds * 1000);
-  try {
-    const [stdout, stderr, status] = await Promise.all([
-      new Response(child.stdout).bytes(),
-      new Response(child.stderr).bytes(),
-      child.status,
-    ]);
-    if (timedOut) {
-      kill("SIGKILL");
-      throw new FloeDbtError(
-        ERROR_CODES.timeout,
-        `SQLFluff did not finish within its deadline of ${timeoutSeconds} s; it and its processes were stopped`,
-        {
-          hint:
-            "raise timeout_seconds (the job's, or dbt_runtime_config.local.timeout_seconds), or lint fewer files with select",
-          details: { timeout_seconds: timeoutSeconds },
-        },
-      );
-    }
-    if (signal?.aborted) {
-      kill("SIGKILL");
-      throw new FloeDbtError(
-        ERROR_CODES.cancelled,
-        "Lint was cancelled; SQLFluff and its processes were stopped",
-      );
-    }
-    return { code: status.code, stdout, stderr };
-  } finally {
-    clearTimeout(timer);
-    clearTimeout(deadline);
-    signal?.removeEventListener("abort", onAbort);
-    // SQLFluff has ended: the watchdog sweeps its group and exits.
-    await lifeline.close().catch(() => {});
+    env: { DBT_SEND_ANONYMOUS_USAGE_STATS: "false" },
+    signal: o.signal,
+    timeoutMs: o.timeoutSeconds === undefined
+      ? undefined
+      : o.timeoutSeconds * 1000,
+    killGraceMs: o.killGraceMs,
+  });
+  if (res.timedOut) {
+    throw deadlineError(
+      "SQLFluff",
+      o.timeoutSeconds,
+      "it and its processes were stopped",
+      "raise timeout_seconds (the job's, or dbt_runtime_config.local.timeout_seconds), or lint fewer files with select",
+    );
   }
+  if (res.cancelled) {
+    throw new FloeDbtError(
+      ERROR_CODES.cancelled,
+      "Lint was cancelled; SQLFluff and its processes were stopped",
+    );
+  }
+  return res;
 }
 
 /** A lint selector as a path inside the project; anything else is E011. */
@@ -263,6 +227,7 @@ export async function lintWithSqlfluff(
   ref: ProjectRef,
   options: CallOptions & { fix?: boolean; select?: string[] },
   lockTimeoutSeconds = 3600,
+  killGraceSeconds = 5,
 ): Promise<LintResult> {
   const project = resolveProject(ref);
   checkCall(project, { select: options.select });
@@ -294,12 +259,15 @@ export async function lintWithSqlfluff(
     args.push("--config", file);
   }
   const run = (sub: string, extra: string[]) =>
-    runGroup(
+    runSqlfluff(
       python,
       ["-c", SQLFLUFF_MAIN, sub, ...args, ...extra, "--", ...paths],
       project.projectDir,
-      options.signal,
-      options.timeoutSeconds,
+      {
+        signal: options.signal,
+        timeoutSeconds: options.timeoutSeconds,
+        killGraceMs: killGraceSeconds * 1000,
+      },
     );
   // The dbt templater runs dbt-core: hold the project lock only then.
   const lock = templater === "dbt"

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { deadlineError } from "../../src/deadline.ts";
 import { childEnv } from "../../src/child_env.ts";
 import { type LocalConfig, LocalConfigSchema } from "../../src/config.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
@@ -20,7 +21,7 @@ import {
   optionMetadata,
   varsArgs,
 } from "../../src/dbt_options.ts";
-import { firstExisting, venvCandidates } from "../../src/paths.ts";
+import { dbtCorePython, venvCandidates } from "../../src/paths.ts";
 import { resolveProject, targetDir } from "../../src/project.ts";
 import { RuntimeBase } from "../../src/runtime_base.ts";
 import type {
@@ -74,10 +75,7 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
 
   /** The Python of the dbt-core environment, or undefined when none is found. */
   python(): string | undefined {
-    if (this.config.python) return this.config.python;
-    const env = Deno.env.get("FLOE_DBT_PYTHON");
-    if (env) return env;
-    return firstExisting(venvCandidates("dbt-core", "python"));
+    return dbtCorePython(this.config.python);
   }
 
   /** What the venv holds, read from disk once per Python (no process). */
@@ -150,14 +148,12 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
 
   /** E007 for a call past its deadline. */
   #deadlineError(command: string, projectDir: string, seconds: number) {
-    return new FloeDbtError(
-      ERROR_CODES.timeout,
-      `dbt ${command} on '${projectDir}' did not finish within its deadline of ${seconds} s; the dbt-core worker and its processes were stopped`,
-      {
-        hint:
-          "look for what it waits on (a database lock held by another process, a slow query), or raise timeout_seconds (the job's, or dbt_runtime_config.local.timeout_seconds); the next call starts a fresh worker",
-        details: { timeout_seconds: seconds, project_dir: projectDir },
-      },
+    return deadlineError(
+      `dbt ${command} on '${projectDir}'`,
+      seconds,
+      "the dbt-core worker and its processes were stopped",
+      "look for what it waits on (a database lock held by another process, a slow query), or raise timeout_seconds (the job's, or dbt_runtime_config.local.timeout_seconds); the next call starts a fresh worker",
+      { project_dir: projectDir },
     );
   }
 
@@ -373,6 +369,7 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
         timeoutSeconds: options.timeoutSeconds ?? this.config.timeout_seconds,
       },
       this.config.lock_timeout_seconds,
+      this.config.kill_grace_seconds,
     );
   }
 

@@ -14,6 +14,7 @@ import { checkLocalVersions } from "../config_check.ts";
 import { ERROR_CODES, exitCodeFor, FloeDbtError } from "../errors.ts";
 import { createRuntime, RUNTIME_NAMES } from "../registry.ts";
 import { chooseRuntime } from "../runtime_choice.ts";
+import { runtimeRow } from "../runtime_rows.ts";
 import type { DbtRuntime, ProjectRef } from "../runtime.ts";
 import type { DbtCommand, ProgressEvent } from "../schemas.ts";
 import { type CliArgs, parseCli } from "./args.ts";
@@ -235,32 +236,13 @@ async function listRuntimes(
 ): Promise<number> {
   const rows = [];
   for (const name of RUNTIME_NAMES) {
-    let available = false;
-    let reason: string;
-    let parallel: boolean | null = null;
-    let linting: boolean | null = null;
-    let metadata: Record<string, unknown> = { type: name };
-    try {
-      const rt = factory(name, config);
-      try {
-        ({ available, reason } = await rt.availability());
-        parallel = rt.supportsParallelExecution();
-        linting = rt.supportsSqlLinting();
-        metadata = rt.getRuntimeMetadata();
-      } finally {
-        await rt.close();
-      }
-    } catch (e) {
-      reason = e instanceof FloeDbtError ? e.message : String(e);
-    }
+    const row = await runtimeRow(name, () => factory(name, config), true);
     rows.push({
-      name,
       selected: name === config.plugins.dbt_runtime,
-      available,
-      reason,
-      supports_parallel_execution: parallel,
-      supports_sql_linting: linting,
-      metadata,
+      supports_parallel_execution: null,
+      supports_sql_linting: null,
+      metadata: { type: name },
+      ...row,
     });
   }
   if (args.json) io.out(JSON.stringify(rows));

@@ -18,19 +18,15 @@ import {
   parseVars,
   threadsProblem,
 } from "../dbt_options.ts";
-import { type IndirectSelection, IndirectSelectionSchema } from "../schemas.ts";
+import {
+  DbtCommandSchema,
+  type IndirectSelection,
+  IndirectSelectionSchema,
+} from "../schemas.ts";
 
-/** The commands of the CLI. */
+/** The commands of the CLI: dbt's (one list, {@link DbtCommandSchema}), then the agent's own. */
 export const COMMANDS = [
-  "compile",
-  "run",
-  "test",
-  "seed",
-  "build",
-  "snapshot",
-  "docs-generate",
-  "retry",
-  "source-freshness",
+  ...DbtCommandSchema.options,
   "lint",
   "manifest",
   "run-results",

@@ -18,6 +18,7 @@ import type { JobRunner } from "../jobs/runner.ts";
 import { boundary, type BoundaryOptions } from "./boundary.ts";
 import { confineRequest, tokenMatches } from "./guard.ts";
 import { jobPage, pageQuery } from "./job_list.ts";
+import { runtimeRow } from "../runtime_rows.ts";
 import { openApiDocument } from "./openapi.ts";
 import { addProjectRoutes } from "./project_routes.ts";
 import { lastEventIdOf, sseStream, StreamCaps } from "./sse.ts";
@@ -157,26 +158,8 @@ export function createApp(o: AppOptions): Hono {
   app.get("/v1/runtimes", async (c) => {
     const rows = [];
     for (const name of o.runtimeNames) {
-      try {
-        const rt = o.runner.runtime(name);
-        const a = await rt.availability();
-        rows.push({
-          name,
-          default: name === o.defaultRuntime,
-          available: a.available,
-          reason: a.reason,
-          supports_parallel_execution: rt.supportsParallelExecution(),
-          supports_sql_linting: rt.supportsSqlLinting(),
-          metadata: rt.getRuntimeMetadata(),
-        });
-      } catch (e) {
-        rows.push({
-          name,
-          default: name === o.defaultRuntime,
-          available: false,
-          reason: (e as Error).message,
-        });
-      }
+      const row = await runtimeRow(name, () => o.runner.runtime(name));
+      rows.push({ ...row, default: name === o.defaultRuntime });
     }
     return c.json({ runtimes: rows });
   });

@@ -117,36 +117,6 @@ class LineageRuntime extends RuntimeWrapper {
     return { ...result, metadata: { ...result.metadata, lineage: stats } };
   }
 
-  override compileProject(
-    project: ProjectRef,
-    options?: CallOptions,
-  ): Promise<string> {
-    return this.inner.compileProject(project, options);
-  }
-  override runModels(
-    project: ProjectRef,
-    selection?: Selection,
-    options?: CallOptions,
-  ): Promise<RunResult> {
-    return this.#observed(
-      "run",
-      project,
-      options,
-      () => this.inner.runModels(project, selection, options),
-    );
-  }
-  override testModels(
-    project: ProjectRef,
-    selection?: Pick<Selection, "select" | "exclude">,
-    options?: CallOptions,
-  ): Promise<RunResult> {
-    return this.#observed(
-      "test",
-      project,
-      options,
-      () => this.inner.testModels(project, selection, options),
-    );
-  }
   override execute(
     command: DbtCommand,
     project: ProjectRef,

@@ -136,42 +136,6 @@ class TracedRuntime extends RuntimeWrapper {
     );
   }
 
-  override runModels(
-    project: ProjectRef,
-    selection?: Selection,
-    options?: CallOptions,
-  ): Promise<RunResult> {
-    return this.#span(
-      "floe_dbt.run",
-      {
-        [ATTR.command]: "run",
-        ...projectAttrs(project),
-        ...selectionAttrs(selection),
-      },
-      options,
-      (o) => this.inner.runModels(project, selection, o),
-      (s, r) => this.#run(s, r),
-    );
-  }
-
-  override testModels(
-    project: ProjectRef,
-    selection?: Pick<Selection, "select" | "exclude">,
-    options?: CallOptions,
-  ): Promise<RunResult> {
-    return this.#span(
-      "floe_dbt.test",
-      {
-        [ATTR.command]: "test",
-        ...projectAttrs(project),
-        ...selectionAttrs(selection),
-      },
-      options,
-      (o) => this.inner.testModels(project, selection, o),
-      (s, r) => this.#run(s, r),
-    );
-  }
-
   override execute(
     command: DbtCommand,
     project: ProjectRef,

@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 
 from ._config import resolve_token, resolve_url
+from ._sse import SseEvent, SseParser, iter_sse
 from .errors import (
     DBTExecutionTimeout,
     DBTJobCancelledError,
@@ -40,54 +41,6 @@ __all__ = ["FloeDbtClient", "AsyncFloeDbtClient", "SseEvent", "SseParser", "iter
 
 EventHandler = Callable[[Any], Any]
 Result = DBTRunResult | ProjectLintResult
-
-
-class SseEvent:
-    """One server-sent event: ``id``, ``event`` and ``data``."""
-
-    __slots__ = ("id", "event", "data")
-
-    def __init__(self, id: str | None, event: str | None, data: str) -> None:
-        self.id = id
-        self.event = event
-        self.data = data
-
-
-class SseParser:
-    """An incremental parser of server-sent events (the WHATWG format)."""
-
-    def __init__(self) -> None:
-        self._id: str | None = None
-        self._type: str | None = None
-        self._data: list[str] = []
-
-    def feed(self, raw: str) -> SseEvent | None:
-        """Take one line; return the event it completes, if any."""
-        line = raw.rstrip("\r\n")
-        if line == "":
-            ev = SseEvent(self._id, self._type, "\n".join(self._data)) if self._data else None
-            self._type, self._data = None, []
-            return ev
-        if line.startswith(":"):
-            return None
-        field, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if field == "data":
-            self._data.append(value)
-        elif field == "event":
-            self._type = value
-        elif field == "id":
-            self._id = value
-        return None
-
-
-def iter_sse(lines: Iterable[str]) -> Iterator[SseEvent]:
-    """Parse server-sent events from text lines."""
-    parser = SseParser()
-    for line in lines:
-        ev = parser.feed(line)
-        if ev is not None:
-            yield ev
 
 
 # Job request fields beyond the positional ones, as the daemon names them
