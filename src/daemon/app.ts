@@ -16,10 +16,12 @@ import { isFinal, JobRequestSchema } from "../jobs/schemas.ts";
 import type { JobRunner } from "../jobs/runner.ts";
 import { boundary, type BoundaryOptions } from "./boundary.ts";
 import { confineRequest, tokenMatches } from "./guard.ts";
+import { addHistoryRoute } from "./history.ts";
 import { jobPage, pageQuery } from "./job_list.ts";
 import { openApiDocument } from "./openapi.ts";
 import { addProjectRoutes } from "./project_routes.ts";
 import { lastEventIdOf, sseStream, StreamCaps } from "./sse.ts";
+import { addUiRoutes } from "./ui/routes.ts";
 
 /** A longer `traceparent` is ignored (a new trace starts), as a malformed one. */
 export const MAX_TRACEPARENT_LENGTH = 512;
@@ -119,6 +121,9 @@ export function createApp(o: AppOptions): Hono {
     }
     return c.json({ ready }, ready ? 200 : 503);
   });
+
+  // The page and its assets hold no data: served without the token.
+  addUiRoutes(app);
 
   app.use("*", async (c, next) => {
     const header = c.req.header("authorization") ?? "";
@@ -253,12 +258,14 @@ export function createApp(o: AppOptions): Hono {
   );
 
   addProjectRoutes(app, o);
+  addHistoryRoute(app, o.runner);
 
   app.get("/v1/jobs", (c) => {
     const q = pageQuery({
       limit: c.req.query("limit"),
       cursor: c.req.query("cursor"),
       status: c.req.query("status"),
+      project_dir: c.req.query("project_dir"),
     });
     return c.json(jobPage(o.runner.list(), q));
   });

@@ -1,0 +1,204 @@
+/// <reference no-default-lib="true" />
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/// <reference lib="esnext" />
+/**
+ * Browser side: a job's timeline from its progress events: one bar per node
+ * on the dbt thread that ran it (threads as dbt-core names them; without
+ * thread names, each bar goes to the first lane free when it started),
+ * coloured by status, labelled with the node's name; running nodes grow
+ * until they finish.
+ *
+ * @module
+ */
+import type { ProgressEvent } from "./api.ts";
+import { duration, s, statusClass } from "./dom.ts";
+
+/** One node's bar. */
+export interface Bar {
+  id: string;
+  name: string;
+  type: string;
+  status: string;
+  thread: string | undefined;
+  /** ms since the epoch. */
+  start: number;
+  /** ms since the epoch; null while running. */
+  end: number | null;
+  seconds: number | null;
+  message: string | null;
+  lane: number;
+}
+
+/** The bars of `events` and the names of their lanes. */
+export function barsOf(
+  events: ProgressEvent[],
+): { bars: Bar[]; lanes: string[] } {
+  const byId = new Map<string, Bar>();
+  for (const e of events) {
+    if (!e.unique_id) continue;
+    const t = Date.parse(e.ts);
+    if (e.type === "node_started") {
+      if (byId.has(e.unique_id)) continue;
+      byId.set(e.unique_id, {
+        id: e.unique_id,
+        name: e.name ?? e.unique_id,
+        type: e.resource_type ?? "",
+        status: "running",
+        thread: e.thread,
+        start: t,
+        end: null,
+        seconds: null,
+        message: null,
+        lane: 0,
+      });
+    } else if (e.type === "node_finished") {
+      const secs = e.execution_time ?? null;
+      const bar = byId.get(e.unique_id) ?? {
+        id: e.unique_id,
+        name: e.name ?? e.unique_id,
+        type: e.resource_type ?? "",
+        status: "",
+        thread: e.thread,
+        start: t - (secs ?? 0) * 1000,
+        end: null,
+        seconds: null,
+        message: null,
+        lane: 0,
+      };
+      bar.end = t;
+      bar.status = e.status ?? "unknown";
+      bar.seconds = secs;
+      bar.message = e.message ?? null;
+      bar.thread ??= e.thread;
+      byId.set(e.unique_id, bar);
+    }
+  }
+  const bars = [...byId.values()].sort((a, b) => a.start - b.start);
+  if (bars.length && bars.every((b) => b.thread)) {
+    const num = (t: string) => Number(t.match(/\d+/)?.[0] ?? 0);
+    const lanes = [...new Set(bars.map((b) => b.thread!))].sort((a, b) =>
+      num(a) - num(b) || a.localeCompare(b)
+    );
+    for (const b of bars) b.lane = lanes.indexOf(b.thread!);
+    return { bars, lanes: lanes.map((l) => l.replace(/ \(worker\)$/, "")) };
+  }
+  const free: number[] = [];
+  for (const b of bars) {
+    let lane = free.findIndex((end) => end <= b.start);
+    if (lane < 0) lane = free.push(0) - 1;
+    free[lane] = b.end ?? Infinity;
+    b.lane = lane;
+  }
+  return { bars, lanes: free.map((_, i) => `lane ${i + 1}`) };
+}
+
+const LABEL = 96;
+const ROW = 30;
+const AXIS = 22;
+
+/** Draw the timeline of `events` into `svg`, `width` pixels wide. */
+export function drawTimeline(
+  svg: SVGSVGElement,
+  events: ProgressEvent[],
+  width: number,
+  now = Date.now(),
+): number {
+  const { bars, lanes } = barsOf(events);
+  width = Math.max(width, 480);
+  const height = AXIS + Math.max(lanes.length, 1) * ROW + 6;
+  svg.replaceChildren();
+  svg.setAttribute("width", String(width));
+  svg.setAttribute("height", String(height));
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute(
+    "aria-label",
+    `Timeline: ${bars.length} nodes on ${lanes.length} threads`,
+  );
+  if (!bars.length) {
+    svg.append(
+      s(
+        "text",
+        { x: 8, y: AXIS + 18, class: "muted" },
+        "No node has started yet.",
+      ),
+    );
+    return 0;
+  }
+  const t0 = bars[0]!.start;
+  const t1 = Math.max(
+    ...bars.map((b) => b.end ?? now),
+    now > t0 && bars.some((b) => b.end === null) ? now : 0,
+  );
+  const span = Math.max(t1 - t0, 1000);
+  const plot = width - LABEL - 12;
+  const x = (t: number) => LABEL + ((t - t0) / span) * plot;
+  for (let i = 0; i <= 4; i++) {
+    const tx = LABEL + (plot * i) / 4;
+    svg.append(
+      s("line", { x1: tx, x2: tx, y1: AXIS - 4, y2: height, class: "tick" }),
+      s("text", {
+        x: tx,
+        y: AXIS - 8,
+        class: "axis",
+        "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle",
+      }, duration((span * i) / 4000)),
+    );
+  }
+  lanes.forEach((name, i) => {
+    const y = AXIS + i * ROW;
+    svg.append(
+      s("rect", {
+        x: 0,
+        y,
+        width,
+        height: ROW,
+        class: i % 2 ? "lane odd" : "lane",
+      }),
+      s("text", { x: 6, y: y + 19, class: "lane-label" }, name),
+    );
+  });
+  bars.forEach((b, i) => {
+    const y = AXIS + b.lane * ROW + 4;
+    const bx = x(b.start);
+    const bw = Math.max(x(b.end ?? now) - bx, 3);
+    const clip = `tl-clip-${i}`;
+    const secs = b.seconds ?? ((b.end ?? now) - b.start) / 1000;
+    svg.append(
+      s(
+        "g",
+        { class: "bar-g", "data-node": b.id, "data-status": b.status },
+        s(
+          "clipPath",
+          { id: clip },
+          s("rect", { x: bx, y, width: bw, height: ROW - 8 }),
+        ),
+        s(
+          "rect",
+          {
+            x: bx,
+            y,
+            width: bw,
+            height: ROW - 8,
+            rx: 3,
+            class: `bar ${statusClass(b.status)}`,
+          },
+          s(
+            "title",
+            {},
+            `${b.name} (${b.type}): ${b.status}, ${duration(secs)}${
+              b.thread ? `, ${b.thread}` : ""
+            }${b.message ? `: ${b.message}` : ""}`,
+          ),
+        ),
+        s("text", {
+          x: bx + 4,
+          y: y + 15,
+          "clip-path": `url(#${clip})`,
+          class: "bar-label",
+        }, b.name),
+      ),
+    );
+  });
+  return bars.length;
+}
