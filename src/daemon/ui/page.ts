@@ -132,5 +132,13 @@ ul.artifacts { padding-left: 1.2em; }
   dl.facts dd { margin-bottom: 6px; }
   #sign-in input { min-width: 0; width: 100%; }
   .live { margin-left: 0; width: 100%; }
+  table.cards thead { display: none; }
+  table.cards, table.cards tbody, table.cards tr { display: block; width: 100%; }
+  table.cards tr { border: 1px solid var(--line); border-radius: 6px; margin-bottom: 8px; padding: 4px 0; }
+  table.cards td { display: grid; grid-template-columns: 7.5em minmax(0, 1fr); gap: 8px; border: none; padding: 2px 10px; white-space: normal; max-width: none; }
+  table.cards td::before { content: attr(data-label); font: 600 0.8rem system-ui, sans-serif; color: var(--muted); }
+  table.cards td > * { justify-self: start; }
+  table.cards td { overflow-wrap: anywhere; }
+  table.cards td:empty { display: none; }
 }
 `;

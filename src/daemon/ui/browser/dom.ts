@@ -127,3 +127,18 @@ export function statusClass(status: string): string {
 export function badge(status: string): HTMLElement {
   return h("span", { class: `badge ${statusClass(status)}` }, status);
 }
+
+/**
+ * Label each body cell of `table` with its column's heading (`data-label`),
+ * so a narrow window can show the rows as cards.
+ */
+export function labelCells(table: HTMLTableElement): void {
+  const heads = [...table.querySelectorAll("thead th")].map((th) =>
+    th.textContent ?? ""
+  );
+  for (const tr of table.querySelectorAll("tbody tr")) {
+    [...tr.children].forEach((td, i) => {
+      if (heads[i]) td.setAttribute("data-label", heads[i]!);
+    });
+  }
+}

@@ -11,7 +11,7 @@
  * @module
  */
 import { api } from "./api.ts";
-import { duration, h, put, s } from "./dom.ts";
+import { duration, h, labelCells, put, s } from "./dom.ts";
 import { knownProjects } from "./list.ts";
 
 interface NodeHistory {
@@ -133,13 +133,13 @@ export function historyPage(main: HTMLElement, onError: (e: unknown) => void) {
       a,
       b,
     ) => b.latest! - a.latest!).slice(0, 10);
-    const table = (rows: NodeHistory[], id: string) =>
-      h(
+    const table = (rows: NodeHistory[], id: string) => {
+      const box = h(
         "div",
         { class: "scroll" },
         h(
           "table",
-          { id },
+          { id, class: "cards" },
           h(
             "thead",
             {},
@@ -186,6 +186,9 @@ export function historyPage(main: HTMLElement, onError: (e: unknown) => void) {
           ),
         ),
       );
+      labelCells(box.querySelector("table")!);
+      return box;
+    };
     put(
       body,
       h(

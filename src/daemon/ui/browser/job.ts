@@ -22,7 +22,16 @@ import {
   streamEvents,
 } from "./api.ts";
 import { drawDag } from "./dag.ts";
-import { badge, between, duration, h, put, s, when } from "./dom.ts";
+import {
+  badge,
+  between,
+  duration,
+  h,
+  labelCells,
+  put,
+  s,
+  when,
+} from "./dom.ts";
 import { barsOf, drawTimeline } from "./timeline.ts";
 
 const POLL_MS = 1500;
@@ -95,7 +104,13 @@ export function jobPage(
   const reuseBox = h("section", { hidden: true, "aria-labelledby": "h-reuse" });
   const svg = s("svg", { id: "timeline", role: "img", class: "timeline" });
   const nodesBody = h("tbody");
-  const dagSvg = s("svg", { id: "dag", role: "img", class: "dag" });
+  const dagSvg = s("svg", {
+    id: "dag",
+    role: "img",
+    class: "dag",
+    width: 0,
+    height: 0,
+  });
   const dagNote = h(
     "p",
     { class: "muted" },
@@ -150,7 +165,7 @@ export function jobPage(
         { class: "scroll" },
         h(
           "table",
-          { id: "nodes" },
+          { id: "nodes", class: "cards" },
           h(
             "thead",
             {},
@@ -444,6 +459,7 @@ export function jobPage(
         )
       ),
     );
+    labelCells(nodesBody.parentElement as HTMLTableElement);
   }
 
   function redraw() {

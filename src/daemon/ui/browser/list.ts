@@ -10,7 +10,16 @@
  * @module
  */
 import { api, isFinal, type Job, type JobPage, selection } from "./api.ts";
-import { badge, baseName, between, duration, h, put, when } from "./dom.ts";
+import {
+  badge,
+  baseName,
+  between,
+  duration,
+  h,
+  labelCells,
+  put,
+  when,
+} from "./dom.ts";
 
 const STATUSES = [
   "queued",
@@ -140,7 +149,7 @@ export function listPage(main: HTMLElement, onError: (e: unknown) => void) {
       { class: "scroll" },
       h(
         "table",
-        { class: "jobs", id: "jobs" },
+        { class: "jobs cards", id: "jobs" },
         h("caption", { class: "sr-only" }, "Jobs, newest first"),
         h(
           "thead",
@@ -207,6 +216,7 @@ export function listPage(main: HTMLElement, onError: (e: unknown) => void) {
       if (text !== shown) {
         shown = text;
         put(tbody, ...page.jobs.map(row));
+        labelCells(tbody.parentElement as HTMLTableElement);
         empty.hidden = page.jobs.length > 0;
       }
       newer.disabled = at === 0;
