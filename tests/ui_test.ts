@@ -14,7 +14,12 @@ import assert from "node:assert/strict";
 import type { Job } from "../src/jobs/schemas.ts";
 import { UI_CSP } from "../src/daemon/ui/routes.ts";
 import { type Browser, launch, type Page } from "./_cdp.ts";
-import { type DaemonProcess, startDaemonProcess, waitJob } from "./_daemon.ts";
+import {
+  type DaemonProcess,
+  rawRequest,
+  startDaemonProcess,
+  waitJob,
+} from "./_daemon.ts";
 import { copyExample, ROOT, writeFile } from "./_helpers.ts";
 import { join } from "./_path.ts";
 import { appJsModule } from "../scripts/ui.ts";
@@ -298,6 +303,81 @@ Deno.test("ui: the daemon's page in Chromium", opts, async (t) => {
     });
 
     await t.step(
+      "the list filters by project and status, and pages",
+      async () => {
+        await page.goto(`${d.url}/`);
+        await page.waitFor(
+          "document.querySelectorAll('tr.job').length >= 3",
+          "the list",
+        );
+        const rows = () =>
+          page.eval<string[]>(
+            "[...document.querySelectorAll('tr.job')].map((r) => r.dataset.status + ' ' + r.children[3].title)",
+          );
+        const choose = (id: string, value: string) =>
+          page.eval(`(() => {
+          const s = document.querySelector('#${id}');
+          s.value = ${JSON.stringify(value)};
+          s.dispatchEvent(new Event('change'));
+        })()`);
+        await page.waitFor(
+          `[...document.querySelectorAll('#f-project option')].some((o) => o.value === ${
+            JSON.stringify(slow)
+          })`,
+          "the projects in the filter",
+        );
+        await choose("f-project", slow);
+        await page.waitFor(
+          `[...document.querySelectorAll('tr.job')].every((r) => r.children[3].title === ${
+            JSON.stringify(slow)
+          })`,
+          "only the slow project's jobs",
+        );
+        assert.deepEqual(await rows(), [`cancelled ${slow}`]);
+        assert.match(await page.eval<string>("location.search"), /project=/);
+        await choose("f-project", "");
+        await choose("f-status", "succeeded");
+        await page.waitFor(
+          "[...document.querySelectorAll('tr.job')].length === 2 && [...document.querySelectorAll('tr.job')].every((r) => r.dataset.status === 'succeeded')",
+          "only succeeded jobs",
+        );
+        // One job a page: Older and Newer walk the API's cursor.
+        await page.goto(`${d.url}/?status=succeeded&limit=1`);
+        await page.waitFor(
+          "document.querySelectorAll('tr.job').length === 1",
+          "page 1",
+        );
+        const first = await page.eval<string>(
+          "document.querySelector('tr.job').dataset.id",
+        );
+        await page.eval(
+          "document.querySelector('.pager button:last-child').click()",
+        );
+        await page.waitFor(
+          `document.querySelector('tr.job') && document.querySelector('tr.job').dataset.id !== ${
+            JSON.stringify(first)
+          }`,
+          "page 2",
+        );
+        assert.equal(
+          await page.eval(
+            "document.querySelector('.pager button:last-child').disabled",
+          ),
+          true,
+        );
+        await page.eval(
+          "document.querySelector('.pager button:first-child').click()",
+        );
+        await page.waitFor(
+          `document.querySelector('tr.job')?.dataset.id === ${
+            JSON.stringify(first)
+          }`,
+          "page 1 again",
+        );
+      },
+    );
+
+    await t.step(
       "a narrow window: no sideways scrolling of the page",
       async () => {
         await page.viewport(400, 800);
@@ -463,6 +543,55 @@ Deno.test(
       assert.match(UI_CSP, /frame-ancestors 'none'/);
       // The API still needs the token.
       assert.equal((await fetch(`${d.url}/v1/jobs`)).status, 401);
+      // The page's own origin (http:// + the Host the daemon accepted) may
+      // call the API; any other origin, or a foreign Host, may not.
+      const port = new URL(d.url).port;
+      const auth = { authorization: `Bearer ${d.token}` };
+      for (
+        const [host, origin, status] of [
+          [`127.0.0.1:${port}`, `http://127.0.0.1:${port}`, 200],
+          [`localhost:${port}`, `http://localhost:${port}`, 200],
+          [`[::1]:${port}`, `http://[::1]:${port}`, 200],
+          [`127.0.0.1:${port}`, `http://localhost:${port}`, 403],
+          [`127.0.0.1:${port}`, `http://127.0.0.1:${Number(port) + 1}`, 403],
+          [`127.0.0.1:${port}`, `https://127.0.0.1:${port}`, 403],
+          [`127.0.0.1:${port}`, "null", 403],
+          [`evil.example:${port}`, `http://evil.example:${port}`, 403],
+        ] as const
+      ) {
+        const r = await rawRequest(d.url, "GET", "/v1/jobs", {
+          host,
+          origin,
+          ...auth,
+        });
+        assert.equal(r.status, status, `${host} ${origin}: ${r.body}`);
+        // Same origin needs no CORS grant, and none is given.
+        assert.equal(r.headers["access-control-allow-origin"], undefined);
+      }
+      // The history endpoint checks its query.
+      for (
+        const [query, message] of [
+          ["", /Missing query parameter 'project_dir'/],
+          ["?project_dir=x&limit=0", /Invalid limit '0'/],
+          ["?project_dir=x&limit=abc", /Invalid limit 'abc'/],
+          ["?project_dir=x&color=red", /Invalid query parameter 'color'/],
+        ] as const
+      ) {
+        const r = await d.fetch(`/v1/project/history${query}`);
+        const body = await r.json();
+        assert.equal(r.status, 400, query);
+        assert.equal(body.code, "FLOE-DBT-E010");
+        assert.match(body.message, message);
+      }
+      const none = await (await d.fetch(
+        `/v1/project/history?project_dir=${encodeURIComponent(dir)}`,
+      )).json();
+      assert.deepEqual(none.nodes, []);
+      assert.deepEqual(none.jobs, []);
+      assert.equal(
+        (await fetch(`${d.url}/v1/project/history?project_dir=x`)).status,
+        401,
+      );
       // Not a terminal: the daemon names where the token is, never the token.
       assert.match(d.logs(), /paste the token in .*token/);
       assert.ok(!d.logs().includes(d.token!));
@@ -490,5 +619,65 @@ Deno.test(
       await appJsModule(),
       "src/daemon/ui/app_js.ts is stale: run 'deno task ui'",
     );
+  },
+);
+
+Deno.test(
+  "ui: serve at a terminal prints the page's address with its generated token (Jupyter's pattern)",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "floe-ui-tty-" });
+    const state = join(dir, "state");
+    // script(1) gives serve a terminal, as a person starting it would have.
+    const cmd = [
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      "--quiet",
+      join(ROOT, "main.ts"),
+      "serve",
+      "--port",
+      "0",
+      "--project-root",
+      dir,
+      "--state-dir",
+      state,
+    ].map((a) => `'${a}'`).join(" ");
+    const child = new Deno.Command("script", {
+      args: ["-q", "-f", "-e", "-c", cmd, "/dev/null"],
+      env: { NO_COLOR: "1" },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let out = "";
+    try {
+      while (!/#token=\S+\s/.test(out)) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, out);
+        out += value;
+      }
+      const token = (await Deno.readTextFile(join(state, "token"))).trim();
+      const url = out.match(/(http:\/\/127\.0\.0\.1:\d+\/)#token=(\S+)/);
+      assert.ok(url, out);
+      assert.equal(decodeURIComponent(url[2]!), token);
+      assert.match(out, /listening on http:\/\/127\.0\.0\.1:\d+/);
+      // The log line itself names where the token is, not the token.
+      const listening = out.split("\n").find((l) =>
+        l.includes("listening on")
+      )!;
+      assert.ok(!listening.includes(token), listening);
+    } finally {
+      const pid = out.match(/pid=(\d+)/)?.[1];
+      if (pid) Deno.kill(Number(pid), "SIGTERM");
+      (async () => {
+        while (!(await reader.read()).done) { /* drain */ }
+      })().catch(() => {});
+      await child.stdin.close().catch(() => {});
+      await child.status;
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 );

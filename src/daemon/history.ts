@@ -73,6 +73,35 @@ function median(values: number[]): number | null {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/**
+ * One node's line: its median, its latest, and whether the latest is slower
+ * than the median of the earlier runs by {@link SLOWER_MARGIN} (with at
+ * least two earlier runs).
+ */
+export function nodeHistory(
+  unique_id: string,
+  durations: (number | null)[],
+): z.infer<typeof NodeHistorySchema> {
+  const known = durations.filter((d): d is number => d !== null);
+  const latest = durations.at(-1) ?? null;
+  const earlier = durations.slice(0, -1).filter((d): d is number => d !== null);
+  const base = median(earlier);
+  const slower = latest !== null && base !== null &&
+    earlier.length >= MIN_EARLIER &&
+    latest > base * SLOWER_MARGIN.ratio &&
+    latest > base + SLOWER_MARGIN.seconds;
+  const parts = unique_id.split(".");
+  return {
+    unique_id,
+    name: parts.slice(2).join(".") || unique_id,
+    resource_type: parts[0]!,
+    durations,
+    median: median(known),
+    latest,
+    slower,
+  };
+}
+
 async function timings(
   runner: JobRunner,
   jobId: string,
@@ -134,28 +163,8 @@ export async function projectHistory(
       row[col] = seconds;
     }
   });
-  const nodes = [...byNode].map(([unique_id, durations]) => {
-    const known = durations.filter((d): d is number => d !== null);
-    const latest = durations.at(-1) ?? null;
-    const earlier = durations.slice(0, -1).filter((d): d is number =>
-      d !== null
-    );
-    const base = median(earlier);
-    const slower = latest !== null && base !== null &&
-      earlier.length >= MIN_EARLIER &&
-      latest > base * SLOWER_MARGIN.ratio &&
-      latest > base + SLOWER_MARGIN.seconds;
-    const parts = unique_id.split(".");
-    return {
-      unique_id,
-      name: parts.slice(2).join(".") || unique_id,
-      resource_type: parts[0]!,
-      durations,
-      median: median(known),
-      latest,
-      slower,
-    };
-  }).sort((a, b) => (b.median ?? 0) - (a.median ?? 0));
+  const nodes = [...byNode].map(([id, durations]) => nodeHistory(id, durations))
+    .sort((a, b) => (b.median ?? 0) - (a.median ?? 0));
   return {
     project_dir: projectDir,
     jobs: read.map(({ job }) => ({

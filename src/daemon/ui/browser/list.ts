@@ -29,6 +29,7 @@ const STATUSES = [
   "cancelled",
   "interrupted",
 ];
+/** Jobs per page unless the address says `?limit=N` (1 to 1000). */
 const PAGE = 50;
 const POLL_MS = 2000;
 
@@ -90,6 +91,8 @@ export function listPage(main: HTMLElement, onError: (e: unknown) => void) {
   const params = new URLSearchParams(location.search);
   let status = params.get("status") ?? "";
   let project = params.get("project") ?? "";
+  const asked = Number(params.get("limit"));
+  const limit = asked >= 1 && asked <= 1000 ? Math.floor(asked) : PAGE;
   const cursors: (string | null)[] = [null];
   let at = 0;
   let next: string | null = null;
@@ -194,6 +197,7 @@ export function listPage(main: HTMLElement, onError: (e: unknown) => void) {
     const q = new URLSearchParams();
     if (status) q.set("status", status);
     if (project) q.set("project", project);
+    if (limit !== PAGE) q.set("limit", String(limit));
     const qs = q.toString();
     history.replaceState(null, "", qs ? `/?${qs}` : "/");
     cursors.length = 1;
@@ -204,7 +208,7 @@ export function listPage(main: HTMLElement, onError: (e: unknown) => void) {
   async function load() {
     clearTimeout(timer);
     try {
-      const q = new URLSearchParams({ limit: String(PAGE) });
+      const q = new URLSearchParams({ limit: String(limit) });
       if (status) q.set("status", status);
       if (project) q.set("project_dir", project);
       const c = cursors[at];
