@@ -32,7 +32,8 @@ import {
   s,
   when,
 } from "./dom.ts";
-import { barsOf, drawTimeline } from "./timeline.ts";
+import { barsOf, reasons } from "./bars.ts";
+import { drawTimeline } from "./timeline.ts";
 
 const POLL_MS = 1500;
 const ARTIFACTS = [
@@ -58,25 +59,6 @@ const HINTS: Record<string, string> = {
 
 function fact(label: string, value: Node | string): Node[] {
   return [h("dt", {}, label), h("dd", {}, value)];
-}
-
-/** `metadata.reused` / `metadata.rebuilt` in any plain shape: id → reason. */
-function reasons(value: unknown): [string, string][] {
-  if (Array.isArray(value)) {
-    return value.map((v) =>
-      typeof v === "string" ? [v, ""] : [
-        String((v as Record<string, unknown>)?.unique_id ?? JSON.stringify(v)),
-        String((v as Record<string, unknown>)?.reason ?? ""),
-      ]
-    );
-  }
-  if (value && typeof value === "object") {
-    return Object.entries(value).map(([k, v]) => [
-      k,
-      typeof v === "string" ? v : JSON.stringify(v),
-    ]);
-  }
-  return [];
 }
 
 /** Render job `id` into `main`; returns a stop function. */
