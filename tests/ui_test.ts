@@ -130,6 +130,7 @@ Deno.test("ui: the daemon's page in Chromium", opts, async (t) => {
           "the refusal",
         );
         assert.equal(await count(page, "tr.job"), 0);
+        await page.screenshot(join(SHOTS, "sign-in.png"));
       },
     );
 
@@ -231,6 +232,43 @@ Deno.test("ui: the daemon's page in Chromium", opts, async (t) => {
           "dbt.log",
         ]);
         await page.screenshot(join(SHOTS, "job.png"));
+      },
+    );
+
+    await t.step(
+      "a failed job shows its error, what to do, and the failing node",
+      async () => {
+        const broken = join(root, "broken");
+        await slowProject(broken);
+        await writeFile(
+          broken,
+          "models/slow.sql",
+          "select * from no_such_table\n",
+        );
+        const job = await submit(d, {
+          command: "run",
+          project_dir: broken,
+          profiles_dir: broken,
+          select: "slow",
+        });
+        const ended = await waitJob(d, job.id, ["failed", "succeeded"]);
+        assert.equal(ended.status, "failed");
+        await page.goto(`${d.url}/jobs/${job.id}`);
+        await page.waitFor(
+          "document.querySelector('section.error .hint') && document.querySelector('#timeline .bar-g[data-status=\"error\"]')",
+          "the error and the failed bar",
+        );
+        const error = await page.eval<string>(
+          "document.querySelector('section.error').innerText",
+        );
+        assert.match(error, /FLOE-DBT-E002/);
+        assert.match(error, /model\.slowpoke\.slow/);
+        assert.match(error, /What to do:/);
+        assert.match(
+          await page.eval<string>("document.querySelector('#nodes').innerText"),
+          /slow[\s\S]*error/,
+        );
+        await page.screenshot(join(SHOTS, "job-failed.png"));
       },
     );
 

@@ -468,7 +468,9 @@ export function jobPage(
       ? `Too many nodes to draw (${statuses.size}); the nodes table lists them.`
       : n === 0
       ? "No model, seed or snapshot ran in this job."
-      : `${n} models, seeds and snapshots the job ran, left to right in dependency order (tests are in the nodes table).`;
+      : `${n} ${
+        n === 1 ? "node" : "nodes"
+      } (models, seeds, snapshots) the job ran, left to right in dependency order; tests are in the nodes table.`;
   }
 
   async function loadManifest(j: Job) {
