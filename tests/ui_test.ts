@@ -101,6 +101,11 @@ Deno.test("ui: the daemon's page in Chromium", opts, async (t) => {
     browser = await launch();
     const page = browser.page;
     await page.viewport(1280, 900);
+    // Any Content-Security-Policy violation on a page is recorded here.
+    await page.send("Page.addScriptToEvaluateOnNewDocument", {
+      source:
+        "window.cspViolations = []; document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));",
+    });
     await Deno.mkdir(SHOTS, { recursive: true });
 
     await t.step(
@@ -161,7 +166,6 @@ Deno.test("ui: the daemon's page in Chromium", opts, async (t) => {
         ) {
           assert.ok(row.includes(word), `${word} in ${row}`);
         }
-        await page.screenshot(join(SHOTS, "jobs.png"));
       },
     );
 
@@ -232,6 +236,7 @@ Deno.test("ui: the daemon's page in Chromium", opts, async (t) => {
           "dbt.log",
         ]);
         await page.screenshot(join(SHOTS, "job.png"));
+        assert.deepEqual(await page.eval("window.cspViolations"), []);
       },
     );
 
@@ -294,6 +299,7 @@ Deno.test("ui: the daemon's page in Chromium", opts, async (t) => {
           "the slow model's bar",
         );
         await page.screenshot(join(SHOTS, "job-running.png"));
+        assert.deepEqual(await page.eval("window.cspViolations"), []);
         // With the keyboard: focus the button, press Enter.
         await page.eval("document.querySelector('#cancel').focus()");
         assert.equal(await page.eval("document.activeElement.id"), "cancel");
@@ -338,6 +344,7 @@ Deno.test("ui: the daemon's page in Chromium", opts, async (t) => {
       );
       assert.equal(points, 2, "two jobs, two points");
       await page.screenshot(join(SHOTS, "history.png"));
+      assert.deepEqual(await page.eval("window.cspViolations"), []);
     });
 
     await t.step(
@@ -348,6 +355,8 @@ Deno.test("ui: the daemon's page in Chromium", opts, async (t) => {
           "document.querySelectorAll('tr.job').length >= 3",
           "the list",
         );
+        // Every kind of job by now: the list as a person sees it.
+        await page.screenshot(join(SHOTS, "jobs.png"));
         const rows = () =>
           page.eval<string[]>(
             "[...document.querySelectorAll('tr.job')].map((r) => r.dataset.status + ' ' + r.children[3].title)",

@@ -64,7 +64,7 @@ interface Timing {
 
 /** Parsed run_results of finished jobs (they never change), by job id. */
 const cache = new Map<string, Timing[] | null>();
-const CACHE_MAX = 512;
+const CACHE_MAX = 128;
 
 function median(values: number[]): number | null {
   if (!values.length) return null;
