@@ -285,7 +285,12 @@ Deno.test("ui: the daemon's page in Chromium", opts, async (t) => {
           project_dir: slow,
           profiles_dir: slow,
         });
-        await page.goto(`${d.url}/jobs/${job.id}`);
+        // A job's own address takes #token= too (a fresh tab: no token yet).
+        await page.eval("sessionStorage.clear()");
+        await page.goto(
+          `${d.url}/jobs/${job.id}#token=${encodeURIComponent(d.token!)}`,
+        );
+        assert.equal(await page.eval("location.hash"), "");
         const first = await page.waitFor<number>(
           "document.querySelectorAll('#timeline .bar-g').length",
           "the first bar",
