@@ -11,6 +11,8 @@ export interface DbtEvent {
   name: string;
   level?: string;
   msg?: string;
+  /** The dbt thread that sent it (`Thread-1 (worker)`), when known. */
+  thread?: string;
   data?: Record<string, unknown>;
 }
 
@@ -64,6 +66,7 @@ export class DbtEventTranslator {
           name: info.node_name ?? id,
           index,
           total: this.#total,
+          ...threadOf(ev.thread),
           ts: now(),
         }];
       }
@@ -89,6 +92,7 @@ export class DbtEventTranslator {
           message,
           index: this.#started.get(id) ?? null,
           total: this.#total,
+          ...threadOf(ev.thread ?? rr.thread),
           ts: now(),
         }];
       }
@@ -110,6 +114,11 @@ export class DbtEventTranslator {
         return [];
     }
   }
+}
+
+/** `{thread}` when `t` names one (dbt-core: `Thread-1 (worker)`). */
+function threadOf(t: unknown): { thread?: string } {
+  return typeof t === "string" && t ? { thread: t.slice(0, 100) } : {};
 }
 
 /** Remove terminal colour codes from dbt's messages. */

@@ -130,6 +130,8 @@ export const ProgressEventSchema = z.discriminatedUnion("type", [
     name: z.string(),
     index: z.number().int().nullable(),
     total: z.number().int().nullable(),
+    /** The dbt thread running the node, when the runtime reports it. */
+    thread: z.string().optional(),
     ts: z.string(),
   }),
   z.object({
@@ -143,6 +145,8 @@ export const ProgressEventSchema = z.discriminatedUnion("type", [
     message: z.string().nullable(),
     index: z.number().int().nullable(),
     total: z.number().int().nullable(),
+    /** The dbt thread running the node, when the runtime reports it. */
+    thread: z.string().optional(),
     ts: z.string(),
   }),
   z.object({

@@ -27,6 +27,8 @@ export interface WorkerEvent {
   name: string;
   level: string;
   msg: string;
+  /** dbt's thread name (`Thread-1 (worker)`). */
+  thread?: string;
   data: Record<string, unknown>;
 }
 

@@ -71,7 +71,8 @@ def main():
                     return
                 d = msg_to_dict(ev)
                 send({"type": "event", "id": rid, "name": name, "level": level,
-                      "msg": ev.info.msg, "data": d.get("data", {})})
+                      "msg": ev.info.msg, "thread": ev.info.thread,
+                      "data": d.get("data", {})})
             except Exception as e:  # never let progress break a run
                 sys.stderr.write("floe-dbt worker: event error %r\n" % (e,))
         return cb

@@ -11,6 +11,7 @@ import { isLoopback } from "../daemon/guard.ts";
 import { defaultStateDir, startDaemon } from "../daemon/serve.ts";
 import { checkOperatorProfilesDir } from "../jobs/policy.ts";
 import { readPrivateToken, tokenPath } from "../daemon/token.ts";
+import { signIn } from "../daemon/ui/sign_in.ts";
 import type { JobSummary } from "../daemon/api_schemas.ts";
 import type { Job } from "../jobs/schemas.ts";
 import { ProgressEventSchema } from "../schemas.ts";
@@ -90,6 +91,17 @@ export async function serve(
     defaultRuntime,
     log,
   });
+  const page = await signIn({
+    host: args.host,
+    port: daemon.port,
+    stateDir: resolve(args.stateDir ?? defaultStateDir()),
+    tokenFile: args.tokenFile,
+    tokenRef: args.tokenRef,
+    terminal: args.logFormat === "text" && Deno.stderr.isTerminal(),
+  });
+  // The token only to the terminal, never through the log (see sign_in.ts).
+  if ("withToken" in page) io.err(page.withToken);
+  else log("info", page.note, { url: page.url });
   await new Promise<void>((r) => {
     if (!signal) return;
     if (signal.aborted) r();

@@ -17,11 +17,13 @@ import { checkJobRequest, type JobPolicy } from "../jobs/policy.ts";
 import type { JobRunner } from "../jobs/runner.ts";
 import { boundary, type BoundaryOptions } from "./boundary.ts";
 import { confineRequest, tokenMatches } from "./guard.ts";
+import { addHistoryRoute } from "./history.ts";
 import { jobPage, pageQuery } from "./job_list.ts";
 import { runtimeRow } from "../runtime_rows.ts";
 import { openApiDocument } from "./openapi.ts";
 import { addProjectRoutes } from "./project_routes.ts";
 import { lastEventIdOf, sseStream, StreamCaps } from "./sse.ts";
+import { addUiRoutes } from "./ui/routes.ts";
 
 /** A longer `traceparent` is ignored (a new trace starts), as a malformed one. */
 export const MAX_TRACEPARENT_LENGTH = 512;
@@ -123,6 +125,9 @@ export function createApp(o: AppOptions): Hono {
     }
     return c.json({ ready }, ready ? 200 : 503);
   });
+
+  // The page and its assets hold no data: served without the token.
+  addUiRoutes(app);
 
   app.use("*", async (c, next) => {
     const header = c.req.header("authorization") ?? "";
@@ -245,12 +250,14 @@ export function createApp(o: AppOptions): Hono {
   );
 
   addProjectRoutes(app, o);
+  addHistoryRoute(app, o.runner);
 
   app.get("/v1/jobs", (c) => {
     const q = pageQuery({
       limit: c.req.query("limit"),
       cursor: c.req.query("cursor"),
       status: c.req.query("status"),
+      project_dir: c.req.query("project_dir"),
     });
     return c.json(jobPage(o.runner.list(), q));
   });

@@ -2,9 +2,10 @@
  * The daemon's browser boundary, checked before auth and routing: a loopback
  * daemon answers only Host headers naming this machine (DNS rebinding), a
  * request with an Origin is refused unless that origin is allowed (no CORS
- * grants otherwise), and every request with a body must be JSON (so no HTML
- * form or no-cors `fetch` can reach a route; a request without a body needs
- * no Content-Type).
+ * grants otherwise) or is the daemon's own page (a loopback daemon's origin,
+ * `http://` + the Host the check above accepted), and every request with a
+ * body must be JSON (so no HTML form or no-cors `fetch` can reach a route; a
+ * request without a body needs no Content-Type).
  *
  * @module
  */
@@ -102,6 +103,8 @@ export function boundary(o: BoundaryOptions): MiddlewareHandler {
   );
   const hosts = new Set(o.allowHosts.map((h) => h.toLowerCase()));
   return async (c, next) => {
+    // The daemon's own page: only once the Host check below has passed.
+    let own: string | undefined;
     if (o.loopback) {
       const raw = c.req.header("host") ?? "";
       const h = splitHost(raw);
@@ -120,9 +123,13 @@ export function boundary(o: BoundaryOptions): MiddlewareHandler {
           "call it as http://127.0.0.1:PORT, or start serve with --allow-host NAME for a name that points here",
         );
       }
+      own = normalizeOrigin(`http://${raw.trim()}`);
     }
     const origin = c.req.header("origin");
-    if (origin !== undefined) {
+    // Same origin: the page the daemon served (src/daemon/ui/); no CORS.
+    const self = origin !== undefined && own !== undefined &&
+      normalizeOrigin(origin) === own;
+    if (origin !== undefined && !self) {
       const norm = normalizeOrigin(origin);
       if (norm === undefined || !origins.has(norm)) {
         return refuse(

@@ -1,8 +1,8 @@
 /**
  * `GET /v1/jobs` pages: newest first, `limit` per page, an opaque `cursor`
  * (base64url of the last item's created_at and id) that stays right when
- * jobs are added meanwhile (new jobs sort before it), a `status` filter, and
- * job summaries without their results.
+ * jobs are added meanwhile (new jobs sort before it), `status` and
+ * `project_dir` filters, and job summaries without their results.
  *
  * @module
  */
@@ -67,7 +67,13 @@ export function pageQuery(q: {
   limit?: string | undefined;
   cursor?: string | undefined;
   status?: string | undefined;
-}): { limit: number; after?: Position; status?: JobStatus } {
+  project_dir?: string | undefined;
+}): {
+  limit: number;
+  after?: Position;
+  status?: JobStatus;
+  project_dir?: string;
+} {
   let limit = DEFAULT_PAGE_LIMIT;
   if (q.limit !== undefined) {
     limit = /^\d{1,5}$/.test(q.limit) ? Number(q.limit) : NaN;
@@ -93,6 +99,7 @@ export function pageQuery(q: {
     limit,
     ...(q.cursor !== undefined ? { after: decodeCursor(q.cursor) } : {}),
     ...(status ? { status } : {}),
+    ...(q.project_dir ? { project_dir: q.project_dir } : {}),
   };
 }
 
@@ -110,6 +117,7 @@ export function jobPage(
   const picked: Job[] = [];
   for (const j of jobs) {
     if (q.status && j.status !== q.status) continue;
+    if (q.project_dir && j.request.project_dir !== q.project_dir) continue;
     if (q.after && !before(q.after, { c: j.created_at, i: j.id })) continue;
     picked.push(j);
   }

@@ -31,6 +31,7 @@ import {
   RuntimeSchema,
   VersionSchema,
 } from "./api_schemas.ts";
+import { ProjectHistorySchema } from "./history.ts";
 
 const OUTPUT: Record<string, z.ZodType> = {
   RunResult: RunResultSchema,
@@ -49,6 +50,7 @@ const OUTPUT: Record<string, z.ZodType> = {
   RuntimeList: RuntimeListSchema,
   Version: VersionSchema,
   DbtArtifact: DbtArtifactSchema,
+  ProjectHistory: ProjectHistorySchema,
 };
 
 /** Parts of the schemas above that get a name of their own (no inline objects). */
@@ -305,6 +307,12 @@ export function openApiDocument(): Record<string, unknown> {
             description: "only jobs in this state (another value is 400)",
             schema: ref("JobStatus"),
           }, {
+            name: "project_dir",
+            in: "query",
+            description:
+              "only jobs of this project (its path as the jobs record it: request.project_dir)",
+            schema: { type: "string" },
+          }, {
             name: "limit",
             in: "query",
             description: "jobs per page",
@@ -431,6 +439,30 @@ export function openApiDocument(): Record<string, unknown> {
           responses: {
             200: json("DbtArtifact", "run_results.json"),
             ...errors(400, ...AUTH, 404, 502, 504),
+          },
+        },
+      },
+      "/v1/project/history": {
+        get: {
+          operationId: "getProjectHistory",
+          summary:
+            "Each model's duration over the project's recent finished jobs (from their kept run_results.json), with the ones now slower than their median",
+          parameters: [{
+            name: "project_dir",
+            in: "query",
+            required: true,
+            description:
+              "the project's path as its jobs record it (request.project_dir)",
+            schema: { type: "string" },
+          }, {
+            name: "limit",
+            in: "query",
+            description: "newest finished jobs to read",
+            schema: { type: "integer", minimum: 1, maximum: 100, default: 20 },
+          }],
+          responses: {
+            200: json("ProjectHistory", "durations per node, oldest job first"),
+            ...errors(400, ...AUTH),
           },
         },
       },

@@ -136,7 +136,12 @@ export const JobSchema = z.object({
   started_at: z.string().nullable(),
   finished_at: z.string().nullable(),
   result: z.union([RunResultSchema, LintResultSchema]).nullable(),
-  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    /** What to do next, when the error says. */
+    hint: z.string().optional(),
+  }).nullable(),
   remote_run_id: z.string().nullable(),
   /**
    * The nonce of a remote trigger, journaled before the trigger is sent: a

@@ -130,10 +130,14 @@ export function outcomeOf(
   };
 }
 
-/** `{code, message}` of an exception. */
-export function errorOf(e: unknown): { code: string; message: string } {
-  return e instanceof FloeDbtError ? { code: e.code, message: e.message } : {
-    code: ERROR_CODES.execution,
-    message: e instanceof Error ? e.message : String(e),
-  };
+/** `{code, message, hint?}` of an exception. */
+export function errorOf(
+  e: unknown,
+): { code: string; message: string; hint?: string } {
+  return e instanceof FloeDbtError
+    ? { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) }
+    : {
+      code: ERROR_CODES.execution,
+      message: e instanceof Error ? e.message : String(e),
+    };
 }

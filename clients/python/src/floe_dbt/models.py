@@ -147,6 +147,7 @@ class JobError(_Model):
 
     code: str
     message: str
+    hint: str | None = None
 
 
 class JobSummary(_Model):
@@ -199,6 +200,8 @@ class NodeStartedEvent(_Model):
     name: str
     index: int | None
     total: int | None
+    # dbt's thread name; empty when the runtime does not say
+    thread: str = ""
     ts: str
 
 
@@ -215,6 +218,8 @@ class NodeFinishedEvent(_Model):
     message: str | None
     index: int | None
     total: int | None
+    # dbt's thread name; empty when the runtime does not say
+    thread: str = ""
     ts: str
 
 
