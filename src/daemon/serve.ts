@@ -12,7 +12,7 @@ import { createRuntime, RUNTIME_NAMES } from "../registry.ts";
 import { JobRunner } from "../jobs/runner.ts";
 import type { JobRequest } from "../jobs/schemas.ts";
 import { chooseRuntime } from "../runtime_choice.ts";
-import { resolveSecret } from "../secrets.ts";
+import { resolveSecret, sealSecretEnv } from "../secrets.ts";
 import { createApp } from "./app.ts";
 import { confineRequest, isLoopback } from "./guard.ts";
 import { StreamCaps } from "./sse.ts";
@@ -82,6 +82,7 @@ async function loadToken(
         "pass --token-file with a readable file",
       );
     }
+    await checkTokenFileMode(o);
   } else if (o.tokenRef) {
     where = `the secret reference '${o.tokenRef}'`;
     token = await resolveSecret(o.tokenRef);
@@ -100,6 +101,29 @@ async function loadToken(
   return { token, auth: `bearer (from ${where})` };
 }
 
+/**
+ * A --token-file other users can read: a warning on loopback, refused (E003)
+ * for a daemon others reach over the network.
+ */
+async function checkTokenFileMode(o: DaemonOptions): Promise<void> {
+  const mode = ((await Deno.stat(o.tokenFile!)).mode ?? 0) & 0o777;
+  if ((mode & 0o004) === 0) return;
+  const message = `The token file '${o.tokenFile}' is readable by other users (mode ${
+    mode.toString(8).padStart(3, "0")
+  })`;
+  const hint =
+    `run 'chmod 600 ${o.tokenFile}' (in Kubernetes: defaultMode 0400 on the secret volume)`;
+  if (!isLoopback(o.host)) {
+    throw configError(
+      `${message}: refused for a daemon listening on ${o.host}`,
+      hint,
+    );
+  }
+  o.log("warn", `${message}: anyone on this machine can call the daemon`, {
+    hint,
+  });
+}
+
 /** Start the daemon; resolves once it listens. */
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   if (o.projectRoots.length === 0) {
@@ -108,6 +132,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       "jobs may only use projects under these directories",
     );
   }
+  // Secrets given as variables leave the environment (secrets.ts); the
+  // daemon never reads FLOE_DBT_TOKEN (its clients do).
+  sealSecretEnv();
+  Deno.env.delete("FLOE_DBT_TOKEN");
   // First the state directory's lock: a second daemon stops here, before
   // reading or writing anything of the first one's.
   const lock = await lockStateDir(o.stateDir);
