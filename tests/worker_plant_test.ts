@@ -85,28 +85,35 @@ Deno.test("a cache folder others can write is refused (E003)", async () => {
     await assert.rejects(() => writeScript(), (e: unknown) => {
       assert.ok(e instanceof FloeDbtError);
       assert.equal(e.code, "FLOE-DBT-E003");
-      assert.match(e.message, /cache directory .* writable by group and others/);
+      assert.match(
+        e.message,
+        /cache directory .* writable by group and others/,
+      );
       assert.ok(e.hint?.includes(`chmod 700 ${cache}`));
       return true;
     });
   });
 });
 
-Deno.test("a changed worker script is rewritten before the next start", opts, async () => {
-  await withCache(async () => {
-    const script = await writeScript();
-    // Were it run, this script would fail the start.
-    await Deno.writeTextFile(script, "raise SystemExit(3)\n");
-    const worker = await Worker.start(PYTHON);
-    try {
-      // The real worker answered: it imported dbt and reports its version.
-      assert.match(worker.ready.dbt_version, /^1\.\d+\.\d+/);
-      assert.equal(await Deno.readTextFile(script), WORKER_PY);
-    } finally {
-      await worker.stop();
-    }
-  });
-});
+Deno.test(
+  "a changed worker script is rewritten before the next start",
+  opts,
+  async () => {
+    await withCache(async () => {
+      const script = await writeScript();
+      // Were it run, this script would fail the start.
+      await Deno.writeTextFile(script, "raise SystemExit(3)\n");
+      const worker = await Worker.start(PYTHON);
+      try {
+        // The real worker answered: it imported dbt and reports its version.
+        assert.match(worker.ready.dbt_version, /^1\.\d+\.\d+/);
+        assert.equal(await Deno.readTextFile(script), WORKER_PY);
+      } finally {
+        await worker.stop();
+      }
+    });
+  },
+);
 
 Deno.test("a link planted at the script's name is replaced, not followed", async () => {
   await withCache(async (cache) => {
@@ -123,36 +130,40 @@ Deno.test("a link planted at the script's name is replaced, not followed", async
   });
 });
 
-Deno.test("a json.py planted beside the worker script is not imported by a real compile", opts, async () => {
-  await withCache(async (cache) => {
-    await using copy = await copyExample("floe-worker-plant-");
-    const script = await writeScript();
-    const marker = join(cache, "planted-was-imported");
-    await Deno.writeTextFile(
-      join(script, "..", "json.py"),
-      `open(${JSON.stringify(marker)}, "w").write("imported")\n` +
-        "raise ImportError('planted json')\n",
-    );
-    // Without -I the plant runs: the script's folder comes first on sys.path.
-    const naive = await new Deno.Command(PYTHON, {
-      args: [script],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    assert.notEqual(naive.code, 0);
-    assert.equal(await exists(marker), true, "the plant works without -I");
-    await Deno.remove(marker);
+Deno.test(
+  "a json.py planted beside the worker script is not imported by a real compile",
+  opts,
+  async () => {
+    await withCache(async (cache) => {
+      await using copy = await copyExample("floe-worker-plant-");
+      const script = await writeScript();
+      const marker = join(cache, "planted-was-imported");
+      await Deno.writeTextFile(
+        join(script, "..", "json.py"),
+        `open(${JSON.stringify(marker)}, "w").write("imported")\n` +
+          "raise ImportError('planted json')\n",
+      );
+      // Without -I the plant runs: the script's folder comes first on sys.path.
+      const naive = await new Deno.Command(PYTHON, {
+        args: [script],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      assert.notEqual(naive.code, 0);
+      assert.equal(await exists(marker), true, "the plant works without -I");
+      await Deno.remove(marker);
 
-    const r = await runAgent(
-      ["compile", "--project-dir", copy.dir, "--profiles-dir", copy.dir],
-      { env: { FLOE_DBT_CACHE_DIR: cache } },
-    );
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok(await exists(join(copy.dir, "target", "manifest.json")));
-    assert.equal(await exists(marker), false, "json.py was imported");
-  });
-});
+      const r = await runAgent(
+        ["compile", "--project-dir", copy.dir, "--profiles-dir", copy.dir],
+        { env: { FLOE_DBT_CACHE_DIR: cache } },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(await exists(join(copy.dir, "target", "manifest.json")));
+      assert.equal(await exists(marker), false, "json.py was imported");
+    });
+  },
+);
 
 Deno.test("after the config is loaded the agent's environment holds no secret", async () => {
   const dir = await Deno.makeTempDir({ prefix: "floe-seal-" });

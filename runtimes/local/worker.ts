@@ -156,19 +156,22 @@ export class Worker {
       // only the interpreter's own environment is imported. It starts in the
       // script's private folder (never a project); each call chdirs to its
       // project. A relative python is taken from the agent's folder.
-      child = new Deno.Command(python.includes("/") ? resolve(python) : python, {
-        args: ["-I", "-u", script],
-        cwd: dirname(script),
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-        detached: true,
-        clearEnv: true,
-        env: childEnv({
-          PYTHONUNBUFFERED: "1",
-          DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
-        }),
-      }).spawn();
+      child = new Deno.Command(
+        python.includes("/") ? resolve(python) : python,
+        {
+          args: ["-I", "-u", script],
+          cwd: dirname(script),
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+          detached: true,
+          clearEnv: true,
+          env: childEnv({
+            PYTHONUNBUFFERED: "1",
+            DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
+          }),
+        },
+      ).spawn();
     } catch (e) {
       throw new FloeDbtError(
         ERROR_CODES.configuration,

@@ -9,6 +9,7 @@ import type { PlatformConfig, RuntimeName } from "../config.ts";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
 import { isLoopback } from "../daemon/guard.ts";
 import { defaultStateDir, startDaemon } from "../daemon/serve.ts";
+import { checkIdentity, identityRefused } from "../daemon/identity.ts";
 import { readPrivateToken, tokenPath } from "../daemon/token.ts";
 import type { JobSummary } from "../daemon/api_schemas.ts";
 import type { Job } from "../jobs/schemas.ts";
@@ -106,9 +107,16 @@ async function token(args: CliArgs): Promise<string | undefined> {
     // fetch reports the bad URL
   }
   if (!isLoopback(host)) return undefined;
-  return await readPrivateToken(
-    tokenPath(resolve(args.stateDir ?? defaultStateDir())),
-  );
+  const stateDir = resolve(args.stateDir ?? defaultStateDir());
+  const file = tokenPath(stateDir);
+  const generated = await readPrivateToken(file);
+  if (generated === undefined) return undefined;
+  // Only to the daemon that wrote it (identity.ts).
+  const verdict = await checkIdentity(stateDir, args.url);
+  if (verdict.kind === "refused") {
+    throw identityRefused(file, args.url, verdict.reason);
+  }
+  return verdict.kind === "ok" ? generated : undefined;
 }
 
 async function call(

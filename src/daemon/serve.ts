@@ -16,6 +16,7 @@ import { resolveSecret, sealSecretEnv } from "../secrets.ts";
 import { createApp } from "./app.ts";
 import { confineRequest, isLoopback } from "./guard.ts";
 import { StreamCaps } from "./sse.ts";
+import { removeIdentity, writeIdentity } from "./identity.ts";
 import { TokenFile } from "./token_file.ts";
 import { lockStateDir, stateDirError, type StateLock } from "./state_lock.ts";
 import { generatedToken, tokenPath } from "./token.ts";
@@ -108,9 +109,10 @@ async function loadToken(
 async function checkTokenFileMode(o: DaemonOptions): Promise<void> {
   const mode = ((await Deno.stat(o.tokenFile!)).mode ?? 0) & 0o777;
   if ((mode & 0o004) === 0) return;
-  const message = `The token file '${o.tokenFile}' is readable by other users (mode ${
-    mode.toString(8).padStart(3, "0")
-  })`;
+  const message =
+    `The token file '${o.tokenFile}' is readable by other users (mode ${
+      mode.toString(8).padStart(3, "0")
+    })`;
   const hint =
     `run 'chmod 600 ${o.tokenFile}' (in Kubernetes: defaultMode 0400 on the secret volume)`;
   if (!isLoopback(o.host)) {
@@ -163,6 +165,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       : token;
     const { fetch, streams } = appFor(o, runner, check, port);
     api.fetch = fetch;
+    // Who holds the port: clients send the generated token only to us.
+    await writeIdentity(o.stateDir, o.host, port).catch((e) => {
+      throw stateDirError(o.stateDir, "record the daemon's pid and port in", e);
+    });
     return running(o, { port, runner, streams, server, lock, auth });
   } catch (e) {
     await server?.shutdown().catch(() => {});
@@ -341,6 +347,7 @@ function running(
         await draining;
         for (const close of streams) close();
         await server.shutdown();
+        await removeIdentity(o.stateDir);
         lock.release();
         o.log("info", "stopped");
       })();

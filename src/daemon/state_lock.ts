@@ -88,13 +88,13 @@ export async function lockStateDir(stateDir: string): Promise<StateLock> {
       throw refused(stateDir, { pid: Deno.pid, started_at: "" });
     }
     try {
-      // Created 0700; one that exists must be ours and writable by no one
-      // else: a planted jobs.jsonl would run its jobs as this user.
-      await privateDir(stateDir, "state directory");
+      await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
     } catch (e) {
-      if (e instanceof FloeDbtError) throw e;
       throw stateDirError(stateDir, "create", e);
     }
+    // One that exists must be ours and writable by no one else: a planted
+    // jobs.jsonl would run its jobs as this user.
+    await privateDir(stateDir, "state directory");
     let file: Deno.FsFile;
     try {
       file = await openLockFile(path, stateDir);
