@@ -5,6 +5,7 @@ the token; an explicit token is sent as given."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import Daemon
 
-from floe_dbt import FloeDbtClient
+from floe_dbt import AsyncFloeDbtClient, FloeDbtClient
 from floe_dbt.errors import FloeDbtForbiddenError
 
 TOKEN = "g" * 64
@@ -74,6 +75,11 @@ def _state(tmp_path: Path, pid: int | None, port: int) -> Path:
     return state
 
 
+async def _async_jobs(url: str) -> object:
+    async with AsyncFloeDbtClient(url, retries=0) as c:
+        return await c.jobs()
+
+
 @pytest.fixture
 def implicit(monkeypatch):
     monkeypatch.delenv("FLOE_DBT_TOKEN", raising=False)
@@ -107,6 +113,9 @@ def test_fake_listener_gets_no_token(implicit, tmp_path: Path, who: str):
         }[who]
         assert reason in e.value.message
         assert e.value.hint and "FLOE_DBT_TOKEN" in e.value.hint
+        # The asyncio client (the Airflow trigger's) refuses the same way.
+        with pytest.raises(FloeDbtForbiddenError):
+            asyncio.run(_async_jobs(url))
         assert fake.authorized() == []
         # The caller's own token is sent as given.
         with FloeDbtClient(url, token="explicit-token-0123456789", retries=0) as c:

@@ -494,7 +494,8 @@ class FloeDbtClient(_Base):
     def healthy(self) -> bool:
         """True when the daemon answers ``/healthz`` (no retries)."""
         try:
-            return self._http.get("/healthz", timeout=2.0).status_code == 200
+            # /healthz needs no token: none is looked up or sent.
+            return self._http.get("/healthz", timeout=2.0, auth=None).status_code == 200
         except httpx.TransportError:
             return False
 
