@@ -158,6 +158,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       ready(port);
     });
     const port: number = await listening;
+    // Who holds the port: clients send the generated token only to us.
+    await writeIdentity(o.stateDir, o.host, port).catch((e) => {
+      throw stateDirError(o.stateDir, "record the daemon's pid and port in", e);
+    });
     const runner = await openRunner(o);
     // A --token-file is followed: a rotated Secret needs no restart.
     const check = o.tokenFile
@@ -165,13 +169,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       : token;
     const { fetch, streams } = appFor(o, runner, check, port);
     api.fetch = fetch;
-    // Who holds the port: clients send the generated token only to us.
-    await writeIdentity(o.stateDir, o.host, port).catch((e) => {
-      throw stateDirError(o.stateDir, "record the daemon's pid and port in", e);
-    });
     return running(o, { port, runner, streams, server, lock, auth });
   } catch (e) {
     await server?.shutdown().catch(() => {});
+    if (server) await removeIdentity(o.stateDir);
     lock.release();
     throw e;
   }
