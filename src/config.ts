@@ -7,6 +7,7 @@
 import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { configError } from "./errors.ts";
+import { sealSecretEnv } from "./secrets.ts";
 import { isSecureUrl } from "./url.ts";
 import { checkSpec } from "./version_spec.ts";
 
@@ -316,8 +317,12 @@ export async function loadConfig(file: string): Promise<PlatformConfig> {
   return (await loadConfigFile(file)).config;
 }
 
-/** Load manifest.yaml from a path with its warnings; a missing file is E003. */
+/**
+ * Load manifest.yaml from a path with its warnings; a missing file is E003.
+ * From here on the agent's environment holds no secret (sealSecretEnv).
+ */
 export async function loadConfigFile(file: string): Promise<LoadedConfig> {
+  sealSecretEnv();
   let text: string;
   try {
     text = await Deno.readTextFile(file);

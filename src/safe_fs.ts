@@ -381,6 +381,7 @@ export async function openLockFile(
           read: true,
           write: true,
           createNew: true,
+          mode: 0o600,
         });
       } catch (e) {
         if (e instanceof Deno.errors.AlreadyExists) continue;

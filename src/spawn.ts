@@ -123,10 +123,10 @@ export async function outputWithTimeout(
 }
 
 /**
- * Ask a Python a short question: `python -c code` run from `/` (so no
+ * Ask a Python a short question: `python -I -c code` run from `/` (so no
  * project file on the current folder can shadow a module), with the
- * scrubbed child environment and a deadline. The same `sys.path` as the
- * dbt-core worker otherwise (PYTHONPATH and user site-packages count), so a
+ * scrubbed child environment and a deadline. Isolated (`-I`) like the
+ * dbt-core worker (PYTHONPATH and user site-packages do not count), so a
  * probe never disagrees with the worker. A relative `python` is taken from
  * the agent's current folder, as the worker takes it.
  */
@@ -138,7 +138,7 @@ export function probePython(
   return outputWithTimeout(
     python.includes("/") ? resolve(python) : python,
     {
-      args: ["-c", code],
+      args: ["-I", "-c", code],
       clearEnv: true,
       env: childEnv(),
       cwd: "/",

@@ -67,7 +67,7 @@ export async function atomicWrite(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   try {
     // createNew (O_EXCL) never writes through a link planted at the temp name.
-    await Deno.writeTextFile(tmp, text, { createNew: true });
+    await Deno.writeTextFile(tmp, text, { createNew: true, mode: 0o600 });
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
@@ -125,7 +125,7 @@ export class ArtifactCache {
       await ensureDirInside(this.root, dir, WHAT);
       return;
     }
-    await Deno.mkdir(dir, { recursive: true });
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     const st = await Deno.lstat(dir);
     if (st.isSymlink || !st.isDirectory) {
       throw new Error(`cache entry '${dir}' is not a real directory`);

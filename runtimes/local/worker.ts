@@ -5,9 +5,14 @@
  * @module
  */
 import { childEnv } from "../../src/child_env.ts";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
 import { cacheDir } from "../../src/paths.ts";
+import {
+  PRIVATE_DIR,
+  PRIVATE_FILE,
+  privateDir,
+} from "../../src/private_dir.ts";
 import { WORKER_PROTOCOL, WORKER_PY } from "./worker_py.ts";
 
 /** How long importing dbt may take before the start counts as failed. */
@@ -59,26 +64,56 @@ interface Pending {
   onEvent(e: WorkerEvent): void;
 }
 
-async function writeScript(): Promise<string> {
+/** The worker script's bytes and their SHA-256 (hex). */
+async function scriptBytes(): Promise<{ bytes: Uint8Array; hash: string }> {
   const bytes = new TextEncoder().encode(WORKER_PY);
   const hash = Array.from(
-    new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).slice(0, 8),
+    new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)),
   ).map((b) => b.toString(16).padStart(2, "0")).join("");
-  // One directory per script version holding only that file: Python puts the
-  // script's directory first on sys.path, and dbt's spawned helper processes
-  // must never see another version of the worker there.
-  const dir = join(cacheDir(), `worker-v${WORKER_PROTOCOL}-${hash}`);
+  return { bytes, hash };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Write the worker script, or check the one written before: called before
+ * every start. The cache folder and the script's own folder must be the
+ * agent's (E003 otherwise, see private_dir.ts); the script's folder is made
+ * 0700 when it is only readable by others (as older agents left it). A
+ * script whose bytes differ from this agent's (changed on disk, or a link)
+ * is replaced before Python reads it.
+ */
+export async function writeScript(): Promise<string> {
+  const { bytes, hash } = await scriptBytes();
+  const cache = cacheDir();
+  await privateDir(cache, "cache directory (FLOE_DBT_CACHE_DIR)");
+  // One directory per script version holding only that file: dbt's spawned
+  // helper processes must never see another version of the worker.
+  const dir = join(cache, `worker-v${WORKER_PROTOCOL}-${hash.slice(0, 16)}`);
+  const info = await privateDir(dir, "worker directory");
+  if (((info.mode ?? 0) & 0o077) !== 0) await Deno.chmod(dir, PRIVATE_DIR);
   const path = join(dir, "floe_dbt_worker.py");
   try {
-    await Deno.stat(path);
-    return path;
-  } catch {
-    await Deno.mkdir(dir, { recursive: true });
-    const tmp = `${path}.${Deno.pid}.tmp`;
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-    return path;
+    const st = await Deno.lstat(path);
+    if (st.isFile && sameBytes(await Deno.readFile(path), bytes)) return path;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
+  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    // createNew (O_EXCL) never writes through a link planted at the name.
+    await Deno.writeFile(tmp, bytes, { createNew: true, mode: PRIVATE_FILE });
+    // rename(2) replaces a changed script or a link, never follows it.
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  return path;
 }
 
 /** A running Python worker with dbt imported. */
@@ -118,18 +153,27 @@ export class Worker {
     const script = await writeScript();
     let child: Deno.ChildProcess;
     try {
-      child = new Deno.Command(python, {
-        args: ["-u", script],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-        detached: true,
-        clearEnv: true,
-        env: childEnv({
-          PYTHONUNBUFFERED: "1",
-          DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
-        }),
-      }).spawn();
+      // -I: isolated. Neither the script's folder nor the current one is on
+      // sys.path, and PYTHON* variables and user site-packages are ignored:
+      // only the interpreter's own environment is imported. It starts in the
+      // script's private folder (never a project); each call chdirs to its
+      // project. A relative python is taken from the agent's folder.
+      child = new Deno.Command(
+        python.includes("/") ? resolve(python) : python,
+        {
+          args: ["-I", "-u", script],
+          cwd: dirname(script),
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+          detached: true,
+          clearEnv: true,
+          env: childEnv({
+            PYTHONUNBUFFERED: "1",
+            DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
+          }),
+        },
+      ).spawn();
     } catch (e) {
       throw new FloeDbtError(
         ERROR_CODES.configuration,

@@ -15,6 +15,7 @@ import { ERROR_CODES, exitCodeFor, FloeDbtError } from "../errors.ts";
 import { createRuntime, RUNTIME_NAMES } from "../registry.ts";
 import { chooseRuntime } from "../runtime_choice.ts";
 import { runtimeRow } from "../runtime_rows.ts";
+import { sealSecretEnv } from "../secrets.ts";
 import type { DbtRuntime, ProjectRef } from "../runtime.ts";
 import type { DbtCommand, ProgressEvent } from "../schemas.ts";
 import { type CliArgs, parseCli } from "./args.ts";
@@ -58,6 +59,8 @@ async function platformConfig(
         ? JSON.stringify({ level: "info", message })
         : message,
     );
+  // Secret variables leave the environment before anything runs.
+  sealSecretEnv();
   const file = args.config ??
     (existsSync("manifest.yaml") ? "manifest.yaml" : undefined);
   if (!file) return defaultConfig();

@@ -10,6 +10,7 @@ import { ERROR_CODES, FloeDbtError } from "../errors.ts";
 import { isLoopback } from "../daemon/guard.ts";
 import { defaultStateDir, startDaemon } from "../daemon/serve.ts";
 import { checkOperatorProfilesDir } from "../jobs/policy.ts";
+import { checkIdentity, identityRefused } from "../daemon/identity.ts";
 import { readPrivateToken, tokenPath } from "../daemon/token.ts";
 import { signIn } from "../daemon/ui/sign_in.ts";
 import type { JobSummary } from "../daemon/api_schemas.ts";
@@ -138,9 +139,16 @@ async function token(args: CliArgs): Promise<string | undefined> {
     // fetch reports the bad URL
   }
   if (!isLoopback(host)) return undefined;
-  return await readPrivateToken(
-    tokenPath(resolve(args.stateDir ?? defaultStateDir())),
-  );
+  const stateDir = resolve(args.stateDir ?? defaultStateDir());
+  const file = tokenPath(stateDir);
+  const generated = await readPrivateToken(file);
+  if (generated === undefined) return undefined;
+  // Only to the daemon that wrote it (identity.ts).
+  const verdict = await checkIdentity(stateDir, args.url);
+  if (verdict.kind === "refused") {
+    throw identityRefused(file, args.url, verdict.reason);
+  }
+  return verdict.kind === "ok" ? generated : undefined;
 }
 
 async function call(

@@ -13,10 +13,11 @@ import { JobRunner } from "../jobs/runner.ts";
 import type { JobPolicy } from "../jobs/policy.ts";
 import type { JobRequest } from "../jobs/schemas.ts";
 import { chooseRuntime } from "../runtime_choice.ts";
-import { resolveSecret } from "../secrets.ts";
+import { resolveSecret, sealSecretEnv } from "../secrets.ts";
 import { createApp } from "./app.ts";
 import { confineRequest, isLoopback } from "./guard.ts";
 import { StreamCaps } from "./sse.ts";
+import { removeIdentity, writeIdentity } from "./identity.ts";
 import { TokenFile } from "./token_file.ts";
 import { lockStateDir, stateDirError, type StateLock } from "./state_lock.ts";
 import { generatedToken, tokenPath } from "./token.ts";
@@ -85,6 +86,7 @@ async function loadToken(
         "pass --token-file with a readable file",
       );
     }
+    await checkTokenFileMode(o);
   } else if (o.tokenRef) {
     where = `the secret reference '${o.tokenRef}'`;
     token = await resolveSecret(o.tokenRef);
@@ -103,6 +105,30 @@ async function loadToken(
   return { token, auth: `bearer (from ${where})` };
 }
 
+/**
+ * A --token-file other users can read: a warning on loopback, refused (E003)
+ * for a daemon others reach over the network.
+ */
+async function checkTokenFileMode(o: DaemonOptions): Promise<void> {
+  const mode = ((await Deno.stat(o.tokenFile!)).mode ?? 0) & 0o777;
+  if ((mode & 0o004) === 0) return;
+  const message =
+    `The token file '${o.tokenFile}' is readable by other users (mode ${
+      mode.toString(8).padStart(3, "0")
+    })`;
+  const hint =
+    `run 'chmod 600 ${o.tokenFile}' (in Kubernetes: defaultMode 0400 on the secret volume)`;
+  if (!isLoopback(o.host)) {
+    throw configError(
+      `${message}: refused for a daemon listening on ${o.host}`,
+      hint,
+    );
+  }
+  o.log("warn", `${message}: anyone on this machine can call the daemon`, {
+    hint,
+  });
+}
+
 /** Start the daemon; resolves once it listens. */
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   if (o.projectRoots.length === 0) {
@@ -111,6 +137,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       "jobs may only use projects under these directories",
     );
   }
+  // Secrets given as variables leave the environment (secrets.ts); the
+  // daemon never reads FLOE_DBT_TOKEN (its clients do).
+  sealSecretEnv();
+  Deno.env.delete("FLOE_DBT_TOKEN");
   // First the state directory's lock: a second daemon stops here, before
   // reading or writing anything of the first one's.
   const lock = await lockStateDir(o.stateDir);
@@ -131,6 +161,10 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       ready(port);
     });
     const port: number = await listening;
+    // Who holds the port: clients send the generated token only to us.
+    await writeIdentity(o.stateDir, o.host, port).catch((e) => {
+      throw stateDirError(o.stateDir, "record the daemon's pid and port in", e);
+    });
     const runner = await openRunner(o);
     // A --token-file is followed: a rotated Secret needs no restart.
     const check = o.tokenFile
@@ -141,6 +175,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     return running(o, { port, runner, streams, server, lock, auth });
   } catch (e) {
     await server?.shutdown().catch(() => {});
+    if (server) await removeIdentity(o.stateDir);
     lock.release();
     throw e;
   }
@@ -318,6 +353,7 @@ function running(
         await draining;
         for (const close of streams) close();
         await server.shutdown();
+        await removeIdentity(o.stateDir);
         lock.release();
         o.log("info", "stopped");
       })();

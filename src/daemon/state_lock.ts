@@ -4,13 +4,16 @@
  * directory, holding the owner's pid. A second daemon finds it held and
  * refuses (E003 naming that pid) without reading or writing anything else.
  * The kernel drops the lock when its holder dies, so kill -9 never leaves a
- * stale lock; the file's content is information only.
+ * stale lock; the file's content is information only. The directory must be
+ * the daemon user's and writable by no one else (private_dir.ts), and the
+ * lock file is 0600.
  *
  * @module
  */
 import { join } from "node:path";
 import { configError, FloeDbtError } from "../errors.ts";
 import { Mutex } from "../mutex.ts";
+import { PRIVATE_FILE, privateDir } from "../private_dir.ts";
 import { openLockFile } from "../safe_fs.ts";
 
 /** What the lock file says about its holder. */
@@ -89,9 +92,15 @@ export async function lockStateDir(stateDir: string): Promise<StateLock> {
     } catch (e) {
       throw stateDirError(stateDir, "create", e);
     }
+    // One that exists must be ours and writable by no one else: a planted
+    // jobs.jsonl would run its jobs as this user.
+    await privateDir(stateDir, "state directory");
     let file: Deno.FsFile;
     try {
       file = await openLockFile(path, stateDir);
+      // An older agent created it 0644: the daemon's files are its own.
+      const st = await file.stat();
+      if (((st.mode ?? 0) & 0o077) !== 0) await Deno.chmod(path, PRIVATE_FILE);
     } catch (e) {
       throw stateDirError(stateDir, "open the lock file in", e);
     }

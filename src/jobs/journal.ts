@@ -84,6 +84,7 @@ export class Journal {
       write: true,
       create: true,
       truncate: true,
+      mode: 0o600,
     });
     try {
       await writeAll(
@@ -115,6 +116,7 @@ export class Journal {
           this.#file = await Deno.open(this.path, {
             append: true,
             create: true,
+            mode: 0o600,
           });
           this.#torn = (await Deno.stat(this.path)).size > 0 &&
             !(await this.#endsWithNewline());

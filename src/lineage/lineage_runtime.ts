@@ -6,6 +6,11 @@
  *
  * @module
  */
+import {
+  type NodeError,
+  nodeErrorsSummary,
+  thrownSummary,
+} from "../error_summary.ts";
 import { basename } from "node:path";
 import { parse } from "yaml";
 import type { LineageConfig } from "../config.ts";
@@ -91,16 +96,15 @@ class LineageRuntime extends RuntimeWrapper {
       await started;
       await send(runEvent(id, options?.signal?.aborted ? "ABORT" : "FAIL", {
         facets: {
-          errorMessage: errorFacet(e instanceof Error ? e.message : String(e)),
+          // dbt's class and node only: its text may quote data or SQL.
+          errorMessage: errorFacet(thrownSummary(e)),
         },
       }));
       throw e;
     }
     const manifest = await readJson(result.manifest_path);
     const runResults = await readJson(result.run_results_path);
-    const errors = result.metadata.errors as
-      | { unique_id: string; message: string | null }[]
-      | undefined;
+    const errors = result.metadata.errors as NodeError[] | undefined;
     await started;
     await send(runEvent(id, result.success ? "COMPLETE" : "FAIL", {
       ...datasetsOf(command, manifest, runResults, this.#config.namespace),
@@ -108,8 +112,7 @@ class LineageRuntime extends RuntimeWrapper {
         floe_dbt_run: runResultsFacet(runResults, result.success),
         ...(result.success ? {} : {
           errorMessage: errorFacet(
-            errors?.map((x) => `${x.unique_id}: ${x.message ?? "failed"}`)
-              .join("\n") || `dbt ${command} failed`,
+            nodeErrorsSummary(errors, `dbt ${command} failed`),
           ),
         }),
       },

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { thrownSummary } from "../error_summary.ts";
 import {
   type Attributes,
   context,
@@ -64,14 +65,14 @@ function errorCodeOf(e: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
-/** Record a thrown error on a span (message only, never secrets). */
+/**
+ * Record a thrown error on a span: its code, dbt's error class and the node
+ * (error_summary.ts), never dbt's text (data values, SQL lines).
+ */
 export function recordError(span: Span, e: unknown): void {
   const code = errorCodeOf(e);
   if (code) span.setAttribute(ATTR.errorCode, code);
-  span.setStatus({
-    code: SpanStatusCode.ERROR,
-    message: e instanceof Error ? e.message : String(e),
-  });
+  span.setStatus({ code: SpanStatusCode.ERROR, message: thrownSummary(e) });
 }
 
 class TracedRuntime extends RuntimeWrapper {

@@ -158,16 +158,18 @@ def test_bad_requests_raise_usage_and_forbidden(daemon: Daemon, client: FloeDbtC
 
 
 def test_token_file_discovery(daemon: Daemon, monkeypatch, tmp_path: Path):
-    state = tmp_path / "state"
-    state.mkdir()
+    # The daemon's own state directory: its daemon.json names it (pid, port).
+    state = daemon.state_dir
     (state / "token").write_text(daemon.token + "\n")
+    (state / "token").chmod(0o600)
     monkeypatch.setenv("FLOE_STATE_DIR", str(state))
     monkeypatch.delenv("FLOE_DBT_TOKEN", raising=False)
+    monkeypatch.delenv("FLOE_DBT_TOKEN_FILE", raising=False)
     monkeypatch.setenv("FLOE_DBT_URL", daemon.url)
     with FloeDbtClient() as c:
         assert c.url == daemon.url
-        assert c.token == daemon.token
-        assert isinstance(c.jobs(), list)
+        assert c.token is None  # none of the caller's: the daemon's is looked up
+        assert isinstance(c.jobs(), list)  # the daemon requires the token
     # a non-loopback URL never reads the local token file
     with FloeDbtClient("http://192.0.2.1:8686") as far:
         assert far.token is None

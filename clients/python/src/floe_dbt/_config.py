@@ -7,6 +7,9 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
+from ._identity import check_identity
+from .errors import FloeDbtForbiddenError
+
 DEFAULT_URL = "http://127.0.0.1:8686"
 
 
@@ -36,9 +39,9 @@ def state_dir() -> Path:
 
 
 def resolve_token(token: str | None, url: str) -> str | None:
-    """The bearer token: the argument, ``FLOE_DBT_TOKEN``, ``FLOE_DBT_TOKEN_FILE``,
-    or (for a loopback URL only) the token file the local daemon writes,
-    ``<state dir>/token``."""
+    """The caller's bearer token: the argument, ``FLOE_DBT_TOKEN`` or
+    ``FLOE_DBT_TOKEN_FILE``; None when none is given (then, for a loopback
+    URL, :func:`implicit_token` may supply the local daemon's)."""
     if token:
         return token.strip()
     env = os.environ.get("FLOE_DBT_TOKEN")
@@ -47,11 +50,34 @@ def resolve_token(token: str | None, url: str) -> str | None:
     file = os.environ.get("FLOE_DBT_TOKEN_FILE")
     if file:
         return Path(file).read_text(encoding="utf-8").strip()
-    if is_loopback(url):
-        path = state_dir() / "token"
-        try:
-            text = path.read_text(encoding="utf-8").strip()
-        except OSError:
-            return None
-        return text or None
     return None
+
+
+def implicit_token(url: str) -> str | None:
+    """The token the local daemon generated, ``<state dir>/token``, for a
+    loopback URL only and only when the daemon that wrote it is the one that
+    listens there (see ``_identity``); else None (no token file, or nothing
+    listens). Raises :class:`FloeDbtForbiddenError` when something else
+    holds the port."""
+    if not is_loopback(url):
+        return None
+    state = state_dir()
+    path = state / "token"
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if not text:
+        return None
+    verdict = check_identity(state, url)
+    if verdict == "ok":
+        return text
+    if verdict == "down":
+        return None
+    raise FloeDbtForbiddenError(
+        f"Not sending the daemon's token ('{path}') to {url}: {verdict}",
+        hint=(
+            "start the daemon with 'floe-dbt serve' (or check what listens on that port); "
+            "to send a token anyway, pass token= or set FLOE_DBT_TOKEN"
+        ),
+    )

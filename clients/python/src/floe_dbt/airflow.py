@@ -36,6 +36,16 @@ class FloeDbtTaskError(AirflowException):
         super().__init__(str(err))
 
 
+def _xcom(result: dict[str, Any]) -> dict[str, Any]:
+    """A run result as XCom keeps it: without ``metadata.vars`` (a job's vars
+    may carry values the DAG author passed in; XCom is stored in Airflow's
+    database and shown in its UI)."""
+    meta = result.get("metadata")
+    if isinstance(meta, dict) and "vars" in meta:
+        result = {**result, "metadata": {k: v for k, v in meta.items() if k != "vars"}}
+    return result
+
+
 class FloeDbtJobTrigger(BaseTrigger):
     """Waits in the triggerer for a floe-dbt job to end; fires one event:
     ``{"status": "succeeded", "job_id", "result"}`` or
@@ -80,7 +90,7 @@ class FloeDbtJobTrigger(BaseTrigger):
             yield TriggerEvent({
                 "status": "succeeded",
                 "job_id": self.job_id,
-                "result": result.model_dump(mode="json"),
+                "result": _xcom(result.model_dump(mode="json")),
             })
 
 
@@ -204,14 +214,14 @@ class FloeDbtOperator(BaseOperator):
                 on_event=lambda e: self.log.info("%s", e.model_dump_json()),
                 timeout=self.timeout,
             )
-        return result.model_dump(mode="json")
+        return _xcom(result.model_dump(mode="json"))
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: the result, or the agent's error."""
         self.job_id = event.get("job_id")
         if event.get("status") != "succeeded":
             raise FloeDbtTaskError(error_from_body(event.get("error")))
-        return event["result"]
+        return _xcom(event["result"])
 
     def on_kill(self) -> None:
         """Cancel the agent job when Airflow kills the task."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from ._config import resolve_token, resolve_url
+from ._config import implicit_token, resolve_token, resolve_url
 from ._sse import SseEvent, SseParser, iter_sse
 from .errors import (
     DBTExecutionTimeout,
@@ -149,6 +149,20 @@ def _raise_for(resp: httpx.Response) -> None:
     raise error_from_body(body, status=resp.status_code)
 
 
+class _LocalDaemonAuth(httpx.Auth):
+    """Adds the local daemon's generated token when that daemon is the one
+    listening on the URL's port (``implicit_token``)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def auth_flow(self, request: httpx.Request):  # type: ignore[override]
+        token = implicit_token(self.url)
+        if token:
+            request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+
 class _Base:
     def __init__(
         self,
@@ -166,8 +180,13 @@ class _Base:
         self.backoff = backoff
         self.poll_interval = poll_interval
         self._headers = {"Accept": "application/json", "User-Agent": "floe-dbt-python/0.1.0"}
+        # Without a token of the caller's, the local daemon's is looked up
+        # before each request: it goes only to the daemon that wrote it.
+        self._auth: httpx.Auth | None = None
         if self.token:
             self._headers["Authorization"] = f"Bearer {self.token}"
+        else:
+            self._auth = _LocalDaemonAuth(self.url)
 
     def _delay(self, attempt: int, resp: httpx.Response | None = None) -> float:
         if resp is not None:
@@ -203,7 +222,11 @@ class FloeDbtClient(_Base):
     ) -> None:
         super().__init__(url, token, timeout, retries, backoff, poll_interval)
         self._http = httpx.Client(
-            base_url=self.url, headers=self._headers, timeout=timeout, transport=transport
+            base_url=self.url,
+            headers=self._headers,
+            auth=self._auth,
+            timeout=timeout,
+            transport=transport,
         )
 
     def close(self) -> None:
@@ -424,7 +447,8 @@ class FloeDbtClient(_Base):
     def healthy(self) -> bool:
         """True when the daemon answers ``/healthz`` (no retries)."""
         try:
-            return self._http.get("/healthz", timeout=2.0).status_code == 200
+            # /healthz needs no token: none is looked up or sent.
+            return self._http.get("/healthz", timeout=2.0, auth=None).status_code == 200
         except httpx.TransportError:
             return False
 
@@ -449,7 +473,11 @@ class AsyncFloeDbtClient(_Base):
     ) -> None:
         super().__init__(url, token, timeout, retries, backoff, poll_interval)
         self._http = httpx.AsyncClient(
-            base_url=self.url, headers=self._headers, timeout=timeout, transport=transport
+            base_url=self.url,
+            headers=self._headers,
+            auth=self._auth,
+            timeout=timeout,
+            transport=transport,
         )
 
     async def aclose(self) -> None:

@@ -27,6 +27,7 @@ from dagster import (
     AssetKey,
     AssetSpec,
     ConfigurableResource,
+    EnvVar,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -35,7 +36,7 @@ from dagster import (
 
 from ._selection import select_nodes
 from .client import FloeDbtClient
-from .errors import FloeDbtError
+from .errors import DBTConfigurationError, FloeDbtError
 from .models import NodeFinishedEvent
 
 __all__ = [
@@ -188,7 +189,12 @@ _MANIFESTS: dict[str, FloeDbtManifest] = {}
 
 
 class FloeDbtResource(ConfigurableResource):
-    """Where the floe-dbt agent and the dbt project are."""
+    """Where the floe-dbt agent and the dbt project are.
+
+    ``token``: give it as ``EnvVar("FLOE_DBT_TOKEN")`` (Dagster shows the
+    variable's name, never its value), or leave it out: the client then reads
+    ``FLOE_DBT_TOKEN``/``FLOE_DBT_TOKEN_FILE`` or the local daemon's token
+    file. A literal token is shown in the Dagster UI and stored with the run."""
 
     url: str | None = None
     token: str | None = None
@@ -200,7 +206,16 @@ class FloeDbtResource(ConfigurableResource):
 
     def get_client(self) -> FloeDbtClient:
         """A client of the agent."""
-        return FloeDbtClient(self.url, token=self.token)
+        token = self.token
+        if isinstance(token, EnvVar):  # used outside a run: not resolved yet
+            name = token.env_var_name
+            token = token.get_value()
+            if token is None:
+                raise DBTConfigurationError(
+                    f"FloeDbtResource.token: the environment variable {name} is not set",
+                    hint=f"set {name} to the daemon's token",
+                )
+        return FloeDbtClient(self.url, token=token)
 
     def build(
         self, context: AssetExecutionContext, command: str = "build"
