@@ -1,32 +1,30 @@
 /**
- * The daemon's HTTP API (Hono): health, runtimes, jobs, live progress over
- * SSE, cancel, artifacts. Bodies are validated with the same zod schemas as
- * the CLI; errors become `{code, message}` in exactly one onError.
+ * The daemon's HTTP API (Hono): the browser boundary, the probes and the page,
+ * the token, then the resources, one route group each (routes/: jobs,
+ * runtimes, project). Bodies are validated with the same zod schemas as the
+ * CLI; errors become `{code, message}` in exactly one onError.
  *
  * @module
  */
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { RuntimeName } from "../config.ts";
 import { ERROR_CODES, FloeDbtError, httpStatusFor } from "../errors.ts";
-import { artifactName } from "../jobs/artifact_store.ts";
-import { isFinal, JobRequestSchema } from "../jobs/schemas.ts";
-import { checkJobRequest, type JobPolicy } from "../jobs/policy.ts";
+import type { JobPolicy } from "../jobs/policy.ts";
 import type { JobRunner } from "../jobs/runner.ts";
+import { FLOE_API_VERSION } from "../schemas.ts";
+import { AGENT_VERSION } from "../version.ts";
 import { boundary, type BoundaryOptions } from "./boundary.ts";
-import { confineRequest, tokenMatches } from "./guard.ts";
-import { addHistoryRoute } from "./history.ts";
-import { jobPage, pageQuery } from "./job_list.ts";
-import { runtimeRow } from "../runtime_rows.ts";
+import { tokenMatches } from "./guard.ts";
 import { openApiDocument } from "./openapi.ts";
-import { addProjectRoutes } from "./project_routes.ts";
-import { lastEventIdOf, sseStream, StreamCaps } from "./sse.ts";
+import { jobRoutes } from "./routes/jobs.ts";
+import { projectRoutes } from "./routes/project.ts";
+import { runtimeRoutes } from "./routes/runtimes.ts";
+import { StreamCaps } from "./sse.ts";
 import { addUiRoutes } from "./ui/routes.ts";
 
-/** A longer `traceparent` is ignored (a new trace starts), as a malformed one. */
-export const MAX_TRACEPARENT_LENGTH = 512;
+export { MAX_TRACEPARENT_LENGTH } from "./routes/jobs.ts";
 
 /** What the app needs. */
 export interface AppOptions {
@@ -48,14 +46,6 @@ export interface AppOptions {
   streamCaps?: StreamCaps;
   /** The operator's policy for jobs (profiles, Jinja in vars). */
   jobPolicy?: JobPolicy;
-}
-
-function fail(
-  code: (typeof ERROR_CODES)[keyof typeof ERROR_CODES],
-  message: string,
-  hint?: string,
-): never {
-  throw new FloeDbtError(code, message, hint ? { hint } : {});
 }
 
 /** Build the Hono app. */
@@ -160,183 +150,16 @@ export function createApp(o: AppOptions): Hono {
 
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
 
-  app.get("/v1/runtimes", async (c) => {
-    const rows = [];
-    for (const name of o.runtimeNames) {
-      const row = await runtimeRow(name, () => o.runner.runtime(name));
-      rows.push({ ...row, default: name === o.defaultRuntime });
-    }
-    return c.json({ runtimes: rows });
-  });
-
-  app.post(
-    "/v1/jobs",
-    bodyLimit({
-      maxSize: o.maxBodyBytes,
-      onError: (c) =>
-        c.json({
-          code: ERROR_CODES.usage,
-          message: `Request body over ${o.maxBodyBytes} bytes`,
-        }, 413),
-    }),
-    async (c) => {
-      let body: unknown;
-      try {
-        body = await c.req.json();
-      } catch {
-        fail(
-          ERROR_CODES.usage,
-          "The request body is not valid JSON",
-          "send a JSON object, Content-Type: application/json",
-        );
-      }
-      const parsed = JobRequestSchema.safeParse(body);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        const key = issue.code === "unrecognized_keys"
-          ? issue.keys.join(", ")
-          : issue.path.join(".") || "(body)";
-        const msg = issue.code === "unrecognized_keys"
-          ? "unknown field"
-          : issue.message;
-        fail(
-          ERROR_CODES.usage,
-          `Invalid job request: '${key}': ${msg}`,
-          "see GET /openapi.json for the JobRequest schema",
-        );
-      }
-      let req;
-      try {
-        req = confineRequest(parsed.data, o.projectRoots);
-      } catch (e) {
-        if (e instanceof FloeDbtError && e.code === ERROR_CODES.forbidden) {
-          o.boundary.log("warn", "refused job: outside the project roots", {
-            project_dir: parsed.data.project_dir,
-            profiles_dir: parsed.data.profiles_dir,
-            project_roots: o.projectRoots,
-            status: 403,
-          });
-        }
-        throw e;
-      }
-      // Vars are data, state inside the project, profiles not ~/.dbt: 400.
-      checkJobRequest(
-        req,
-        o.chooseRuntime?.(req.runtime) ?? req.runtime ?? o.defaultRuntime,
-        o.jobPolicy ?? {},
-      );
-      const key = c.req.header("idempotency-key") ?? undefined;
-      if (key !== undefined && (key.length === 0 || key.length > 200)) {
-        fail(ERROR_CODES.usage, "Idempotency-Key must be 1 to 200 characters");
-      }
-      const traceparent = c.req.header("traceparent") ?? undefined;
-      if (traceparent && traceparent.length > MAX_TRACEPARENT_LENGTH) {
-        o.boundary.log("warn", "ignored traceparent: too long", {
-          length: traceparent.length,
-          max: MAX_TRACEPARENT_LENGTH,
-        });
-      }
-      const { job, created } = await o.runner.submit(
-        req,
-        key,
-        traceparent && traceparent.length <= MAX_TRACEPARENT_LENGTH
-          ? traceparent
-          : undefined,
-      );
-      return c.json(job, created ? 202 : 200, {
-        Location: `/v1/jobs/${job.id}`,
-      });
-    },
-  );
-
-  addProjectRoutes(app, o);
-  addHistoryRoute(app, o.runner);
-
-  app.get("/v1/jobs", (c) => {
-    const q = pageQuery({
-      limit: c.req.query("limit"),
-      cursor: c.req.query("cursor"),
-      status: c.req.query("status"),
-      project_dir: c.req.query("project_dir"),
-    });
-    return c.json(jobPage(o.runner.list(), q));
-  });
-
-  const job = (id: string) =>
-    o.runner.get(id) ??
-      fail(
-        ERROR_CODES.notFound,
-        `No job '${id}'`,
-        "list jobs with GET /v1/jobs",
-      );
-
-  app.get("/v1/jobs/:id", (c) => c.json(job(c.req.param("id"))));
-
-  // Answers at once (202): a running job ends `cancelled` once stopped.
-  app.post("/v1/jobs/:id/cancel", async (c) => {
-    job(c.req.param("id"));
-    return c.json(await o.runner.cancel(c.req.param("id")), 202);
-  });
-
-  app.get("/v1/jobs/:id/artifacts/:name", async (c) => {
-    const j = job(c.req.param("id"));
-    const given = c.req.param("name");
-    const name = artifactName(given) ??
-      fail(
-        ERROR_CODES.usage,
-        `Unknown artifact '${given}'`,
-        "use manifest, run_results, catalog or dbt_log (with or without the file extension)",
-      );
-    if (!isFinal(j.status)) {
-      fail(
-        ERROR_CODES.notFound,
-        `Job '${j.id}' is ${j.status}: its artifacts are kept when it ends`,
-        "wait for the job to end (GET /v1/jobs/{id}/events)",
-      );
-    }
-    const found = await o.runner.artifacts.find(j.id, name);
-    if ("pruned" in found) {
-      return c.json({
-        code: ERROR_CODES.notFound,
-        message: `The artifacts of job '${j.id}' were pruned`,
-        hint:
-          "artifacts are kept for the daemon's retention; run the job again",
-      }, 410);
-    }
-    if ("missing" in found) {
-      fail(ERROR_CODES.notFound, `Job '${j.id}' has no ${name} artifact`);
-    }
-    const file = await Deno.open(found.path, { read: true });
-    const type = name === "dbt_log"
-      ? "text/plain; charset=utf-8"
-      : "application/json";
-    return c.body(file.readable, 200, { "Content-Type": type });
-  });
-
-  app.get("/v1/jobs/:id/events", (c) => {
-    const id = c.req.param("id");
-    job(id);
-    const release = streamCaps.acquire(id);
-    let body;
-    try {
-      body = sseStream({
-        subscribe: (push) => o.runner.subscribe(id, push),
-        lastEventId: lastEventIdOf(c.req.header("last-event-id")),
-        streams: o.streams,
-        onClose: release,
-      });
-    } catch (e) {
-      release();
-      throw e;
-    }
-    return new Response(body, {
-      headers: {
-        "Content-Type": "text/event-stream",
-        "Cache-Control": "no-cache",
-        "X-Accel-Buffering": "no",
-      },
-    });
-  });
+  app.route("/v1/jobs", jobRoutes(o, streamCaps));
+  app.route("/v1/runtimes", runtimeRoutes(o));
+  app.route("/v1/project", projectRoutes(o));
+  app.get("/v1/version", (c) =>
+    c.json({
+      agent_version: AGENT_VERSION,
+      floe_api_version: FLOE_API_VERSION,
+      runtimes: o.runtimeNames,
+      default_runtime: o.defaultRuntime,
+    }));
 
   return app;
 }

@@ -183,9 +183,9 @@ function bad(message: string, hint: string): FloeDbtError {
   return new FloeDbtError(ERROR_CODES.usage, message, { hint });
 }
 
-/** Add `GET /v1/project/history` to `app`. */
+/** Add `GET /history` to the `/v1/project` routes. */
 export function addHistoryRoute(app: Hono, runner: JobRunner): void {
-  app.get("/v1/project/history", async (c) => {
+  app.get("/history", async (c) => {
     const q = c.req.query();
     for (const k of Object.keys(q)) {
       if (k !== "project_dir" && k !== "limit") {
