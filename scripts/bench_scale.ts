@@ -4,7 +4,7 @@
  * partial parsing on), the dbt-core in-process floor (scripts/bench_floor.py:
  * one Python process, the manifest parsed once, dbtRunner calls with it; no
  * agent), the warm agent (the local runtime's worker) and dbt Fusion through
- * the agent. Usage alone (writes bench/results/scale.json):
+ * the agent, interleaved round by round. Usage alone (writes bench/results/scale.json):
  *   deno run -A scripts/bench_scale.ts [--models N] [--reps N]
  *
  * @module
@@ -14,7 +14,6 @@ import { parseArgs } from "node:util";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { defaultConfig } from "../src/config.ts";
 import { createRuntime } from "../src/registry.ts";
-import type { DbtRuntime } from "../src/runtime.ts";
 import { generateProject } from "./synthetic.ts";
 
 const ENV = {
@@ -78,22 +77,29 @@ async function timed(f: () => Promise<unknown>): Promise<number> {
   return (performance.now() - t) / 1000;
 }
 
-/** Warm `rt` with one compile, then time `reps` more. */
-async function warmCompile(
-  rt: DbtRuntime,
-  dir: string,
-  reps: number,
-): Promise<ScaleStat> {
-  const project = { projectDir: dir, profilesDir: dir };
-  await rt.execute("compile", project);
-  const xs: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    xs.push(await timed(() => rt.execute("compile", project)));
-  }
-  return stat(xs);
+/** Lines of a child's stdout, one at a time. */
+function lineReader(stream: ReadableStream<Uint8Array>) {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  return async (): Promise<string> => {
+    while (!buf.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the floor process ended early");
+      buf += value;
+    }
+    const i = buf.indexOf("\n");
+    const line = buf.slice(0, i);
+    buf = buf.slice(i + 1);
+    if (line.startsWith("error ")) throw new Error(line.slice(6));
+    return line;
+  };
 }
 
-/** Measure compile at `models` models, `reps` timed calls of each. */
+/**
+ * Measure compile at `models` models, `reps` timed calls of each. The four
+ * are interleaved (one call of each per round, the order rotating), so a
+ * machine whose load changes during the bench weighs on all of them alike.
+ */
 export async function benchScale(
   root: string,
   models = 1000,
@@ -102,56 +108,80 @@ export async function benchScale(
   const dbt = join(root, ".venv/dbt-core/bin/dbt");
   const python = join(root, ".venv/dbt-core/bin/python");
   const dir = await Deno.makeTempDir({ prefix: `floe-bench-scale-${models}-` });
+  const project = { projectDir: dir, profilesDir: dir };
+  const local = new LocalRuntime();
+  const fusionRt = createRuntime("fusion", defaultConfig());
+  let floorProc: Deno.ChildProcess | undefined;
   try {
     await generateProject(dir, models);
     const dbtArgs = ["--project-dir", dir, "--profiles-dir", dir];
     // Relations and the partial-parse file, as a project in use has them.
     await run(dbt, ["build", ...dbtArgs], dir);
-    const plainXs: number[] = [];
-    for (let i = 0; i < reps; i++) {
-      plainXs.push(await timed(() => run(dbt, ["compile", ...dbtArgs], dir)));
-    }
-    const plain = stat(plainXs);
 
-    // The floor gets the agent's own flags (see LocalRuntime.execute).
-    const out = join(dir, ".floe", "floor.json");
+    // The floor gets the agent's own flags (see LocalRuntime.execute); it
+    // parses and warms up before the first round, as the others do.
     const logLevelFile = defaultConfig().plugins.dbt_runtime_config.local
       ?.log_level_file ?? "info";
-    await run(python, [
-      join(root, "scripts/bench_floor.py"),
-      out,
-      String(reps),
-      "compile",
-      ...dbtArgs,
-      "--log-level",
-      "none",
-      "--log-level-file",
-      logLevelFile,
-    ], dir);
-    const f = JSON.parse(await Deno.readTextFile(out)) as {
-      seconds: number[];
-      parse_seconds: number;
-    };
-    const floor = { ...stat(f.seconds), parse_seconds: f.parse_seconds };
-
-    const local = new LocalRuntime();
-    const agent = await warmCompile(local, dir, reps).finally(() =>
-      local.close()
-    );
-
-    let fusion: ScaleStat | { error: string };
-    const rt = createRuntime("fusion", defaultConfig());
+    floorProc = new Deno.Command(python, {
+      args: [
+        join(root, "scripts/bench_floor.py"),
+        "compile",
+        ...dbtArgs,
+        "--log-level",
+        "none",
+        "--log-level-file",
+        logLevelFile,
+      ],
+      cwd: dir,
+      env: ENV,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const floorLine = lineReader(floorProc.stdout);
+    const floorIn = floorProc.stdin.getWriter();
+    const parseSeconds = Number((await floorLine()).split(" ")[1]);
+    await local.execute("compile", project);
+    let fusionError: string | undefined;
     try {
-      const av = await rt.availability();
-      fusion = av.available
-        ? await warmCompile(rt, dir, reps)
-        : { error: av.reason ?? "unavailable" };
+      const av = await fusionRt.availability();
+      if (av.available) await fusionRt.execute("compile", project);
+      else fusionError = av.reason ?? "unavailable";
     } catch (e) {
-      fusion = { error: String(e).split("\n")[0]! };
-    } finally {
-      await rt.close();
+      fusionError = String(e).split("\n")[0]!;
     }
 
+    const kinds = ["plain", "floor", "agent", "fusion"] as const;
+    const xs: Record<(typeof kinds)[number], number[]> = {
+      plain: [],
+      floor: [],
+      agent: [],
+      fusion: [],
+    };
+    const once: Record<(typeof kinds)[number], () => Promise<number>> = {
+      plain: () => timed(() => run(dbt, ["compile", ...dbtArgs], dir)),
+      floor: async () => {
+        await floorIn.write(new TextEncoder().encode("go\n"));
+        return Number(await floorLine());
+      },
+      agent: () => timed(() => local.execute("compile", project)),
+      fusion: () => timed(() => fusionRt.execute("compile", project)),
+    };
+    for (let i = 0; i < reps; i++) {
+      const order = [...kinds.slice(i % 4), ...kinds.slice(0, i % 4)];
+      for (const k of order) {
+        if (k === "fusion" && fusionError) continue;
+        xs[k].push(await once[k]());
+      }
+    }
+    await floorIn.close();
+    await floorProc.status;
+    floorProc = undefined;
+
+    const plain = stat(xs.plain);
+    const floor = { ...stat(xs.floor), parse_seconds: parseSeconds };
+    const agent = stat(xs.agent);
+    const fusion = fusionError ? { error: fusionError } : stat(xs.fusion);
     const ratios: Record<string, number> = {
       dbt_core_in_process_floor: plain.median / floor.median,
       agent_warm: plain.median / agent.median,
@@ -169,6 +199,15 @@ export async function benchScale(
       agent_over_floor: agent.median / floor.median,
     };
   } finally {
+    if (floorProc) {
+      try {
+        floorProc.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    await local.close();
+    await fusionRt.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
