@@ -79,7 +79,7 @@ Deno.test(
     const missing = await containerPrerequisites();
     if (missing) assert.fail(missing);
 
-    await t.step("the image builds", async () => {
+    const built = await t.step("the image builds", async () => {
       const started = performance.now();
       await podmanOk(await buildArgs());
       const seconds = (performance.now() - started) / 1000;
@@ -102,6 +102,8 @@ Deno.test(
       ]);
       assert.match(health, /healthz/, "HEALTHCHECK kept (--format docker)");
     });
+
+    if (!built) return; // the test has failed already
 
     const tmp = await Deno.makeTempDir({ prefix: "floe-container-" });
     await using example = await copyExample("floe-container-proj-");
@@ -256,7 +258,8 @@ Deno.test(
 
       await t.step("SIGTERM drains the running build and exits 0", async () => {
         const queued = await submit();
-        await poll(queued.id, (j) => j.status === "running");
+        const running = await poll(queued.id, (j) => j.status !== "queued");
+        assert.equal(running.status, "running", "SIGTERM comes mid-build");
         // podman stop: SIGTERM, then SIGKILL (exit 137) only past the timeout,
         // which is longer than the agent's drain.
         await podmanOk(["stop", "--time", String(STOP_TIMEOUT_SECONDS), name]);
