@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: the agent against plain dbt on the same synthetic
- * projects, in one run, as ratios. Prints a table and writes
- * bench/results/latest.json. Usage: deno task bench [--quick]
+ * projects, in one run, as ratios (compile also at 1000 models, with the
+ * dbt-core in-process floor: scripts/bench_scale.ts). Prints a table and
+ * writes bench/results/latest.json. Usage: deno task bench [--quick]
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { createRuntime } from "../src/registry.ts";
 import type { DbtRuntime } from "../src/runtime.ts";
 import { benchDaemon } from "./bench_daemon.ts";
 import { benchParallel } from "./bench_parallel.ts";
+import { benchScale, scaleRows } from "./bench_scale.ts";
 import { benchSlim, slimRows } from "./bench_slim.ts";
 import { generateProject } from "./synthetic.ts";
 
@@ -186,6 +188,14 @@ for (const size of SIZES) {
   }
   results[`models_${size}`] = r;
   await Deno.remove(dir, { recursive: true });
+}
+
+// Compile at 1000 models: plain dbt, the dbt-core in-process floor, the warm
+// agent, Fusion through the agent (scripts/bench_scale.ts).
+if (!quick) {
+  const scale = await benchScale(ROOT, 1000, 3);
+  rows.push(...scaleRows(scale));
+  results.models_1000_compile = scale;
 }
 
 // Plugin initialization: constructing a runtime and reading its metadata.

@@ -3,7 +3,8 @@
  * templater (refs, sources and macros resolved by dbt itself) is used when
  * sqlfluff-templater-dbt is installed; otherwise the jinja templater. A
  * project's own `.sqlfluff` / `.sqlfluffignore` apply; its `templater` and
- * `dialect` settings win over ours. The dbt templater's project, profiles and
+ * `dialect` settings win over ours, except `templater = dbt-cloud` (dbt
+ * Cloud's IDE templater), linted with the open-source one and a warning. The dbt templater's project, profiles and
  * target reach SQLFluff in a generated `pyproject.toml` whose values are TOML
  * strings (escaped; never typed like INI values, where a target `none` or `1`
  * would stop being a string).
@@ -183,6 +184,13 @@ const SQLFLUFF_MAIN = "import runpy, sys; " +
   "sys.path[:] = [p for p in sys.path if p not in ('', '.')]; " +
   "runpy.run_module('sqlfluff', run_name='__main__', alter_sys=True)";
 
+/**
+ * dbt Cloud's IDE templater (jaffle-shop's `.sqlfluff` names it): open-source
+ * SQLFluff has no such templater, so such a project is linted with the dbt
+ * templater (or jinja without sqlfluff-templater-dbt), with a warning.
+ */
+const DBT_CLOUD_TEMPLATER = "dbt-cloud";
+
 /** Whether each Python has sqlfluff-templater-dbt (asked once per Python). */
 const templaterKnown = new Map<string, boolean>();
 
@@ -233,8 +241,19 @@ export async function lintWithSqlfluff(
   checkCall(project, { select: options.select });
   const settings = projectSettings(project.projectDir);
   const dialect = settings.dialect || sqlfluffDialect(adapterType(project));
-  const templater = settings.templater ||
-    (await hasDbtTemplater(python) ? "dbt" : "jinja");
+  const ours = async () => await hasDbtTemplater(python) ? "dbt" : "jinja";
+  let templater = settings.templater || await ours();
+  if (templater === DBT_CLOUD_TEMPLATER) {
+    templater = await ours();
+    options.onEvent?.({
+      v: 1,
+      type: "log",
+      level: "warn",
+      message:
+        `The project's .sqlfluff names templater = ${DBT_CLOUD_TEMPLATER} (dbt Cloud's IDE templater, unknown to open-source SQLFluff): linting with the open-source '${templater}' templater instead; the project's other SQLFluff settings apply`,
+      ts: new Date().toISOString(),
+    });
+  }
   const modelPaths = Array.isArray(project.project["model-paths"])
     ? project.project["model-paths"] as string[]
     : ["models"];
