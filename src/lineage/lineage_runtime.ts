@@ -17,6 +17,7 @@ import type {
   Selection,
 } from "../runtime.ts";
 import type { DbtCommand, RunResult } from "../schemas.ts";
+import type { NodeFactsMap } from "../node_facts.ts";
 import {
   datasetsOf,
   errorFacet,
@@ -103,7 +104,13 @@ class LineageRuntime extends RuntimeWrapper {
       | undefined;
     await started;
     await send(runEvent(id, result.success ? "COMPLETE" : "FAIL", {
-      ...datasetsOf(command, manifest, runResults, this.#config.namespace),
+      ...datasetsOf(
+        command,
+        manifest,
+        runResults,
+        this.#config.namespace,
+        (result.metadata.nodes ?? {}) as NodeFactsMap,
+      ),
       facets: {
         floe_dbt_run: runResultsFacet(runResults, result.success),
         ...(result.success ? {} : {
