@@ -199,3 +199,97 @@ def test_node_facts_off_streams_plain_materializations(daemon: Daemon, facts_pro
     [mat] = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
     assert mat.asset_key == dagster.AssetKey(["customers"])
     assert "dbt/unique_id" in mat.metadata and "dagster/row_count" not in mat.metadata
+
+
+FRESHNESS_YML = """version: 2
+sources:
+  - name: feeds
+    schema: main
+    loaded_at_field: loaded_at
+    tables:
+      - name: stale_events
+        identifier: raw_events
+        freshness:
+          warn_after: {count: 1, period: day}
+          error_after: {count: 2, period: day}
+      - name: late_events
+        identifier: raw_events
+        freshness:
+          warn_after: {count: 1, period: day}
+          error_after: {count: 100000, period: day}
+      - name: live_events
+        identifier: events_now
+        freshness:
+          warn_after: {count: 1, period: day}
+      - name: unchecked
+        identifier: raw_events
+"""
+
+
+def test_source_freshness_checks_fail_on_a_stale_source(daemon: Daemon, client, root: Path):
+    """Sources over a seed loaded in 2020 (stale: past error_after; late: past
+    warn_after only) and over a view of now (fresh)."""
+    from floe_dbt.dagster import floe_dbt_source_freshness_checks
+
+    proj = copy_example(root / "dag_fresh")
+    (proj / "seeds" / "raw_events.csv").write_text(
+        "id,loaded_at\n1,2020-01-01 00:00:00\n2,2020-01-02 00:00:00\n"
+    )
+    (proj / "models" / "staging" / "events_now.sql").write_text(
+        "{{ config(materialized='view') }}\nselect 1 as id, current_timestamp as loaded_at\n"
+    )
+    (proj / "models" / "staging" / "_freshness.yml").write_text(FRESHNESS_YML)
+    built = client.run("build", proj, select=["raw_events", "events_now"], timeout=600)
+    assert built.success
+    manifest = Path(client.run("compile", proj, timeout=600).manifest_path)
+
+    checks = floe_dbt_source_freshness_checks(manifest=manifest, translator=Prefixed())
+    keys = {k.asset_key for k in checks.check_keys}
+    assert keys == {_key("feeds", n) for n in ("stale_events", "late_events", "live_events")}
+    sources = floe_dbt_source_specs(manifest, translator=Prefixed())
+    resource = FloeDbtResource(url=daemon.url, token=daemon.token, project_dir=str(proj))
+    result = dagster.materialize(
+        [*sources, checks],
+        selection=dagster.AssetSelection.all_asset_checks(),
+        resources={"floe_dbt": resource},
+        raise_on_error=False,
+    )
+    evals = {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()}
+    assert set(evals) == {"stale_events", "late_events", "live_events"}
+    assert evals["live_events"].passed
+    assert not evals["late_events"].passed
+    assert evals["late_events"].severity == dagster.AssetCheckSeverity.WARN
+    assert not evals["stale_events"].passed
+    assert evals["stale_events"].severity == dagster.AssetCheckSeverity.ERROR
+    meta = evals["stale_events"].metadata
+    assert meta["dbt/status"].value == "error"
+    assert meta["dbt/error_after"].value == "2 day"
+    assert meta["dbt/max_loaded_at"].value.startswith("2020-01-02")
+
+
+def test_a_partition_window_reaches_dbt_as_vars(daemon: Daemon, client, root: Path):
+    proj = copy_example(root / "dag_part")
+    (proj / "models" / "marts" / "daily_window.sql").write_text(
+        "{{ config(materialized='table') }}\n"
+        "select '{{ var('min_date', 'unset') }}' as min_date, '{{ var('max_date', 'unset') }}' as max_date\n"
+    )
+    manifest = Path(client.run("compile", proj, timeout=600).manifest_path)
+    daily = dagster.DailyPartitionsDefinition(start_date="2024-01-01")
+
+    @floe_dbt_assets(manifest=manifest, select="daily_window", partitions_def=daily)
+    def windowed(context, floe_dbt: FloeDbtResource):
+        window = context.partition_time_window
+        dbt_vars = {"min_date": window.start.isoformat(), "max_date": window.end.isoformat()}
+        yield from floe_dbt.build(context, vars=dbt_vars)
+
+    assert windowed.partitions_def == daily
+    resource = FloeDbtResource(url=daemon.url, token=daemon.token, project_dir=str(proj))
+    result = dagster.materialize(
+        [windowed], partition_key="2024-03-05", resources={"floe_dbt": resource}
+    )
+    assert result.success
+    [mat] = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
+    assert mat.partition == "2024-03-05"
+    assert _duckdb(proj, "select min_date, max_date from main.daily_window") == [
+        ["2024-03-05T00:00:00+00:00", "2024-03-06T00:00:00+00:00"]
+    ]

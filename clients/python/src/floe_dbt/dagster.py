@@ -28,6 +28,7 @@ from typing import Any
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -41,16 +42,18 @@ from dagster import (
     TableColumnLineage,
     TableSchema,
     multi_asset,
+    multi_asset_check,
 )
 
 from .client import FloeDbtClient
-from .errors import FloeDbtError
+from .errors import DBTExecutionError, FloeDbtError
 from .models import DBTRunResult, NodeFinishedEvent
 
 __all__ = [
     "FloeDbtResource",
     "floe_dbt_assets",
     "floe_dbt_source_specs",
+    "floe_dbt_source_freshness_checks",
     "FloeDbtManifest",
     "FloeDbtTranslator",
 ]
@@ -372,6 +375,57 @@ def floe_dbt_source_specs(
     return [AssetSpec(**m.spec_args(u), kinds={"dbt"}) for u in sorted(m.sources)]
 
 
+def _threshold(freshness: Mapping[str, Any] | None, which: str) -> str | None:
+    """``warn_after``/``error_after`` as text (``"1 day"``), or None when unset."""
+    t = (freshness or {}).get(which) or {}
+    if t.get("count") is None or not t.get("period"):
+        return None
+    return f"{t['count']} {t['period']}"
+
+
+def _source_freshness(props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """A source's freshness config (``config.freshness`` first), when it sets
+    a threshold."""
+    for f in ((props.get("config") or {}).get("freshness"), props.get("freshness")):
+        if _threshold(f, "warn_after") or _threshold(f, "error_after"):
+            return f
+    return None
+
+
+def floe_dbt_source_freshness_checks(
+    *,
+    manifest: dict[str, Any] | str | Path,
+    translator: FloeDbtTranslator | None = None,
+    name: str = "floe_dbt_source_freshness",
+) -> Any:
+    """dbt source freshness as asset checks: one check ``freshness`` on each
+    source asset whose dbt freshness sets ``warn_after`` or ``error_after``
+    (keys from ``translator``, the same one as ``floe_dbt_source_specs``'s).
+    Running them runs ``dbt source freshness`` for the selected sources through
+    the agent (resource ``floe_dbt``): a fresh source passes; past
+    ``warn_after`` the check fails with severity WARN, past ``error_after`` (or
+    when dbt could not check it) with severity ERROR."""
+    m = FloeDbtManifest(manifest, translator)
+    ids = [u for u in sorted(m.sources) if _source_freshness(m.sources[u])]
+    specs = []
+    for u in ids:
+        f = _source_freshness(m.sources[u])
+        limits = ", ".join(
+            f"{w} {_threshold(f, w)}" for w in ("warn_after", "error_after") if _threshold(f, w)
+        )
+        specs.append(
+            AssetCheckSpec(name="freshness", asset=m.key(u), description=f"dbt source freshness: {limits}")
+        )
+    by_key = {m.key(u): u for u in ids}
+
+    @multi_asset_check(specs=specs, name=name, can_subset=True)
+    def freshness_checks(context, floe_dbt: FloeDbtResource) -> Iterator[AssetCheckResult]:
+        chosen = [by_key[k.asset_key] for k in context.selected_asset_check_keys if k.asset_key in by_key]
+        yield from floe_dbt.source_freshness(context, m, sorted(chosen))
+
+    return freshness_checks
+
+
 def floe_dbt_assets(
     *,
     manifest: dict[str, Any] | str | Path,
@@ -380,6 +434,7 @@ def floe_dbt_assets(
     name: str | None = None,
     group_name: str | None = None,
     translator: FloeDbtTranslator | None = None,
+    partitions_def: Any = None,
 ) -> Callable[[Callable[..., Any]], Any]:
     """A decorator building a Dagster multi-asset from a dbt manifest: one
     asset per selected model (seed, snapshot), keys, groups, owners, tags,
@@ -387,7 +442,13 @@ def floe_dbt_assets(
     :class:`FloeDbtTranslator`), dependencies from the manifest, each dbt test
     an asset check on the model it tests. The function it decorates
     materializes them, usually ``yield from floe_dbt.build(context)``.
-    ``group_name`` puts every asset in one group.
+    ``group_name`` puts every asset in one group. With ``partitions_def``
+    (e.g. ``DailyPartitionsDefinition``) every asset is partitioned; pass the
+    partition's window to dbt as vars, as dagster-dbt documents::
+
+        window = context.partition_time_window
+        yield from floe_dbt.build(context, vars={"min_date": window.start.isoformat(),
+                                                 "max_date": window.end.isoformat()})
     """
     m = FloeDbtManifest(manifest, translator)
     ids = m.select(select, exclude)
@@ -416,6 +477,7 @@ def floe_dbt_assets(
             specs=specs,
             check_specs=checks,
             can_subset=True,
+            partitions_def=partitions_def,
             op_tags={"floe_dbt/select": select or "", "floe_dbt/exclude": exclude or ""},
         )(fn)
         _MANIFESTS[name or fn.__name__] = m
@@ -487,8 +549,62 @@ class FloeDbtResource(ConfigurableResource):
         """A client of the agent."""
         return FloeDbtClient(self.url, token=self.token)
 
+    def source_freshness(
+        self, context: Any, m: FloeDbtManifest, unique_ids: list[str]
+    ) -> Iterator[AssetCheckResult]:
+        """``dbt source freshness`` of these sources through the agent, as one
+        ``freshness`` check result per source (see
+        :func:`floe_dbt_source_freshness_checks`)."""
+        select = [f"source:{m.sources[u]['source_name']}.{m.sources[u]['name']}" for u in unique_ids]
+        with self.get_client() as client:
+            try:
+                result: Any = client.run(
+                    "source-freshness",
+                    self.project_dir,
+                    profiles_dir=self.profiles_dir,
+                    target=self.target,
+                    select=select,
+                    runtime=self.runtime,
+                    timeout=self.timeout_seconds,
+                )
+            except DBTExecutionError as e:
+                # stale sources fail the command; their statuses are the answer
+                if not isinstance(e.result, DBTRunResult):
+                    raise
+                result = e.result
+        context.log.info(f"floe-dbt source freshness: {' '.join(select)}")
+        reported = {s["unique_id"]: s for s in result.metadata.get("sources") or []}
+        for u in unique_ids:
+            f = _source_freshness(m.sources[u])
+            row = reported.get(u)
+            status = row["status"] if row else "not reported"
+            meta: dict[str, Any] = {"dbt/unique_id": u, "dbt/status": status}
+            for which in ("warn_after", "error_after"):
+                if _threshold(f, which):
+                    meta[f"dbt/{which}"] = _threshold(f, which)
+            if row and row.get("max_loaded_at"):
+                meta["dbt/max_loaded_at"] = row["max_loaded_at"]
+            if row and row.get("max_loaded_at_time_ago_in_s") is not None:
+                meta["dbt/max_loaded_at_time_ago_in_s"] = MetadataValue.float(
+                    float(row["max_loaded_at_time_ago_in_s"])
+                )
+            if row and row.get("error"):
+                meta["dbt/message"] = row["error"]
+            yield AssetCheckResult(
+                asset_key=m.key(u),
+                check_name="freshness",
+                passed=status == "pass",
+                severity=AssetCheckSeverity.WARN if status == "warn" else AssetCheckSeverity.ERROR,
+                metadata=meta,
+            )
+
     def build(
-        self, context: AssetExecutionContext, command: str = "build", *, node_facts: bool = True
+        self,
+        context: AssetExecutionContext,
+        command: str = "build",
+        *,
+        node_facts: bool = True,
+        vars: dict[str, Any] | None = None,
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
         """Run the selected assets (and their tests) through the agent; yield a
         materialization per node that succeeded and a check result per test.
@@ -496,7 +612,8 @@ class FloeDbtResource(ConfigurableResource):
         materialization with the agent's facts of its node (row count, column
         schema, column lineage, relation); without, each as its node finishes.
         A failing model fails the step once the job ends (its downstream models
-        are skipped by dbt and not materialized)."""
+        are skipped by dbt and not materialized). ``vars`` reach dbt as
+        ``--vars`` (a partition's window, for instance)."""
         m = _MANIFESTS.get(context.op_def.name)
         if m is None:
             raise FloeDbtError("This asset was not built by floe_dbt_assets", code="FLOE-DBT-E010")
@@ -513,6 +630,7 @@ class FloeDbtResource(ConfigurableResource):
                 target=self.target,
                 select=names,
                 runtime=self.runtime,
+                **({"vars": vars} if vars else {}),
             )
             context.log.info(f"floe-dbt job {job.id}: {command} {' '.join(names)}")
             done: dict[str, Any] = {}
