@@ -74,7 +74,7 @@ export const LocalConfigSchema = z.strictObject({
   memory_budget_mb: z.number().positive().default(4096),
   /**
    * Per-node facts in run results (`metadata.nodes`: columns, column
-   * lineage, rows) after run, build, seed and snapshot.
+   * lineage, rows) after run, build, seed, snapshot and retry.
    */
   node_facts: z.boolean().default(true),
   /**

@@ -2,8 +2,8 @@
  * Per-node facts of a run (`metadata.nodes` of a run result, keyed by
  * unique_id): what dagster-dbt and OpenLineage consumers read per model. The
  * local runtime computes them in its dbt-core worker after `run`, `build`,
- * `seed` and `snapshot` (runtimes/local/facts_py.ts); other runtimes do not
- * report them yet.
+ * `seed`, `snapshot` and `retry` (runtimes/local/facts_py.ts); other runtimes
+ * do not report them yet.
  *
  * @module
  */
@@ -58,6 +58,7 @@ export const FACT_COMMANDS: ReadonlySet<string> = new Set([
   "build",
   "seed",
   "snapshot",
+  "retry",
 ]);
 
 /**

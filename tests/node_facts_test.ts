@@ -210,6 +210,34 @@ Deno.test(
         assert.equal(tested.success, true);
         assert.equal(tested.metadata.nodes, undefined);
       });
+
+      await t.step(
+        "dbt retry reports the facts of the nodes it re-ran",
+        async () => {
+          await writeFile(
+            copy.dir,
+            "models/marts/flaky.sql",
+            "select * from nowhere_xyz\n",
+          );
+          const failed = await rt.execute("run", project, {
+            select: ["flaky"],
+          });
+          assert.equal(failed.success, false);
+          const none = failed.metadata.nodes as NodeFactsMap;
+          assert.equal(none["model.jaffle_duck.flaky"], undefined);
+          await writeFile(
+            copy.dir,
+            "models/marts/flaky.sql",
+            "select 1 as x union all select 2\n",
+          );
+          const retried = await rt.execute("retry", project);
+          assert.equal(retried.success, true);
+          const facts =
+            (retried.metadata.nodes as NodeFactsMap)["model.jaffle_duck.flaky"];
+          assert.equal(facts?.row_count, 2);
+          assert.deepEqual(facts?.columns.map((c) => c.name), ["x"]);
+        },
+      );
     } finally {
       await rt.close();
     }

@@ -133,7 +133,7 @@ def node_facts(manifest, run_result, opts):
             resp = r.adapter_response or {}
             rows = resp.get("rows_affected")
             facts = {"relation": ".".join(x for x in (node.database, node.schema, _identifier(node)) if x),
-                     "rows_affected": rows if isinstance(rows, int) and rows >= 0 else None,
+                     "rows_affected": rows if type(rows) is int and rows >= 0 else None,
                      "row_count": None}
             if opts.get("row_counts") and (rtype in _COUNTED or materialized in _COUNTED):
                 try:
