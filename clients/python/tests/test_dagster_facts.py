@@ -76,14 +76,16 @@ def _key(*path: str) -> dagster.AssetKey:
 @pytest.fixture(scope="module")
 def facts_project(client, root: Path) -> tuple[Path, Path]:
     """The example plus a model that renames and aggregates, in a dbt group
-    with an owner; customers with a meta owner; compiled by the daemon."""
+    with an owner; customers with a meta owner; built once by the daemon, so
+    each test can run alone."""
     proj = copy_example(root / "dag_facts")
     (proj / "models" / "marts" / "customer_revenue.sql").write_text(REVENUE_SQL)
     (proj / "models" / "marts" / "customer_revenue.yml").write_text(REVENUE_YML)
     customers = proj / "models" / "marts" / "customers.sql"
     customers.write_text("{{ config(meta={'owner': 'data-eng'}) }}\n" + customers.read_text())
-    compiled = client.run("compile", proj, timeout=600)
-    return proj, Path(compiled.manifest_path)
+    built = client.run("build", proj, timeout=600)
+    assert built.success
+    return proj, Path(built.manifest_path)
 
 
 def test_translator_changes_keys_groups_and_reads_owners_tags_versions(facts_project):
@@ -293,3 +295,20 @@ def test_a_partition_window_reaches_dbt_as_vars(daemon: Daemon, client, root: Pa
     assert _duckdb(proj, "select min_date, max_date from main.daily_window") == [
         ["2024-03-05T00:00:00+00:00", "2024-03-06T00:00:00+00:00"]
     ]
+
+
+def test_build_passes_job_options_to_the_agent(daemon: Daemon, client, facts_project):
+    proj, manifest = facts_project
+
+    @floe_dbt_assets(manifest=manifest)
+    def jaffle_refresh(context, floe_dbt: FloeDbtResource):
+        yield from floe_dbt.build(context, full_refresh=True, threads=1)
+
+    resource = FloeDbtResource(url=daemon.url, token=daemon.token, project_dir=str(proj))
+    result = dagster.materialize([jaffle_refresh], resources={"floe_dbt": resource})
+    assert result.success
+    mats = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
+    [mat] = [m for m in mats if m.asset_key == dagster.AssetKey(["orders"])]
+    job = client.job(mat.metadata["floe_dbt/job_id"].value)
+    assert job.request.full_refresh is True and job.request.threads == 1
+    assert job.result is not None and job.result.metadata["full_refresh"] is True

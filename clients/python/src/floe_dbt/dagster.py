@@ -439,6 +439,7 @@ class FloeDbtResource(ConfigurableResource):
         *,
         node_facts: bool = True,
         vars: dict[str, Any] | None = None,
+        **options: Any,
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
         """Run the selected assets (and their tests) through the agent; yield a
         materialization per node that succeeded and a check result per test.
@@ -447,7 +448,10 @@ class FloeDbtResource(ConfigurableResource):
         schema, column lineage, relation); without, each as its node finishes.
         A failing model fails the step once the job ends (its downstream models
         are skipped by dbt and not materialized). ``vars`` reach dbt as
-        ``--vars`` (a partition's window, for instance)."""
+        ``--vars`` (a partition's window, for instance); other keyword
+        ``options`` are the job's fields (``full_refresh``, ``changed``,
+        ``state``, ``threads``, ``fail_fast``...), as ``FloeDbtClient.submit``
+        takes them."""
         m = _MANIFESTS.get(context.op_def.name)
         if m is None:
             raise FloeDbtError("This asset was not built by floe_dbt_assets", code="FLOE-DBT-E010")
@@ -465,6 +469,7 @@ class FloeDbtResource(ConfigurableResource):
                 select=names,
                 runtime=self.runtime,
                 **({"vars": vars} if vars else {}),
+                **options,
             )
             context.log.info(f"floe-dbt job {job.id}: {command} {' '.join(names)}")
             done: dict[str, Any] = {}
