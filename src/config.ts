@@ -73,6 +73,16 @@ export const LocalConfigSchema = z.strictObject({
    * least recently used idle workers are stopped (never one in a run).
    */
   memory_budget_mb: z.number().positive().default(4096),
+  /**
+   * Per-node facts in run results (`metadata.nodes`: columns, column
+   * lineage, rows) after run, build, seed, snapshot and retry.
+   */
+  node_facts: z.boolean().default(true),
+  /**
+   * Count the rows of each table built (`select count(*)`) for the node
+   * facts; false for warehouses where a count costs.
+   */
+  row_counts: z.boolean().default(true),
   /** Level of dbt's logs/dbt.log (dbt's default is debug). */
   log_level_file: z.enum(["debug", "info", "warn", "error", "none"]).default(
     "info",

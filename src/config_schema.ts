@@ -40,6 +40,10 @@ const DESCRIPTIONS: Record<string, string> = {
   [`${L}.kill_grace_seconds`]:
     "Grace between SIGTERM and SIGKILL when cancelling, seconds",
   [`${L}.log_level_file`]: "Level of the project's logs/dbt.log",
+  [`${L}.node_facts`]:
+    "Per-node facts in run results (metadata.nodes: columns, column lineage, row counts) after run, build, seed, snapshot and retry (default true)",
+  [`${L}.row_counts`]:
+    "Count each built table's rows (select count(*)) for the node facts; false for warehouses where a count costs (default true)",
   [F]: "The fusion runtime (the dbt Fusion engine binary)",
   [`${F}.binary_path`]:
     "The Fusion binary (default: FLOE_DBT_FUSION_BIN, .venv/fusion, PATH)",

@@ -77,6 +77,31 @@ Deno.test(
         assert.ok(out.includes(`jaffle_duck.main.${m}`), `${m} in ${out}`);
       }
       assert.ok(done.outputs.every((d) => d.namespace === "duckdb-test"));
+      // The node facts become the schema and columnLineage dataset facets.
+      const customers = done.outputs.find((d) =>
+        d.name === "jaffle_duck.main.customers"
+      )!;
+      const schema = customers.facets?.schema as {
+        fields: { name: string; type?: string }[];
+      };
+      assert.deepEqual(schema.fields.map((f) => f.name), [
+        "customer_id",
+        "first_name",
+        "last_name",
+        "number_of_orders",
+        "lifetime_value",
+      ]);
+      assert.equal(schema.fields[0]!.type, "BIGINT");
+      const columns = customers.facets?.columnLineage as {
+        _schemaURL: string;
+        fields: Record<string, { inputFields: unknown[] }>;
+      };
+      assert.match(columns._schemaURL, /ColumnLineageDatasetFacet/);
+      assert.deepEqual(columns.fields.lifetime_value!.inputFields, [{
+        namespace: "duckdb-test",
+        name: "jaffle_duck.main.stg_payments",
+        field: "amount",
+      }]);
       const inputs = names(done.inputs);
       assert.ok(inputs.includes("jaffle_duck.main.stg_customers"), `${inputs}`);
       assert.ok(

@@ -49,6 +49,7 @@ import { abortable } from "../../src/abortable.ts";
 import { probePython } from "../../src/spawn.ts";
 import { TtlCache } from "../../src/ttl_cache.ts";
 import { WorkerPool } from "./pool.ts";
+import { FACT_COMMANDS, parseNodeFacts } from "../../src/node_facts.ts";
 
 /** The local dbt-core runtime. */
 export class LocalRuntime extends RuntimeBase implements DbtRuntime {
@@ -254,6 +255,9 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
           cwd: project.projectDir,
           env,
           fingerprint,
+          facts: this.config.node_facts && FACT_COMMANDS.has(command)
+            ? { row_counts: this.config.row_counts }
+            : null,
         },
         (ev) => {
           if (!onEvent) return;
@@ -287,6 +291,8 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
         { since },
       );
       res.execution_time_seconds = (performance.now() - started) / 1000;
+      const facts = parseNodeFacts(result.node_facts);
+      if (facts) res.metadata.nodes = facts;
       return res;
     } finally {
       clearTimeout(deadline);

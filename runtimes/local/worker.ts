@@ -43,6 +43,8 @@ export interface WorkerResult {
   exception: { type: string; module: string; message: string } | null;
   reused_manifest?: boolean;
   parse_seconds?: number;
+  /** Per-node facts (facts_py.ts), when the request asked for them. */
+  node_facts?: unknown;
   trace?: string;
 }
 
@@ -56,6 +58,8 @@ export interface InvokeRequest {
   cwd: string;
   env: Record<string, string>;
   fingerprint: string | null;
+  /** Compute per-node facts after the run (facts_py.ts), with these options. */
+  facts?: { row_counts: boolean } | null;
 }
 
 interface Pending {

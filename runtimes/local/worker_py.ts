@@ -4,7 +4,7 @@
  * agent's embedded files are not visible to a child process).
  *
  * Protocol: one JSON object a line. Requests on stdin:
- * `{id, op: "invoke", command, common: [...], args: [...], cwd, env, fingerprint}`
+ * `{id, op: "invoke", command, common: [...], args: [...], cwd, env, fingerprint, facts}`
  * or `{id, op: "ping"}`; dbt gets `[...command words, ...args, ...common]`, the
  * agent's own flags after the caller's (dbt keeps an option's last value).
  * Replies on the worker's original stdout (dbt's own
@@ -14,12 +14,15 @@
  * @module
  */
 
+import { FACTS_PY } from "./facts_py.ts";
+
 /** Bumped when the protocol changes; part of the cached file's name. */
 export const WORKER_PROTOCOL = 1;
 
 /** The worker's source code. */
 export const WORKER_PY = String.raw`
 import json, os, sys, time, traceback
+${FACTS_PY}
 
 # dbt starts helper processes with multiprocessing's spawn method, which
 # re-imports this file as __mp_main__: only the real main may run the worker.
@@ -117,6 +120,12 @@ def main():
         args = req["command"].split() + (req.get("args") or []) + common
         res = dbtRunner(manifest=manifest, callbacks=[cb]).invoke(args)
         state["invocations"] += 1
+        facts = None
+        if req.get("facts") and manifest is not None and res.exception is None and res.result is not None:
+            try:
+                facts = node_facts(manifest, res.result, req["facts"])
+            except Exception as e:  # facts never fail a run
+                _facts_debug("none: %s: %s" % (type(e).__name__, e))
         if res.exception is not None or "--defer" in (req.get("args") or []):
             # A failed call may leave a half-updated manifest, and --defer
             # merges the state's relations into it: parse afresh next time.
@@ -124,7 +133,7 @@ def main():
             state["fingerprint"] = None
         return {"type": "result", "id": rid, "success": bool(res.success),
                 "exception": exc_info(res.exception), "reused_manifest": reused,
-                "parse_seconds": parse_seconds}
+                "parse_seconds": parse_seconds, "node_facts": facts}
 
     def release_connections():
         # Between calls the worker must hold no database handle: a DuckDB file

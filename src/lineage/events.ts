@@ -1,11 +1,13 @@
 /**
  * OpenLineage run events (spec 2-0-2) for a dbt command: START, then
  * COMPLETE or FAIL, with input and output datasets derived from the
- * manifest (sources and refs in, the nodes built out) and the run facts from
- * run_results.json. Pure functions; the transport is `transport.ts`.
+ * manifest (sources and refs in, the nodes built out; these with the
+ * `schema` and `columnLineage` facets when the run result has node facts) and
+ * the run facts from run_results.json. Pure functions; the transport is `transport.ts`.
  *
  * @module
  */
+import type { NodeFacts, NodeFactsMap } from "../node_facts.ts";
 
 /** The spec version every event declares. */
 export const SCHEMA_URL =
@@ -14,13 +16,18 @@ export const SCHEMA_URL =
 export const PRODUCER = "https://github.com/floe/floe-dbt/tree/0.1.0";
 const ERROR_FACET_URL =
   "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet";
+const SCHEMA_FACET_URL =
+  "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet";
+const COLUMN_LINEAGE_FACET_URL =
+  "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet";
 const RUN_FACET_URL =
   "https://github.com/floe/floe-dbt/blob/main/README.md#traces-and-lineage";
 
-/** An OpenLineage dataset reference. */
+/** An OpenLineage dataset reference (outputs: with facets, when known). */
 export interface Dataset {
   namespace: string;
   name: string;
+  facets?: Record<string, unknown>;
 }
 
 /** An OpenLineage RunEvent (the fields this agent sends). */
@@ -89,6 +96,7 @@ export function datasetsOf(
   manifest: Record<string, unknown>,
   runResults: Record<string, unknown>,
   namespace: string,
+  facts: NodeFactsMap = {},
 ): { inputs: Dataset[]; outputs: Dataset[] } {
   const results = (runResults.results ?? []) as Result[];
   const inputs = new Map<string, Dataset>();
@@ -97,7 +105,12 @@ export function datasetsOf(
     const n = node(manifest, r.unique_id);
     if (!n) continue;
     if (command !== "compile" && BUILT.has(n.resource_type ?? "")) {
-      outputs.set(r.unique_id, { namespace, name: datasetName(n) });
+      const facets = datasetFacets(facts[r.unique_id], manifest, namespace);
+      outputs.set(r.unique_id, {
+        namespace,
+        name: datasetName(n),
+        ...(facets ? { facets } : {}),
+      });
     }
     for (const parent of n.depends_on?.nodes ?? []) {
       const p = node(manifest, parent);
@@ -109,6 +122,46 @@ export function datasetsOf(
   const sorted = (m: Map<string, Dataset>) =>
     [...m.values()].sort((a, b) => a.name.localeCompare(b.name));
   return { inputs: sorted(inputs), outputs: sorted(outputs) };
+}
+
+/**
+ * The `schema` and `columnLineage` dataset facets of a node built, from its
+ * facts (`metadata.nodes`); none without facts. An input field names its
+ * dataset like the events' inputs (`database.schema.alias`).
+ */
+export function datasetFacets(
+  facts: NodeFacts | undefined,
+  manifest: Record<string, unknown>,
+  namespace: string,
+): Record<string, unknown> | undefined {
+  if (!facts) return undefined;
+  const out: Record<string, unknown> = {
+    schema: {
+      _producer: PRODUCER,
+      _schemaURL: SCHEMA_FACET_URL,
+      fields: facts.columns.map((c) => ({
+        name: c.name,
+        ...(c.data_type ? { type: c.data_type } : {}),
+        ...(c.description ? { description: c.description } : {}),
+      })),
+    },
+  };
+  if (facts.column_lineage) {
+    const fields: Record<string, unknown> = {};
+    for (const [column, refs] of Object.entries(facts.column_lineage)) {
+      const inputFields = refs.flatMap((r) => {
+        const p = node(manifest, r.unique_id);
+        return p ? [{ namespace, name: datasetName(p), field: r.column }] : [];
+      });
+      if (inputFields.length > 0) fields[column] = { inputFields };
+    }
+    out.columnLineage = {
+      _producer: PRODUCER,
+      _schemaURL: COLUMN_LINEAGE_FACET_URL,
+      fields,
+    };
+  }
+  return out;
 }
 
 /** The custom run facet with run_results.json's facts. */

@@ -22,6 +22,7 @@ import type {
   Selection,
 } from "../runtime.ts";
 import type { DbtCommand, RunResult } from "../schemas.ts";
+import type { NodeFactsMap } from "../node_facts.ts";
 import {
   datasetsOf,
   errorFacet,
@@ -107,7 +108,13 @@ class LineageRuntime extends RuntimeWrapper {
     const errors = result.metadata.errors as NodeError[] | undefined;
     await started;
     await send(runEvent(id, result.success ? "COMPLETE" : "FAIL", {
-      ...datasetsOf(command, manifest, runResults, this.#config.namespace),
+      ...datasetsOf(
+        command,
+        manifest,
+        runResults,
+        this.#config.namespace,
+        (result.metadata.nodes ?? {}) as NodeFactsMap,
+      ),
       facets: {
         floe_dbt_run: runResultsFacet(runResults, result.success),
         ...(result.success ? {} : {

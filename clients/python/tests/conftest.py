@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -154,3 +155,13 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     airflow = Path(sys.executable).parent / "airflow"
     subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True)
     return env
+
+
+@pytest.fixture(autouse=True)
+def _seed_contract_agent(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seeds' contract test (test_dbt_runtime_plugin.py, copied as written)
+    builds its plugins with no arguments: point them at this checkout's CLI,
+    never at a daemon that may happen to listen on the default port."""
+    if request.path.name == "test_dbt_runtime_plugin.py":
+        monkeypatch.setenv("FLOE_DBT_BIN", shlex.join([DENO, "run", "--allow-all", "--quiet", str(MAIN)]))
+        monkeypatch.setenv("FLOE_DBT_URL", "http://127.0.0.1:9")

@@ -112,3 +112,15 @@ def test_cli_path_raises_the_agents_error_class(monkeypatch, tmp_path: Path):
     with pytest.raises(DBTConfigurationError) as e:
         plugin.compile_project(tmp_path / "nowhere", tmp_path, "dev")
     assert e.value.code == "FLOE-DBT-E003" and "nowhere" in e.value.message
+
+
+@pytest.mark.parametrize("runtime", ["local", "fusion", "cloud"])
+def test_seed_compliance_test_on_every_runtime(runtime: str, monkeypatch):
+    """REQ-094's compliance test (copied from the seeds, which parametrize it
+    with local and cloud), run on all three entry points."""
+    import test_dbt_runtime_plugin as seed
+
+    monkeypatch.setenv("FLOE_DBT_URL", "http://127.0.0.1:9")
+    seed.test_dbt_runtime_plugin_compliance(runtime)
+    assert inspect.signature(DBTPlugin.compile_project).return_annotation is Path
+    assert inspect.signature(DBTPlugin.run_models).return_annotation is DBTRunResult

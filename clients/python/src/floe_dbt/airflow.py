@@ -233,3 +233,9 @@ class FloeDbtOperator(BaseOperator):
             self.log.info("cancelled floe-dbt job %s", self.job_id)
         except FloeDbtError as e:
             self.log.warning("could not cancel floe-dbt job %s: %s", self.job_id, e)
+
+
+# One task per dbt node, run by one agent job (its own module, re-exported).
+from .task_group import FloeDbtTaskGroup  # noqa: E402
+
+__all__ += ["FloeDbtTaskGroup"]

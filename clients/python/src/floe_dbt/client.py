@@ -34,7 +34,6 @@ from .models import (
     JobSummary,
     ProjectLintResult,
     parse_event,
-    parse_result,
 )
 
 __all__ = ["FloeDbtClient", "AsyncFloeDbtClient", "SseEvent", "SseParser", "iter_sse"]

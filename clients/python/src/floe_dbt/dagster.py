@@ -3,25 +3,30 @@
 ``FloeDbtResource`` says where the agent and the project are;
 ``floe_dbt_assets`` builds one asset per dbt model (and seed, snapshot) from a
 manifest, with sources as external assets and dbt tests as asset checks, and
-materializes them through the agent, yielding a materialization per node as
-its progress event arrives::
+materializes them through the agent, yielding a materialization per node that
+succeeded, with the agent's node facts (``dagster/row_count``,
+``dagster/column_schema``, ``dagster/column_lineage``,
+``dagster/relation_identifier``)::
 
     @floe_dbt_assets(manifest="jaffle/target/manifest.json")
     def jaffle(context, floe_dbt: FloeDbtResource):
         yield from floe_dbt.build(context)
+
+``FloeDbtTranslator`` (like dagster-dbt's ``DagsterDbtTranslator``) maps a dbt
+node to its asset key, group, description, metadata, tags, owners and code
+version; subclass it and pass ``translator=`` to change them.
 """
 
-from __future__ import annotations
-
-import json
 import queue
+import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -31,103 +36,229 @@ from dagster import (
     Failure,
     MaterializeResult,
     MetadataValue,
+    TableColumn,
+    TableColumnDep,
+    TableColumnLineage,
+    TableSchema,
     multi_asset,
+    multi_asset_check,
 )
 
-from ._selection import select_nodes
 from .client import FloeDbtClient
-from .errors import DBTConfigurationError, FloeDbtError
-from .models import NodeFinishedEvent
+from .errors import DBTConfigurationError, DBTExecutionError, FloeDbtError
+from .models import DBTRunResult, NodeFinishedEvent
+from .selection import ASSET_TYPES, DbtManifest
 
 __all__ = [
     "FloeDbtResource",
     "floe_dbt_assets",
     "floe_dbt_source_specs",
+    "floe_dbt_source_freshness_checks",
     "FloeDbtManifest",
+    "FloeDbtTranslator",
 ]
 
-ASSET_TYPES = ("model", "seed", "snapshot")
 OK_STATUSES = {"success", "pass", "warn"}
 
 
-class FloeDbtManifest:
-    """The parts of a dbt manifest.json that assets need."""
+_TAG = re.compile(r"[A-Za-z0-9_.-]{1,63}")
 
-    def __init__(self, manifest: dict[str, Any] | str | Path):
-        if not isinstance(manifest, dict):
-            manifest = json.loads(Path(manifest).read_text(encoding="utf-8"))
-        self.raw = manifest
-        self.nodes: dict[str, dict[str, Any]] = manifest.get("nodes", {})
-        self.sources: dict[str, dict[str, Any]] = manifest.get("sources", {})
-        self.children: dict[str, list[str]] = manifest.get("child_map", {})
-        self.parents: dict[str, list[str]] = manifest.get("parent_map", {})
+
+def _owner(value: Any) -> str | None:
+    """An owner as Dagster takes it: an email, else ``team:NAME``."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    return value if "@" in value or value.startswith("team:") else f"team:{value}"
+
+
+class FloeDbtTranslator:
+    """How a dbt node (its manifest.json entry, ``dbt_resource_props``)
+    becomes a Dagster asset: the method names of dagster-dbt's
+    ``DagsterDbtTranslator``. Subclass it and override what you want changed;
+    pass an instance as ``translator=`` to ``floe_dbt_assets`` and
+    ``floe_dbt_source_specs`` (the same one to both, so dependencies on
+    sources keep their keys)."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        """``[name]`` for a model, seed or snapshot; ``[source_name, name]``
+        for a source."""
+        if dbt_resource_props.get("resource_type") == "source":
+            return AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        return AssetKey([dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        """The folder under models/ (fqn[1]) or the package name; a source's
+        source name."""
+        if dbt_resource_props.get("resource_type") == "source":
+            return dbt_resource_props.get("source_name")
+        return _group(dbt_resource_props)
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        """The node's dbt description."""
+        return dbt_resource_props.get("description") or None
+
+    def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The unique id, resource type and relation (``dagster/relation_identifier``)."""
+        meta: dict[str, Any] = {"dbt_unique_id": dbt_resource_props["unique_id"]}
+        if dbt_resource_props.get("resource_type") != "source":
+            meta["dbt_resource_type"] = dbt_resource_props["resource_type"]
+        relation = _relation(dbt_resource_props)
+        if relation:
+            meta["dagster/relation_identifier"] = relation
+        return meta
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        """dbt's tags as Dagster tags (``{tag: ""}``); a tag Dagster cannot
+        take as a key is left out."""
+        tags = dbt_resource_props.get("tags") or []
+        return {t: "" for t in tags if isinstance(t, str) and _TAG.fullmatch(t)}
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
+        """``meta.owner`` (a string or a list; a name becomes ``team:NAME``);
+        None lets ``floe_dbt_assets`` take the owner of the node's dbt group."""
+        meta = {
+            **(dbt_resource_props.get("meta") or {}),
+            **((dbt_resource_props.get("config") or {}).get("meta") or {}),
+        }
+        raw = meta.get("owner")
+        values = raw if isinstance(raw, list) else [raw]
+        owners = [o for o in (_owner(v) for v in values) if o]
+        return owners or None
+
+    def get_code_version(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        """The manifest's checksum of the node's file."""
+        return (dbt_resource_props.get("checksum") or {}).get("checksum") or None
+
+
+def _relation(props: Mapping[str, Any]) -> str | None:
+    """``database.schema.alias`` (a source: ``identifier``), as OpenLineage and
+    the agent's node facts name it."""
+    if props.get("resource_type") == "source":
+        table = props.get("identifier") or props.get("name")
+    else:
+        table = props.get("alias") or props.get("name")
+    if not props.get("schema") or not table:
+        return None
+    return ".".join(x for x in (props.get("database"), props["schema"], table) if x)
+
+
+class FloeDbtManifest(DbtManifest):
+    """A dbt manifest (see :class:`floe_dbt.selection.DbtManifest`: nodes,
+    selection) with the asset keys and specs its translator gives."""
+
+    def __init__(
+        self,
+        manifest: dict[str, Any] | str | Path,
+        translator: FloeDbtTranslator | None = None,
+    ):
+        super().__init__(manifest)
+        self.translator = translator or FloeDbtTranslator()
+        self.groups: dict[str, dict[str, Any]] = self.raw.get("groups") or {}
+        self._keys: dict[str, AssetKey] = {}
+
+    def props(self, unique_id: str) -> dict[str, Any]:
+        """A node's or source's manifest entry."""
+        return self.sources[unique_id] if unique_id in self.sources else self.nodes[unique_id]
 
     def key(self, unique_id: str) -> AssetKey:
-        """The asset key of a model, seed, snapshot (``[name]``) or source
-        (``[source_name, name]``)."""
-        if unique_id in self.sources:
-            s = self.sources[unique_id]
-            return AssetKey([s["source_name"], s["name"]])
-        return AssetKey([self.nodes[unique_id]["name"]])
+        """The asset key of a model, seed, snapshot or source (the translator's)."""
+        if unique_id not in self._keys:
+            self._keys[unique_id] = self.translator.get_asset_key(self.props(unique_id))
+        return self._keys[unique_id]
 
-    def asset_ids(self) -> list[str]:
-        """Unique ids of the nodes that become assets."""
-        return sorted(u for u, n in self.nodes.items() if n.get("resource_type") in ASSET_TYPES)
+    def owners(self, unique_id: str) -> list[str] | None:
+        """The translator's owners, else the owner of the node's dbt group."""
+        props = self.props(unique_id)
+        owners = self.translator.get_owners(props)
+        if owners is not None:
+            return list(owners)
+        group = (props.get("config") or {}).get("group") or props.get("group")
+        for g in self.groups.values():
+            if g.get("name") == group:
+                who = g.get("owner") or {}
+                found = _owner(who.get("email")) or _owner(who.get("name"))
+                return [found] if found else None
+        return None
 
-    def deps(self, unique_id: str) -> list[str]:
-        """A node's upstream models, seeds, snapshots and sources."""
-        ups = self.nodes[unique_id].get("depends_on", {}).get("nodes", [])
-        return [
-            u
-            for u in ups
-            if u in self.sources or self.nodes.get(u, {}).get("resource_type") in ASSET_TYPES
-        ]
-
-    def test_target(self, unique_id: str) -> str | None:
-        """The model a test checks: its attached node, else its only upstream asset."""
-        node = self.nodes[unique_id]
-        attached = node.get("attached_node")
-        if attached:
-            return attached
-        ups = [u for u in self.deps(unique_id) if u not in self.sources]
-        return ups[0] if len(ups) == 1 else None
-
-    def select(self, select: str | None, exclude: str | None) -> list[str]:
-        """Asset ids that a dbt-style selection picks, as dbt's node selection
-        grammar reads it: space-separated terms are a union, ``,`` inside a
-        term an intersection; each part a ``fqn:``, ``path:``, ``file:``,
-        ``tag:``, ``resource_type:``, ``package:`` or ``config.KEY:`` method,
-        or a bare value (a path when it holds ``/``, a file name when it ends
-        in .sql/.py/.csv, else fqn: a model name, a folder, ``marts.orders``,
-        with or without the package, ``*``/``?`` wildcards), with graph
-        operators ``+``/``N+`` before or after (ancestors, descendants, N
-        levels) or ``@`` before. A method the manifest alone cannot answer
-        (``state:``, ``result:``...) is a ``ValueError`` naming it, never an
-        empty selection."""
-        return select_nodes(
-            self.nodes, self.asset_ids(), self.parents, self.children, select, exclude
-        )
+    def spec_args(self, unique_id: str) -> dict[str, Any]:
+        """What the translator says about a node, as AssetSpec arguments."""
+        props = self.props(unique_id)
+        t = self.translator
+        return {
+            "key": self.key(unique_id),
+            "description": t.get_description(props),
+            "group_name": t.get_group_name(props),
+            "metadata": dict(t.get_metadata(props)),
+            "tags": dict(t.get_tags(props)),
+            "owners": self.owners(unique_id),
+            "code_version": t.get_code_version(props),
+        }
 
 
-def _group(node: dict[str, Any]) -> str:
+def _group(node: Mapping[str, Any]) -> str:
     """The folder under models/ (fqn[1]) or the package name, as a group name."""
     fqn = node.get("fqn") or ["dbt"]
     return fqn[1] if len(fqn) > 2 else fqn[0]
 
 
-def floe_dbt_source_specs(manifest: dict[str, Any] | str | Path) -> list[AssetSpec]:
+def floe_dbt_source_specs(
+    manifest: dict[str, Any] | str | Path, translator: FloeDbtTranslator | None = None
+) -> list[AssetSpec]:
     """External assets for the project's dbt sources (add them to Definitions)."""
-    m = FloeDbtManifest(manifest)
-    return [
-        AssetSpec(
-            key=m.key(u),
-            description=s.get("description") or None,
-            group_name=s["source_name"],
-            metadata={"dbt_unique_id": u},
-            kinds={"dbt"},
+    m = FloeDbtManifest(manifest, translator)
+    return [AssetSpec(**m.spec_args(u), kinds={"dbt"}) for u in sorted(m.sources)]
+
+
+def _threshold(freshness: Mapping[str, Any] | None, which: str) -> str | None:
+    """``warn_after``/``error_after`` as text (``"1 day"``), or None when unset."""
+    t = (freshness or {}).get(which) or {}
+    if t.get("count") is None or not t.get("period"):
+        return None
+    return f"{t['count']} {t['period']}"
+
+
+def _source_freshness(props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """A source's freshness config (``config.freshness`` first), when it sets
+    a threshold."""
+    for f in ((props.get("config") or {}).get("freshness"), props.get("freshness")):
+        if _threshold(f, "warn_after") or _threshold(f, "error_after"):
+            return f
+    return None
+
+
+def floe_dbt_source_freshness_checks(
+    *,
+    manifest: dict[str, Any] | str | Path,
+    translator: FloeDbtTranslator | None = None,
+    name: str = "floe_dbt_source_freshness",
+) -> Any:
+    """dbt source freshness as asset checks: one check ``freshness`` on each
+    source asset whose dbt freshness sets ``warn_after`` or ``error_after``
+    (keys from ``translator``, the same one as ``floe_dbt_source_specs``'s).
+    Running them runs ``dbt source freshness`` for the selected sources through
+    the agent (resource ``floe_dbt``): a fresh source passes; past
+    ``warn_after`` the check fails with severity WARN, past ``error_after`` (or
+    when dbt could not check it) with severity ERROR."""
+    m = FloeDbtManifest(manifest, translator)
+    ids = [u for u in sorted(m.sources) if _source_freshness(m.sources[u])]
+    specs = []
+    for u in ids:
+        f = _source_freshness(m.sources[u])
+        limits = ", ".join(
+            f"{w} {_threshold(f, w)}" for w in ("warn_after", "error_after") if _threshold(f, w)
         )
-        for u, s in sorted(m.sources.items())
-    ]
+        specs.append(
+            AssetCheckSpec(name="freshness", asset=m.key(u), description=f"dbt source freshness: {limits}")
+        )
+    by_key = {m.key(u): u for u in ids}
+
+    @multi_asset_check(specs=specs, name=name, can_subset=True)
+    def freshness_checks(context, floe_dbt: FloeDbtResource) -> Iterator[AssetCheckResult]:
+        chosen = [by_key[k.asset_key] for k in context.selected_asset_check_keys if k.asset_key in by_key]
+        yield from floe_dbt.source_freshness(context, m, sorted(chosen))
+
+    return freshness_checks
 
 
 def floe_dbt_assets(
@@ -137,28 +268,33 @@ def floe_dbt_assets(
     exclude: str | None = None,
     name: str | None = None,
     group_name: str | None = None,
+    translator: FloeDbtTranslator | None = None,
+    partitions_def: Any = None,
 ) -> Callable[[Callable[..., Any]], Any]:
     """A decorator building a Dagster multi-asset from a dbt manifest: one
-    asset per selected model (seed, snapshot), keys and dependencies from the
-    manifest, each dbt test an asset check on the model it tests. The function
-    it decorates materializes them, usually ``yield from floe_dbt.build(context)``.
+    asset per selected model (seed, snapshot), keys, groups, owners, tags,
+    metadata and code versions from ``translator`` (default
+    :class:`FloeDbtTranslator`), dependencies from the manifest, each dbt test
+    an asset check on the model it tests. The function it decorates
+    materializes them, usually ``yield from floe_dbt.build(context)``.
+    ``group_name`` puts every asset in one group. With ``partitions_def``
+    (e.g. ``DailyPartitionsDefinition``) every asset is partitioned; pass the
+    partition's window to dbt as vars, as dagster-dbt documents::
+
+        window = context.partition_time_window
+        yield from floe_dbt.build(context, vars={"min_date": window.start.isoformat(),
+                                                 "max_date": window.end.isoformat()})
     """
-    m = FloeDbtManifest(manifest)
+    m = FloeDbtManifest(manifest, translator)
     ids = m.select(select, exclude)
     id_set = set(ids)
     specs = []
     for u in ids:
-        n = m.nodes[u]
+        args = m.spec_args(u)
+        if group_name:
+            args["group_name"] = group_name
         specs.append(
-            AssetSpec(
-                key=m.key(u),
-                deps=[m.key(d) for d in m.deps(u)],
-                description=n.get("description") or None,
-                group_name=group_name or _group(n),
-                metadata={"dbt_unique_id": u, "dbt_resource_type": n["resource_type"]},
-                kinds={"dbt"},
-                skippable=True,
-            )
+            AssetSpec(**args, deps=[m.key(d) for d in m.deps(u)], kinds={"dbt"}, skippable=True)
         )
     checks = []
     for u, n in sorted(m.nodes.items()):
@@ -176,12 +312,57 @@ def floe_dbt_assets(
             specs=specs,
             check_specs=checks,
             can_subset=True,
+            partitions_def=partitions_def,
             op_tags={"floe_dbt/select": select or "", "floe_dbt/exclude": exclude or ""},
         )(fn)
         _MANIFESTS[name or fn.__name__] = m
         return decorated
 
     return wrap
+
+
+def facts_metadata(m: FloeDbtManifest, facts: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A node's facts (the run result's ``metadata.nodes`` entry) as Dagster's
+    table metadata: ``dagster/row_count`` (the counted rows, else the rows the
+    adapter reported), ``dagster/column_schema``, ``dagster/column_lineage``
+    (upstream columns by asset key) and ``dagster/relation_identifier``."""
+    if not facts:
+        return {}
+    out: dict[str, Any] = {}
+    rows = facts.get("row_count")
+    if rows is None:
+        rows = facts.get("rows_affected")
+    if isinstance(rows, int):
+        out["dagster/row_count"] = MetadataValue.int(rows)
+    if facts.get("relation"):
+        out["dagster/relation_identifier"] = facts["relation"]
+    columns = facts.get("columns") or []
+    if columns:
+        out["dagster/column_schema"] = MetadataValue.table_schema(
+            TableSchema(
+                columns=[
+                    TableColumn(
+                        name=c["name"],
+                        type=c.get("data_type") or "unknown",
+                        description=c.get("description"),
+                    )
+                    for c in columns
+                ]
+            )
+        )
+    lineage = facts.get("column_lineage")
+    if isinstance(lineage, dict):
+        deps: dict[str, list[TableColumnDep]] = {}
+        for column, refs in lineage.items():
+            known = [r for r in refs if r["unique_id"] in m.nodes or r["unique_id"] in m.sources]
+            deps[column] = [
+                TableColumnDep(asset_key=m.key(r["unique_id"]), column_name=r["column"])
+                for r in known
+            ]
+        out["dagster/column_lineage"] = MetadataValue.column_lineage(
+            TableColumnLineage(deps_by_column=deps)
+        )
+    return out
 
 
 _MANIFESTS: dict[str, FloeDbtManifest] = {}
@@ -217,13 +398,75 @@ class FloeDbtResource(ConfigurableResource):
                 )
         return FloeDbtClient(self.url, token=token)
 
+    def source_freshness(
+        self, context: Any, m: FloeDbtManifest, unique_ids: list[str]
+    ) -> Iterator[AssetCheckResult]:
+        """``dbt source freshness`` of these sources through the agent, as one
+        ``freshness`` check result per source (see
+        :func:`floe_dbt_source_freshness_checks`)."""
+        select = [f"source:{m.sources[u]['source_name']}.{m.sources[u]['name']}" for u in unique_ids]
+        with self.get_client() as client:
+            try:
+                result: Any = client.run(
+                    "source-freshness",
+                    self.project_dir,
+                    profiles_dir=self.profiles_dir,
+                    target=self.target,
+                    select=select,
+                    runtime=self.runtime,
+                    timeout=self.timeout_seconds,
+                )
+            except DBTExecutionError as e:
+                # stale sources fail the command; their statuses are the answer
+                if not isinstance(e.result, DBTRunResult):
+                    raise
+                result = e.result
+        context.log.info(f"floe-dbt source freshness: {' '.join(select)}")
+        reported = {s["unique_id"]: s for s in result.metadata.get("sources") or []}
+        for u in unique_ids:
+            f = _source_freshness(m.sources[u])
+            row = reported.get(u)
+            status = row["status"] if row else "not reported"
+            meta: dict[str, Any] = {"dbt/unique_id": u, "dbt/status": status}
+            for which in ("warn_after", "error_after"):
+                if _threshold(f, which):
+                    meta[f"dbt/{which}"] = _threshold(f, which)
+            if row and row.get("max_loaded_at"):
+                meta["dbt/max_loaded_at"] = row["max_loaded_at"]
+            if row and row.get("max_loaded_at_time_ago_in_s") is not None:
+                meta["dbt/max_loaded_at_time_ago_in_s"] = MetadataValue.float(
+                    float(row["max_loaded_at_time_ago_in_s"])
+                )
+            if row and row.get("error"):
+                meta["dbt/message"] = row["error"]
+            yield AssetCheckResult(
+                asset_key=m.key(u),
+                check_name="freshness",
+                passed=status == "pass",
+                severity=AssetCheckSeverity.WARN if status == "warn" else AssetCheckSeverity.ERROR,
+                metadata=meta,
+            )
+
     def build(
-        self, context: AssetExecutionContext, command: str = "build"
+        self,
+        context: AssetExecutionContext,
+        command: str = "build",
+        *,
+        node_facts: bool = True,
+        vars: dict[str, Any] | None = None,
+        **options: Any,
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
         """Run the selected assets (and their tests) through the agent; yield a
-        materialization per node and a check result per test as they finish.
+        materialization per node that succeeded and a check result per test.
+        With ``node_facts`` (the default) they come once the job ends, each
+        materialization with the agent's facts of its node (row count, column
+        schema, column lineage, relation); without, each as its node finishes.
         A failing model fails the step once the job ends (its downstream models
-        are skipped by dbt and not materialized)."""
+        are skipped by dbt and not materialized). ``vars`` reach dbt as
+        ``--vars`` (a partition's window, for instance); other keyword
+        ``options`` are the job's fields (``full_refresh``, ``changed``,
+        ``state``, ``threads``, ``fail_fast``...), as ``FloeDbtClient.submit``
+        takes them."""
         m = _MANIFESTS.get(context.op_def.name)
         if m is None:
             raise FloeDbtError("This asset was not built by floe_dbt_assets", code="FLOE-DBT-E010")
@@ -240,6 +483,8 @@ class FloeDbtResource(ConfigurableResource):
                 target=self.target,
                 select=names,
                 runtime=self.runtime,
+                **({"vars": vars} if vars else {}),
+                **options,
             )
             context.log.info(f"floe-dbt job {job.id}: {command} {' '.join(names)}")
             done: dict[str, Any] = {}
@@ -257,6 +502,7 @@ class FloeDbtResource(ConfigurableResource):
             t = threading.Thread(target=follow, daemon=True)
             t.start()
             failed: list[str] = []
+            held: list[tuple[str, MaterializeResult | AssetCheckResult]] = []
             while (ev := events.get()) is not None:
                 if not isinstance(ev, NodeFinishedEvent):
                     continue
@@ -270,9 +516,10 @@ class FloeDbtResource(ConfigurableResource):
                 node = m.nodes.get(ev.unique_id)
                 if node is None:
                     continue
+                out: MaterializeResult | AssetCheckResult | None = None
                 if ev.resource_type in ASSET_TYPES and ev.unique_id in selected:
                     if ev.status in OK_STATUSES:
-                        yield MaterializeResult(asset_key=m.key(ev.unique_id), metadata=meta)
+                        out = MaterializeResult(asset_key=m.key(ev.unique_id), metadata=meta)
                     else:
                         failed.append(f"{ev.unique_id}: {ev.message or ev.status}")
                 elif ev.resource_type == "test":
@@ -282,14 +529,27 @@ class FloeDbtResource(ConfigurableResource):
                     key = (m.key(target), node["name"])
                     if key in check_keys:
                         check_keys.discard(key)
-                        yield AssetCheckResult(
+                        out = AssetCheckResult(
                             asset_key=key[0],
                             check_name=key[1],
                             passed=ev.status in ("pass", "success"),
                             metadata={**meta, "dbt/message": ev.message or ""},
                         )
+                if out is not None and node_facts:
+                    held.append((ev.unique_id, out))
+                elif out is not None:
+                    yield out
             t.join()
         err = done.get("error")
+        result = done.get("result") if err is None else getattr(err, "result", None)
+        facts = result.metadata.get("nodes") if isinstance(result, DBTRunResult) else None
+        for unique_id, out in held:
+            if isinstance(out, MaterializeResult) and isinstance(facts, dict):
+                extra = facts_metadata(m, facts.get(unique_id))
+                out = MaterializeResult(
+                    asset_key=out.asset_key, metadata={**(out.metadata or {}), **extra}
+                )
+            yield out
         if failed or err is not None:
             raise Failure(
                 description=f"floe-dbt job {job.id} failed: {err or ''}",

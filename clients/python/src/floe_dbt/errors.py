@@ -4,8 +4,6 @@ Every exception carries ``code`` (``FLOE-DBT-E0xx``), ``message`` and
 ``hint`` exactly as the agent sent them; ``error_from_body`` picks the class.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 __all__ = [

@@ -6,8 +6,6 @@ Field names and types follow the seeds (ADR-0043: ``DBTRunResult``,
 ``ProgressEvent``); a test compares them field by field.
 """
 
-from __future__ import annotations
-
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union

@@ -5,8 +5,6 @@ else by running the agent's CLI with ``--json``.
 Entry points (group ``floe.dbt``): ``local``, ``fusion`` and ``cloud``.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import shlex

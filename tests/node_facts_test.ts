@@ -1,0 +1,316 @@
+/**
+ * Per-node facts in the run result (`metadata.nodes`), from the local
+ * runtime's real dbt-core worker on a copy of the example project: row counts
+ * equal to DuckDB's own `count(*)`, the relations' columns and types, column
+ * lineage through renames and aggregations (sqlglot), none for a model whose
+ * upstream columns are unknown, and the two opt-outs. Also the CLI's `--json`.
+ *
+ * sqlglot must be importable by the dbt-core environment's Python (it is
+ * pinned in requirements/dbt-core.lock).
+ */
+import assert from "node:assert/strict";
+import { LocalRuntime } from "../runtimes/local/mod.ts";
+import { type NodeFactsMap, parseNodeFacts } from "../src/node_facts.ts";
+import { copyExample, ROOT, runAgent, writeFile } from "./_helpers.ts";
+
+const PY = `${ROOT}/.venv/dbt-core/bin/python`;
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+/** Rows of a query on the project's DuckDB file (the venv's duckdb). */
+async function rows(projectDir: string, sql: string): Promise<unknown[][]> {
+  const out = await new Deno.Command(PY, {
+    args: [
+      "-c",
+      "import duckdb,json,sys; c=duckdb.connect(sys.argv[1], read_only=True); print(json.dumps(c.execute(sys.argv[2]).fetchall(), default=str))",
+      `${projectDir}/.floe/jaffle_duck.duckdb`,
+      sql,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+/** A model that renames and aggregates, with documented columns. */
+async function addRevenueModel(dir: string): Promise<void> {
+  await writeFile(
+    dir,
+    "models/marts/customer_revenue.sql",
+    `select
+    o.customer_id as buyer_id,
+    count(*) as order_count,
+    sum(o.amount) as revenue,
+    max(o.order_date) as last_order_on,
+    upper(c.first_name) || ' ' || c.last_name as buyer_name
+from {{ ref('orders') }} as o
+join {{ ref('customers') }} as c on c.customer_id = o.customer_id
+group by 1, 5
+`,
+  );
+  await writeFile(
+    dir,
+    "models/marts/customer_revenue.yml",
+    `version: 2
+models:
+  - name: customer_revenue
+    columns:
+      - name: revenue
+        description: Sum of the customer's order amounts.
+`,
+  );
+}
+
+const REVENUE = "model.jaffle_duck.customer_revenue";
+
+Deno.test(
+  "node facts: rows, columns and column lineage of a build",
+  opts,
+  async (t) => {
+    await using copy = await copyExample();
+    await addRevenueModel(copy.dir);
+    const rt = new LocalRuntime();
+    const project = { projectDir: copy.dir, profilesDir: copy.dir };
+    try {
+      const r = await rt.execute("build", project);
+      assert.equal(r.success, true, JSON.stringify(r.metadata.errors));
+      const nodes = r.metadata.nodes as NodeFactsMap;
+      assert.ok(nodes, "metadata.nodes is present");
+
+      await t.step("one entry per model and seed built, none for tests", () => {
+        const ids = Object.keys(nodes).sort();
+        assert.deepEqual(ids, [
+          "model.jaffle_duck.customer_revenue",
+          "model.jaffle_duck.customers",
+          "model.jaffle_duck.orders",
+          "model.jaffle_duck.stg_customers",
+          "model.jaffle_duck.stg_orders",
+          "model.jaffle_duck.stg_payments",
+          "seed.jaffle_duck.raw_payments",
+        ]);
+      });
+
+      await t.step(
+        "row counts equal DuckDB's count(*); views are not counted",
+        async () => {
+          for (
+            const table of [
+              "customers",
+              "orders",
+              "raw_payments",
+              "customer_revenue",
+            ]
+          ) {
+            const id = Object.keys(nodes).find((k) => k.endsWith(`.${table}`))!;
+            const [[count]] = await rows(
+              copy.dir,
+              `select count(*) from main.${table}`,
+            );
+            assert.equal(nodes[id].row_count, count, table);
+            assert.ok((count as number) > 0);
+          }
+          assert.equal(nodes["model.jaffle_duck.stg_orders"].row_count, null);
+          // The seed's load is reported by the adapter itself.
+          const [[seeded]] = await rows(
+            copy.dir,
+            "select count(*) from main.raw_payments",
+          );
+          assert.equal(
+            nodes["seed.jaffle_duck.raw_payments"].rows_affected,
+            seeded,
+          );
+          assert.equal(
+            nodes["seed.jaffle_duck.raw_payments"].relation,
+            "jaffle_duck.main.raw_payments",
+          );
+        },
+      );
+
+      await t.step(
+        "columns and types are the relation's, descriptions the manifest's",
+        async () => {
+          const want = await rows(
+            copy.dir,
+            "select column_name, data_type from information_schema.columns where table_name = 'customer_revenue' order by ordinal_position",
+          );
+          const cols = nodes[REVENUE].columns;
+          assert.deepEqual(cols.map((c) => [c.name, c.data_type]), want);
+          assert.equal(
+            cols.find((c) => c.name === "revenue")?.description,
+            "Sum of the customer's order amounts.",
+          );
+          assert.equal(
+            cols.find((c) => c.name === "buyer_id")?.description,
+            null,
+          );
+        },
+      );
+
+      await t.step(
+        "column lineage through renames, aggregates and expressions",
+        () => {
+          const l = nodes[REVENUE].column_lineage!;
+          const orders = "model.jaffle_duck.orders";
+          const customers = "model.jaffle_duck.customers";
+          assert.deepEqual(l.buyer_id, [{
+            unique_id: orders,
+            column: "customer_id",
+          }]);
+          assert.deepEqual(l.revenue, [{
+            unique_id: orders,
+            column: "amount",
+          }]);
+          assert.deepEqual(l.last_order_on, [{
+            unique_id: orders,
+            column: "order_date",
+          }]);
+          assert.deepEqual(
+            [...l.buyer_name].sort((a, b) => a.column.localeCompare(b.column)),
+            [
+              { unique_id: customers, column: "first_name" },
+              { unique_id: customers, column: "last_name" },
+            ],
+          );
+          // count(*) reads no particular column
+          assert.deepEqual(l.order_count, []);
+          const c = nodes[customers].column_lineage!;
+          assert.deepEqual(c.lifetime_value, [
+            { unique_id: "model.jaffle_duck.stg_payments", column: "amount" },
+          ]);
+          assert.deepEqual(c.number_of_orders, [
+            { unique_id: "model.jaffle_duck.stg_orders", column: "order_id" },
+          ]);
+          const p = nodes["model.jaffle_duck.stg_payments"].column_lineage!;
+          assert.deepEqual(p.payment_id, [
+            { unique_id: "seed.jaffle_duck.raw_payments", column: "id" },
+          ]);
+        },
+      );
+
+      await t.step(
+        "a model over unknown upstream columns: no lineage, no error",
+        () => {
+          // stg_orders reads an external CSV source: no relation to read columns from
+          assert.equal(
+            nodes["model.jaffle_duck.stg_orders"].column_lineage,
+            null,
+          );
+          assert.ok(nodes["model.jaffle_duck.stg_orders"].columns.length > 0);
+          assert.equal(
+            nodes["seed.jaffle_duck.raw_payments"].column_lineage,
+            null,
+          );
+        },
+      );
+
+      await t.step("a test run reports no node facts", async () => {
+        const tested = await rt.execute("test", project, {
+          select: ["customers"],
+        });
+        assert.equal(tested.success, true);
+        assert.equal(tested.metadata.nodes, undefined);
+      });
+
+      await t.step(
+        "dbt retry reports the facts of the nodes it re-ran",
+        async () => {
+          await writeFile(
+            copy.dir,
+            "models/marts/flaky.sql",
+            "select * from nowhere_xyz\n",
+          );
+          const failed = await rt.execute("run", project, {
+            select: ["flaky"],
+          });
+          assert.equal(failed.success, false);
+          const none = failed.metadata.nodes as NodeFactsMap;
+          assert.equal(none["model.jaffle_duck.flaky"], undefined);
+          await writeFile(
+            copy.dir,
+            "models/marts/flaky.sql",
+            "select 1 as x union all select 2\n",
+          );
+          const retried = await rt.execute("retry", project);
+          assert.equal(retried.success, true);
+          const facts =
+            (retried.metadata.nodes as NodeFactsMap)["model.jaffle_duck.flaky"];
+          assert.equal(facts?.row_count, 2);
+          assert.deepEqual(facts?.columns.map((c) => c.name), ["x"]);
+        },
+      );
+    } finally {
+      await rt.close();
+    }
+  },
+);
+
+Deno.test("node facts: row_counts and node_facts opt out", opts, async () => {
+  await using copy = await copyExample();
+  const project = { projectDir: copy.dir, profilesDir: copy.dir };
+  const noCounts = new LocalRuntime({ row_counts: false });
+  try {
+    const r = await noCounts.execute("build", project);
+    assert.equal(r.success, true);
+    const nodes = r.metadata.nodes as NodeFactsMap;
+    assert.equal(nodes["model.jaffle_duck.customers"].row_count, null);
+    assert.equal(nodes["seed.jaffle_duck.raw_payments"].row_count, null);
+    assert.ok((nodes["seed.jaffle_duck.raw_payments"].rows_affected ?? 0) > 0);
+    assert.ok(nodes["model.jaffle_duck.customers"].column_lineage);
+  } finally {
+    await noCounts.close();
+  }
+  const none = new LocalRuntime({ node_facts: false });
+  try {
+    const r = await none.execute("run", project, { select: ["customers"] });
+    assert.equal(r.success, true);
+    assert.equal(r.models_run, 1);
+    assert.equal(r.metadata.nodes, undefined);
+  } finally {
+    await none.close();
+  }
+});
+
+Deno.test("node facts: the CLI's --json carries them", opts, async () => {
+  await using copy = await copyExample();
+  const seed = await runAgent([
+    "seed",
+    "--project-dir",
+    copy.dir,
+    "--runtime",
+    "local",
+    "--json",
+    "--quiet",
+  ]);
+  assert.equal(seed.code, 0, seed.stderr);
+  const out = JSON.parse(seed.stdout.trim().split("\n").at(-1)!);
+  const facts = out.metadata.nodes["seed.jaffle_duck.raw_payments"];
+  const [[count]] = await rows(
+    copy.dir,
+    "select count(*) from main.raw_payments",
+  );
+  assert.equal(facts.row_count, count);
+  assert.deepEqual(facts.columns.map((c: { name: string }) => c.name), [
+    "id",
+    "order_id",
+    "payment_method",
+    "amount",
+  ]);
+});
+
+Deno.test("node facts: a worker's entry that does not parse is left out", () => {
+  const good = {
+    relation: "db.main.t",
+    rows_affected: null,
+    row_count: 3,
+    columns: [{ name: "a", data_type: "INTEGER", description: null }],
+    column_lineage: { a: [{ unique_id: "model.p.s", column: "b" }] },
+  };
+  assert.deepEqual(
+    parseNodeFacts({ "model.p.t": good, "model.p.u": { row_count: "x" } }),
+    {
+      "model.p.t": good,
+    },
+  );
+  assert.equal(parseNodeFacts(null), undefined);
+  assert.equal(parseNodeFacts("nope"), undefined);
+});
