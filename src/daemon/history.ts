@@ -39,18 +39,27 @@ export const NodeHistorySchema = z.object({
   slower: z.boolean(),
 });
 
+/** One job of a history: a column of the durations. */
+export const HistoryJobSchema = z.object({
+  id: z.string(),
+  command: z.string(),
+  status: z.string(),
+  created_at: z.string(),
+});
+
+/** How much slower than its median a node's latest run must be to count. */
+export const SlowerMarginSchema = z.object({
+  ratio: z.number(),
+  seconds: z.number(),
+});
+
 /** `GET /v1/project/history`. */
 export const ProjectHistorySchema = z.object({
   project_dir: z.string(),
   /** The jobs read, oldest first: the durations' columns. */
-  jobs: z.array(z.object({
-    id: z.string(),
-    command: z.string(),
-    status: z.string(),
-    created_at: z.string(),
-  })),
+  jobs: z.array(HistoryJobSchema),
   nodes: z.array(NodeHistorySchema),
-  margin: z.object({ ratio: z.number(), seconds: z.number() }),
+  margin: SlowerMarginSchema,
   /** Jobs of the project whose run_results.json was pruned or missing. */
   without_artifacts: z.number().int(),
 });

@@ -31,7 +31,12 @@ import {
   RuntimeSchema,
   VersionSchema,
 } from "./api_schemas.ts";
-import { ProjectHistorySchema } from "./history.ts";
+import {
+  HistoryJobSchema,
+  NodeHistorySchema,
+  ProjectHistorySchema,
+  SlowerMarginSchema,
+} from "./history.ts";
 
 const OUTPUT: Record<string, z.ZodType> = {
   RunResult: RunResultSchema,
@@ -61,6 +66,9 @@ const PARTS: Record<string, z.ZodType> = {
   NodeFinishedEvent: ProgressEventSchema.options[2],
   LogEvent: ProgressEventSchema.options[3],
   JobFinishedEvent: ProgressEventSchema.options[4],
+  HistoryJob: HistoryJobSchema,
+  NodeHistory: NodeHistorySchema,
+  SlowerMargin: SlowerMarginSchema,
 };
 
 function components(): Record<string, unknown> {
