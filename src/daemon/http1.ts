@@ -287,6 +287,11 @@ export class Http1Server {
     this.finished = this.#acceptLoop();
   }
 
+  /** The address listened on, as bound (a name is resolved). */
+  get hostname(): string {
+    return this.#listener.addr.hostname;
+  }
+
   /** Connections open now. */
   get connections(): number {
     return this.#conns.size;

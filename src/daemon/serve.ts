@@ -140,7 +140,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const check = o.tokenFile
       ? new TokenFile(o.tokenFile, token, o.log)
       : token;
-    const { fetch, streams } = appFor(o, runner, check, port);
+    // Loopback as asked or as bound: every spelling keeps the Host check.
+    const loopback = isLoopback(o.host) || isLoopback(server.hostname);
+    const { fetch, streams } = appFor(o, runner, check, port, loopback);
     api.fetch = fetch;
     return running(o, { port, runner, streams, server, lock, auth });
   } catch (e) {
@@ -251,6 +253,7 @@ function appFor(
   runner: JobRunner,
   token: string | TokenFile,
   port: number,
+  loopback: boolean,
 ): {
   fetch: (req: Request) => Response | Promise<Response>;
   streams: Set<() => void>;
@@ -272,7 +275,7 @@ function appFor(
         : { total: o.maxStreams, perJob: Math.min(64, o.maxStreams) },
     ),
     boundary: {
-      loopback: isLoopback(o.host),
+      loopback,
       port: () => port,
       allowHosts: o.allowHosts ?? [],
       allowOrigins: o.allowOrigins ?? [],
