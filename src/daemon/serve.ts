@@ -211,6 +211,7 @@ async function openRunner(o: DaemonOptions): Promise<JobRunner> {
           : (section.local?.max_workers ?? 4);
       },
       retentionMs: o.retentionHours * 3600_000,
+      maxFinished: o.maxFinished,
       artifactRetentionMs: Math.min(
         o.artifactRetentionHours ?? o.retentionHours,
         o.retentionHours,

@@ -20,6 +20,7 @@ import { ArtifactStore } from "./artifact_store.ts";
 import { EventLog, type NumberedEvent } from "./event_log.ts";
 import { Journal } from "./journal.ts";
 import { JobSlots } from "./slots.ts";
+import { jobsToForget, jobsToKeep, removeArtifacts } from "./retention.ts";
 import { callRuntime, errorOf, isRemote, outcomeOf, recover } from "./steps.ts";
 import { isFinal, type Job, type JobRequest } from "./schemas.ts";
 
@@ -42,6 +43,8 @@ export interface RunnerOptions {
   maxParallel: (name: RuntimeName) => number;
   /** Finished jobs older than this are forgotten (journal, memory). */
   retentionMs: number;
+  /** Finished jobs kept at most; the oldest go first (default 10000). */
+  maxFinished?: number | undefined;
   /**
    * Finished jobs' artifact folders older than this are removed (default:
    * `retentionMs`); the job stays listed and its artifacts answer 410.
@@ -141,7 +144,7 @@ export class JobRunner {
 
   private constructor(o: RunnerOptions) {
     this.#o = o;
-    this.#journal = new Journal(o.stateDir);
+    this.#journal = new Journal(o.stateDir, o.log ? { log: o.log } : {});
     this.artifacts = new ArtifactStore(join(o.stateDir, "artifacts"));
     this.events = new EventLog({
       dir: join(o.stateDir, "events"),
@@ -158,7 +161,9 @@ export class JobRunner {
     if (skipped) {
       o.log?.("warn", "skipped unreadable journal lines", { skipped });
     }
-    const { kept, resume } = recover(jobs, o.retentionMs, now());
+    const recovered = recover(jobs, o.retentionMs, now());
+    const { resume } = recovered;
+    const kept = jobsToKeep(recovered.kept, r.#retention());
     for (const job of kept) {
       r.#jobs.set(job.id, job);
       if (job.idempotency_key) r.#keys.set(job.idempotency_key, job.id);
@@ -274,20 +279,36 @@ export class JobRunner {
     );
   }
 
+  #retention() {
+    return {
+      retentionMs: this.#o.retentionMs,
+      maxFinished: this.#o.maxFinished,
+      now: Date.now(),
+    };
+  }
+
   /**
-   * Forget finished jobs older than the retention (their events and
-   * idempotency keys too), so a long-lived daemon's memory stays bounded; the
-   * journal drops them at the next start.
+   * Forget finished jobs past the retention's age or count (their events,
+   * artifacts and idempotency keys too; see retention.ts), so a long-lived
+   * daemon's memory stays bounded; the journal leaves them out at its next
+   * compaction.
    */
-  #prune(): void {
-    const cutoff = Date.now() - this.#o.retentionMs;
-    for (const [id, job] of this.#jobs) {
-      if (!isFinal(job.status)) continue;
-      if (Date.parse(job.finished_at ?? job.created_at) >= cutoff) continue;
-      this.#jobs.delete(id);
+  #forgetOld(): void {
+    const gone = jobsToForget(this.#jobs.values(), this.#retention());
+    for (const job of gone) {
+      this.#jobs.delete(job.id);
       if (job.idempotency_key) this.#keys.delete(job.idempotency_key);
-      void this.events.remove(id);
+      void this.events.remove(job.id);
+      this.#journal.forget(job.id);
     }
+    if (gone.length) {
+      void removeArtifacts(this.artifacts.root, gone.map((j) => j.id));
+    }
+  }
+
+  /** Forget old jobs, then artifacts past the artifact retention. */
+  #prune(): void {
+    this.#forgetOld();
     void this.#pruneArtifacts().catch((e) =>
       this.#o.log?.("error", "pruning job artifacts failed", {
         error: e instanceof Error ? e.message : String(e),
@@ -478,6 +499,8 @@ export class JobRunner {
     this.#listeners.delete(id);
     // Flushed and dropped from memory; the file answers from now on.
     void this.events.end(id).catch(() => {});
+    // The count cap holds after every job, not only at the next submit.
+    if (!this.#shuttingDown) this.#forgetOld();
   }
 
   async #fail(job: Job, e: unknown): Promise<void> {
