@@ -216,9 +216,10 @@ export class Journal {
         this.#torn = true;
         throw journalError(this.path, "append to", e);
       }
-      await this.#compactIfLarge();
     });
-    this.#queue = next.catch(() => {});
+    // Compaction (when due) runs after this append, not before its caller
+    // goes on; later appends wait for it.
+    this.#queue = next.then(() => this.#compactIfLarge(), () => {});
     return next;
   }
 
