@@ -185,6 +185,10 @@ Deno.test(
       );
       assert.equal(await d.stop(), 0);
       assert.match(d.logs(), /refused connections: too many open/);
+      assert.match(
+        d.logs(),
+        /closed connections: no whole request within the deadline/,
+      );
     } finally {
       if (d.alive()) await d.stop();
     }

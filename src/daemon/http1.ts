@@ -54,7 +54,7 @@ export interface Http1Stats {
 const DEFAULT_MAX_HEAD_BYTES = 64 * 1024;
 const READ_CHUNK = 16 * 1024;
 const MAX_ACCEPT_BACKOFF_MS = 1000;
-const ACCEPT_LOG_EVERY_MS = 10_000;
+const WARN_EVERY_MS = 10_000;
 const CRLF = new Uint8Array([13, 10]);
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HOP_BY_HOP = new Set([
@@ -277,7 +277,8 @@ export class Http1Server {
   readonly #conns = new Map<Deno.Conn, { busy: boolean }>();
   readonly #tasks = new Set<Promise<void>>();
   #closing = false;
-  #lastAcceptLog = 0;
+  /** When each kind of warning was last logged (at most one per 10 s). */
+  readonly #lastWarned = new Map<string, number>();
 
   /** Listen now (throws as `Deno.listen` does); serving starts at once. */
   constructor(o: Http1Options) {
@@ -321,16 +322,12 @@ export class Http1Server {
         if (this.#closing || e instanceof Deno.errors.BadResource) break;
         this.stats.acceptErrors++;
         backoff = Math.min(MAX_ACCEPT_BACKOFF_MS, backoff ? backoff * 2 : 10);
-        const now = Date.now();
-        if (now - this.#lastAcceptLog >= ACCEPT_LOG_EVERY_MS) {
-          this.#lastAcceptLog = now;
-          this.#o.log("warn", "accepting a connection failed: retrying", {
-            error: (e as Error).message,
-            open_connections: this.#conns.size,
-            failures: this.stats.acceptErrors,
-            retry_in_ms: backoff,
-          });
-        }
+        this.#warn("accepting a connection failed: retrying", {
+          error: (e as Error).message,
+          open_connections: this.#conns.size,
+          failures: this.stats.acceptErrors,
+          retry_in_ms: backoff,
+        });
         await new Promise((r) => setTimeout(r, backoff));
         continue;
       }
@@ -352,15 +349,19 @@ export class Http1Server {
     await Promise.allSettled([...this.#tasks]);
   }
 
-  async #refuseBusy(conn: Deno.Conn): Promise<void> {
+  /** A warning, at most once per 10 s for each message (floods log little). */
+  #warn(message: string, fields: Record<string, unknown>): void {
     const now = Date.now();
-    if (now - this.#lastAcceptLog >= ACCEPT_LOG_EVERY_MS) {
-      this.#lastAcceptLog = now;
-      this.#o.log("warn", "refused connections: too many open", {
-        max_connections: this.#o.maxConnections,
-        refused: this.stats.refused,
-      });
-    }
+    if (now - (this.#lastWarned.get(message) ?? 0) < WARN_EVERY_MS) return;
+    this.#lastWarned.set(message, now);
+    this.#o.log("warn", message, fields);
+  }
+
+  async #refuseBusy(conn: Deno.Conn): Promise<void> {
+    this.#warn("refused connections: too many open", {
+      max_connections: this.#o.maxConnections,
+      refused: this.stats.refused,
+    });
     // Written without waiting for the client to read; closed either way.
     const timer = setTimeout(() => close(conn), 1000);
     try {
@@ -390,6 +391,10 @@ export class Http1Server {
       // The whole request must arrive before this timer fires.
       const timer = setTimeout(() => {
         this.stats.timedOut++;
+        this.#warn("closed connections: no whole request within the deadline", {
+          request_timeout_seconds: this.#o.requestTimeoutMs / 1000,
+          closed: this.stats.timedOut,
+        });
         close(conn);
       }, this.#o.requestTimeoutMs);
       let head: Head;
