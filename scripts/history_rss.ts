@@ -1,18 +1,20 @@
 /**
  * Memory of a long-lived daemon (issue 19 item 7): a real daemon process
- * (`floe-dbt serve`) against the dbt Cloud stand-in of the tests runs N quick
- * jobs (default 12,000, past the default `--max-finished` of 10,000), then
+ * (`floe-dbt serve`, local runtime) gets N quick jobs (default 12,000, past
+ * the default `--max-finished` of 10,000), each with `--vars-bytes` of vars
+ * (default 4096) on a folder that has a profiles.yml but no dbt project, so
+ * each job ends at once (`failed`, E003) without starting dbt. Then it
  * prints one JSON summary: the daemon's RSS (VmRSS) and peak (VmHWM) at
  * start, after the jobs, and after a restart; the finished jobs kept; the
  * journal's size; the largest `GET /v1/jobs?limit=1000` page.
  *
  *   deno run -A scripts/history_rss.ts [--jobs 12000] [--max-finished 10000]
+ *     [--vars-bytes 4096]
  *
  * @module
  */
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { cloudDaemonWorld } from "../tests/cloud/daemon_world.ts";
 
 const ROOT = resolve(new URL("..", import.meta.url).pathname);
 
@@ -53,15 +55,29 @@ const { values } = parseArgs({
   options: {
     jobs: { type: "string", default: "12000" },
     "max-finished": { type: "string", default: "10000" },
+    "vars-bytes": { type: "string", default: "4096" },
   },
 });
 const total = Number(values.jobs);
-await using w = await cloudDaemonWorld("history-rss", {
-  cloud: ["max_parallel: 32"],
-});
-const args = [...w.args, "--max-finished", values["max-finished"]!];
-let d = await start(args, w.env);
-const token = (await Deno.readTextFile(join(w.state, "token"))).trim();
+const dir = await Deno.makeTempDir({ prefix: "floe-history-rss-" });
+const project = join(dir, "proj");
+const state = join(dir, "state");
+await Deno.mkdir(project);
+await Deno.writeTextFile(
+  join(project, "profiles.yml"),
+  "none:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n",
+);
+const args = [
+  "--project-root",
+  dir,
+  "--state-dir",
+  state,
+  "--max-finished",
+  values["max-finished"]!,
+];
+let d = await start(args, {});
+const token = (await Deno.readTextFile(join(state, "token"))).trim();
+const vars = { note: "v".repeat(Number(values["vars-bytes"])) };
 const headers = {
   authorization: `Bearer ${token}`,
   "content-type": "application/json",
@@ -77,7 +93,7 @@ async function client(): Promise<void> {
       const res = await fetch(`${d.url}/v1/jobs`, {
         method: "POST",
         headers,
-        body: JSON.stringify({ command: "run", project_dir: `${w.dir}/proj` }),
+        body: JSON.stringify({ command: "run", project_dir: project, vars }),
       });
       await res.body?.cancel();
       if (res.status === 202) break;
@@ -123,18 +139,20 @@ while (listing.listed < 0) {
 }
 const afterJobs = memory(d.child.pid);
 const seconds = (Date.now() - t0) / 1000;
-const journalBytes = (await Deno.stat(join(w.state, "jobs.jsonl"))).size;
+const journalBytes = (await Deno.stat(join(state, "jobs.jsonl"))).size;
 const compactions = d.logs().match(/compacted the job journal/g)?.length ?? 0;
 d.child.kill("SIGTERM");
 await d.child.status;
-d = await start(args, w.env);
+d = await start(args, {});
 const restarted = await pages();
 const afterRestart = memory(d.child.pid);
 d.child.kill("SIGTERM");
 await d.child.status;
+await Deno.remove(dir, { recursive: true });
 console.log(JSON.stringify(
   {
     jobs: total,
+    vars_bytes: Number(values["vars-bytes"]),
     max_finished: Number(values["max-finished"]),
     seconds,
     refused_429_retried: refused,

@@ -75,7 +75,7 @@ Deno.test(
         return jobs.some((j) => j.status === "queued" || j.status === "running")
           ? undefined
           : jobs;
-      }, "every job to finish");
+      }, "every job to finish", 6000);
       const newest = ids.slice(JOBS - KEEP);
       assert.equal(kept.length, KEEP);
       assert.deepEqual(kept.map((j) => j.id).sort(), [...newest].sort());

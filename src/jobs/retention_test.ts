@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { jobsToForget, jobsToKeep } from "./retention.ts";
+import { byEnd, FinishedJobs, jobsToForget, jobsToKeep } from "./retention.ts";
 import type { Job, JobStatus } from "./schemas.ts";
 
 function job(id: string, status: JobStatus, finishedMin: number | null): Job {
@@ -48,4 +48,17 @@ Deno.test("retention: jobs past the age go whatever the count", () => {
   // 30 minutes of retention at 01:00: 00:01 is too old, 00:50 is not.
   const policy = { retentionMs: 30 * 60_000, maxFinished: 10, now: NOW };
   assert.deepEqual(jobsToForget(jobs, policy).map((j) => j.id), ["old"]);
+});
+
+Deno.test("retention: FinishedJobs gives what is due oldest first, by count and by age", () => {
+  const f = new FinishedJobs();
+  f.add(...byEnd([job("b", "failed", 20), job("a", "succeeded", 10)]));
+  f.add(job("c", "succeeded", 30), job("d", "cancelled", 40));
+  const policy = { retentionMs: 3600_000, maxFinished: 3, now: NOW };
+  assert.deepEqual(f.due(policy).map((j) => j.id), ["a"]);
+  assert.deepEqual(f.due(policy), []);
+  // 25 minutes of retention at 01:00: 00:20 and 00:30 are too old.
+  const aged = { ...policy, retentionMs: 25 * 60_000 };
+  assert.deepEqual(f.due(aged).map((j) => j.id), ["b", "c"]);
+  assert.equal(f.size, 1);
 });

@@ -20,7 +20,12 @@ import { ArtifactStore } from "./artifact_store.ts";
 import { EventLog, type NumberedEvent } from "./event_log.ts";
 import { Journal } from "./journal.ts";
 import { JobSlots } from "./slots.ts";
-import { jobsToForget, jobsToKeep, removeArtifacts } from "./retention.ts";
+import {
+  byEnd,
+  FinishedJobs,
+  jobsToKeep,
+  removeArtifacts,
+} from "./retention.ts";
 import { callRuntime, errorOf, isRemote, outcomeOf, recover } from "./steps.ts";
 import { isFinal, type Job, type JobRequest } from "./schemas.ts";
 
@@ -138,6 +143,11 @@ export class JobRunner {
   readonly #active = new Map<string, Promise<void>>();
   #accepting = true;
   #pruneTimer: ReturnType<typeof setInterval> | undefined;
+  #artifactsSweptAt = 0;
+  /** The last `created_at` given, in ms (see #createdAt). */
+  #lastCreated = 0;
+  /** Finished jobs in the order they ended (see retention.ts). */
+  readonly #finished = new FinishedJobs();
   #shuttingDown = false;
   /** Aborted at shutdown: cloud jobs stop following, their runs go on. */
   readonly #detach = new AbortController();
@@ -164,6 +174,7 @@ export class JobRunner {
     const recovered = recover(jobs, o.retentionMs, now());
     const { resume } = recovered;
     const kept = jobsToKeep(recovered.kept, r.#retention());
+    r.#finished.add(...byEnd(kept.filter((j) => isFinal(j.status))));
     for (const job of kept) {
       r.#jobs.set(job.id, job);
       if (job.idempotency_key) r.#keys.set(job.idempotency_key, job.id);
@@ -235,7 +246,7 @@ export class JobRunner {
       runtime,
       request,
       idempotency_key: idempotencyKey ?? null,
-      created_at: now(),
+      created_at: this.#createdAt(),
       started_at: null,
       finished_at: null,
       result: null,
@@ -260,6 +271,15 @@ export class JobRunner {
     const snapshot = structuredClone(job);
     this.#enqueue(job);
     return { job: snapshot, created: true };
+  }
+
+  /**
+   * Now, but later than the job before: the list (newest first, by
+   * created_at) keeps the order jobs were sent in, even within one ms.
+   */
+  #createdAt(): string {
+    this.#lastCreated = Math.max(Date.now(), this.#lastCreated + 1);
+    return new Date(this.#lastCreated).toISOString();
   }
 
   /** Refuse a submit when `maxQueued` jobs already wait (429, Retry-After). */
@@ -294,7 +314,7 @@ export class JobRunner {
    * compaction.
    */
   #forgetOld(): void {
-    const gone = jobsToForget(this.#jobs.values(), this.#retention());
+    const gone = this.#finished.due(this.#retention());
     for (const job of gone) {
       this.#jobs.delete(job.id);
       if (job.idempotency_key) this.#keys.delete(job.idempotency_key);
@@ -309,6 +329,10 @@ export class JobRunner {
   /** Forget old jobs, then artifacts past the artifact retention. */
   #prune(): void {
     this.#forgetOld();
+    // A sweep of the artifacts folder at most once a minute (their ages are
+    // in hours; a sweep per submit made each submit O(jobs)).
+    if (Date.now() - this.#artifactsSweptAt < 60_000) return;
+    this.#artifactsSweptAt = Date.now();
     void this.#pruneArtifacts().catch((e) =>
       this.#o.log?.("error", "pruning job artifacts failed", {
         error: e instanceof Error ? e.message : String(e),
@@ -499,6 +523,8 @@ export class JobRunner {
     this.#listeners.delete(id);
     // Flushed and dropped from memory; the file answers from now on.
     void this.events.end(id).catch(() => {});
+    const job = this.#jobs.get(id);
+    if (job && isFinal(job.status)) this.#finished.add(job);
     // The count cap holds after every job, not only at the next submit.
     if (!this.#shuttingDown) this.#forgetOld();
   }
