@@ -90,32 +90,50 @@ export class Journal {
    * one that cannot be read is an error (E003), never overwritten.
    */
   async load(): Promise<{ jobs: Job[]; skipped: number }> {
-    let text = "";
+    let file: Deno.FsFile;
     try {
-      text = await Deno.readTextFile(this.path);
+      file = await Deno.open(this.path, { read: true });
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return { jobs: [], skipped: 0 };
-      throw new FloeDbtError(
-        ERROR_CODES.configuration,
-        `Cannot read the job journal '${this.path}': ${(e as Error).message}`,
-        {
-          hint:
-            "give the agent read and write access to its state directory (--state-dir), or move the file aside",
-        },
-      );
+      throw this.#unreadable(e);
     }
     const byId = new Map<string, Job>();
     let skipped = 0;
-    for (const line of text.split("\n")) {
-      if (!line.trim()) continue;
+    const take = (line: string) => {
+      if (!line.trim()) return;
       try {
         const job = JobSchema.parse(JSON.parse(line));
         byId.set(job.id, job);
       } catch {
         skipped++; // a torn last line after a crash
       }
+    };
+    // Line by line: a large journal is never one string in memory.
+    const decoder = new TextDecoder();
+    let rest = "";
+    try {
+      for await (const chunk of file.readable) {
+        const lines = (rest + decoder.decode(chunk, { stream: true }))
+          .split("\n");
+        rest = lines.pop()!;
+        lines.forEach(take);
+      }
+    } catch (e) {
+      throw this.#unreadable(e);
     }
+    take(rest + decoder.decode());
     return { jobs: [...byId.values()], skipped };
+  }
+
+  #unreadable(e: unknown): FloeDbtError {
+    return new FloeDbtError(
+      ERROR_CODES.configuration,
+      `Cannot read the job journal '${this.path}': ${(e as Error).message}`,
+      {
+        hint:
+          "give the agent read and write access to its state directory (--state-dir), or move the file aside",
+      },
+    );
   }
 
   /**
