@@ -70,12 +70,18 @@ Deno.test(
         assert.equal(res.status, 202);
         ids.push((await res.json() as Job).id);
       }
-      const kept = await until(async () => {
-        const jobs = await allJobs(d);
-        return jobs.some((j) => j.status === "queued" || j.status === "running")
-          ? undefined
-          : jobs;
-      }, "every job to finish", 6000);
+      const kept = await until(
+        async () => {
+          const jobs = await allJobs(d);
+          return jobs.some((j) =>
+              j.status === "queued" || j.status === "running"
+            )
+            ? undefined
+            : jobs;
+        },
+        "every job to finish",
+        6000,
+      );
       const newest = ids.slice(JOBS - KEEP);
       assert.equal(kept.length, KEEP);
       assert.deepEqual(kept.map((j) => j.id).sort(), [...newest].sort());
