@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { ERROR_CODES } from "../errors.ts";
 
 /** How to serve. */
 export interface Http1Options {
@@ -102,7 +103,7 @@ class Refusal {
 
 /** The answer to a refused request: the daemon's `{code, message, hint}`. */
 function refusalBytes(r: Refusal): Uint8Array {
-  const code = r.status === 503 ? "FLOE-DBT-E013" : "FLOE-DBT-E010";
+  const code = r.status === 503 ? ERROR_CODES.unavailable : ERROR_CODES.usage;
   const body = JSON.stringify({ code, message: r.message, hint: r.hint });
   const bytes = new TextEncoder().encode(body);
   return new TextEncoder().encode(
@@ -510,7 +511,7 @@ export class Http1Server {
         error: e instanceof Error ? e.message : String(e),
       });
       res = Response.json({
-        code: "FLOE-DBT-E013",
+        code: ERROR_CODES.execution,
         message: "Internal error; see the agent's log",
       }, { status: 500 });
     }
