@@ -4,17 +4,19 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { isLoopbackAddress } from "./loopback.ts";
 
 /** The path of a file: URL, or undefined for any other URL. */
 export function fromFileUrl(url: string): string | undefined {
   return url.startsWith("file:") ? fileURLToPath(url) : undefined;
 }
 
-/** Whether a URL host is a loopback name or address (127.x, ::1, localhost). */
+/**
+ * Whether a URL host is a loopback name or address (127/8, ::1, the mapped
+ * ::ffff:127.x, localhost; in any spelling: see loopback.ts).
+ */
 export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1");
-  return host === "localhost" || host === "::1" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return isLoopbackAddress(hostname);
 }
 
 /**

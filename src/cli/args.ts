@@ -107,6 +107,12 @@ export interface CliArgs {
   maxQueued: number;
   /** serve: open event streams in all (default 1024). */
   maxStreams: number;
+  /** serve: seconds a request (head and body) may take to arrive (default 30). */
+  requestTimeoutSeconds: number;
+  /** serve: open connections at most (default: half the open-file limit). */
+  maxConnections: number | undefined;
+  /** serve: finished jobs kept at most (default 10000). */
+  maxFinished: number;
   /** Daemon clients: the daemon's URL; follow progress. */
   url: string;
   follow: boolean;
@@ -153,6 +159,9 @@ const OPTIONS = {
   "artifact-retention-hours": { type: "string" },
   "max-queued": { type: "string" },
   "max-streams": { type: "string" },
+  "request-timeout-seconds": { type: "string" },
+  "max-connections": { type: "string" },
+  "max-finished": { type: "string" },
   url: { type: "string" },
   follow: { type: "boolean", short: "f" },
   "idempotency-key": { type: "string" },
@@ -406,6 +415,15 @@ export function parseCli(
       : number("artifact-retention-hours", v["artifact-retention-hours"], 0),
     maxQueued: count("max-queued", v["max-queued"], 1000),
     maxStreams: count("max-streams", v["max-streams"], 1024),
+    requestTimeoutSeconds: count(
+      "request-timeout-seconds",
+      v["request-timeout-seconds"],
+      30,
+    ),
+    maxConnections: v["max-connections"] === undefined
+      ? undefined
+      : count("max-connections", v["max-connections"], 0),
+    maxFinished: count("max-finished", v["max-finished"], 10_000),
     url: (v.url ?? env.get("FLOE_DBT_URL") ?? "http://127.0.0.1:8686").replace(
       /\/+$/,
       "",

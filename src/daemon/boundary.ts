@@ -11,6 +11,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { ERROR_CODES } from "../errors.ts";
+import { isLoopbackAddress } from "../loopback.ts";
 
 /** What the boundary checks against. */
 export interface BoundaryOptions {
@@ -60,10 +61,9 @@ export function splitHost(
   return { name: m[1]!, port: m[2] === undefined ? undefined : Number(m[2]) };
 }
 
-/** Loopback names and addresses a Host header may carry. */
+/** Loopback names and addresses a Host header may carry (any spelling). */
 function loopbackName(name: string): boolean {
-  return name === "localhost" || name === "[::1]" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+  return isLoopbackAddress(name);
 }
 
 /** Content types a body may have: JSON, optionally with a UTF-8 charset. */

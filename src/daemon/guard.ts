@@ -8,6 +8,7 @@ import { timingSafeEqual } from "node:crypto";
 import { realpathSync } from "node:fs";
 import { isAbsolute, relative, resolve } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../errors.ts";
+import { isLoopbackAddress } from "../loopback.ts";
 
 async function digest(text: string): Promise<Uint8Array> {
   return new Uint8Array(
@@ -23,10 +24,9 @@ export async function tokenMatches(
   return timingSafeEqual(await digest(given), await digest(expected));
 }
 
-/** Hosts that only this machine can reach. */
+/** Hosts that only this machine can reach, in any spelling (see loopback.ts). */
 export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" ||
-    /^127\.\d+\.\d+\.\d+$/.test(host);
+  return isLoopbackAddress(host);
 }
 
 function within(root: string, path: string): boolean {

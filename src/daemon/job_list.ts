@@ -2,7 +2,10 @@
  * `GET /v1/jobs` pages: newest first, `limit` per page, an opaque `cursor`
  * (base64url of the last item's created_at and id) that stays right when
  * jobs are added meanwhile (new jobs sort before it), `status` and
- * `project_dir` filters, and job summaries without their results.
+ * `project_dir` filters, and job summaries without their results. A page
+ * also ends once its jobs reach {@link MAX_PAGE_BYTES} of JSON (at least one
+ * job per page), with a `next_cursor` as usual, so large request vars cannot
+ * make a page huge.
  *
  * @module
  */
@@ -14,6 +17,8 @@ import type { JobSummary } from "./api_schemas.ts";
 export const DEFAULT_PAGE_LIMIT = 100;
 /** The largest `limit`. */
 export const MAX_PAGE_LIMIT = 1000;
+/** A page stops taking jobs once their JSON reaches this many bytes. */
+export const MAX_PAGE_BYTES = 1024 * 1024;
 
 /** A page of the job list. */
 export interface JobPage {
@@ -113,6 +118,7 @@ export function summaryOf(job: Job): JobSummary {
 export function jobPage(
   jobs: Iterable<Job>,
   q: ReturnType<typeof pageQuery>,
+  maxBytes = MAX_PAGE_BYTES,
 ): JobPage {
   const picked: Job[] = [];
   for (const j of jobs) {
@@ -124,10 +130,20 @@ export function jobPage(
   picked.sort((a, b) =>
     before({ c: a.created_at, i: a.id }, { c: b.created_at, i: b.id }) ? -1 : 1
   );
-  const page = picked.slice(0, q.limit);
-  const more = picked.length > q.limit;
+  const page: JobSummary[] = [];
+  let bytes = 0;
+  const encoder = new TextEncoder();
+  for (const j of picked) {
+    if (page.length >= q.limit) break;
+    const summary = summaryOf(j);
+    const size = encoder.encode(JSON.stringify(summary)).length + 1;
+    if (page.length > 0 && bytes + size > maxBytes) break;
+    page.push(summary);
+    bytes += size;
+  }
+  const more = picked.length > page.length;
   return {
-    jobs: page.map(summaryOf),
-    next_cursor: more ? encodeCursor(page.at(-1)!) : null,
+    jobs: page,
+    next_cursor: more ? encodeCursor(picked[page.length - 1]!) : null,
   };
 }

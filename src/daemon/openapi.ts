@@ -323,7 +323,8 @@ export function openApiDocument(): Record<string, unknown> {
           }, {
             name: "limit",
             in: "query",
-            description: "jobs per page",
+            description:
+              "jobs per page at most; a page also ends once its jobs reach about 1 MiB of JSON (then next_cursor goes on)",
             schema: {
               type: "integer",
               minimum: 1,

@@ -1,7 +1,8 @@
 /**
- * Start the daemon: the job runner plus the HTTP API on Deno.serve, always
- * behind a bearer token (given, or generated into the state directory), and
- * a graceful shutdown that drains jobs.
+ * Start the daemon: the job runner plus the HTTP API on its own HTTP/1.1
+ * server (request deadlines, a connection cap, accept errors retried: see
+ * http1.ts), always behind a bearer token (given, or generated into the
+ * state directory), and a graceful shutdown that drains jobs.
  *
  * @module
  */
@@ -15,6 +16,7 @@ import type { JobRequest } from "../jobs/schemas.ts";
 import { chooseRuntime } from "../runtime_choice.ts";
 import { resolveSecret, sealSecretEnv } from "../secrets.ts";
 import { createApp } from "./app.ts";
+import { defaultMaxConnections, Http1Server } from "./http1.ts";
 import { confineRequest, isLoopback } from "./guard.ts";
 import { StreamCaps } from "./sse.ts";
 import { removeIdentity, writeIdentity } from "./identity.ts";
@@ -43,6 +45,15 @@ export interface DaemonOptions {
   maxQueued?: number | undefined;
   /** Open event streams in all (default 1024; per job: 64 or this if less). */
   maxStreams?: number | undefined;
+  /**
+   * A request (head and body) must arrive within this many seconds, else
+   * its connection is closed (default 30).
+   */
+  requestTimeoutSeconds?: number | undefined;
+  /** Open connections at most (default: half the open-file limit). */
+  maxConnections?: number | undefined;
+  /** Finished jobs kept at most, besides their age (default 10000). */
+  maxFinished?: number | undefined;
   /** What jobs may do: Jinja in vars, the fallback profiles directory. */
   jobPolicy?: JobPolicy | undefined;
   config: PlatformConfig;
@@ -144,23 +155,19 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   // First the state directory's lock: a second daemon stops here, before
   // reading or writing anything of the first one's.
   const lock = await lockStateDir(o.stateDir);
-  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  let server: Http1Server | undefined;
   try {
     const { token, auth } = await loadTokenIn(o);
     // Then the port, before any recovery: "address in use" leaves the
     // journal as it was. Requests wait for the runner below.
     const api: { fetch?: (req: Request) => Response | Promise<Response> } = {};
-    let ready!: (port: number) => void;
-    const listening = new Promise<number>((r) => (ready = r));
     server = bind(o, (req) =>
       api.fetch ? api.fetch(req) : Response.json({
         code: ERROR_CODES.unavailable,
         message: "The agent is starting: recovering its job journal",
         hint: "retry in a moment",
-      }, { status: 503, headers: { "retry-after": "1" } }), (port) => {
-      ready(port);
-    });
-    const port: number = await listening;
+      }, { status: 503, headers: { "retry-after": "1" } }));
+    const port = server.port;
     // Who holds the port: clients send the generated token only to us.
     await writeIdentity(o.stateDir, o.host, port).catch((e) => {
       throw stateDirError(o.stateDir, "record the daemon's pid and port in", e);
@@ -170,7 +177,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const check = o.tokenFile
       ? new TokenFile(o.tokenFile, token, o.log)
       : token;
-    const { fetch, streams } = appFor(o, runner, check, port);
+    // Loopback as asked or as bound: every spelling keeps the Host check.
+    const loopback = isLoopback(o.host) || isLoopback(server.hostname);
+    const { fetch, streams } = appFor(o, runner, check, port, loopback);
     api.fetch = fetch;
     return running(o, { port, runner, streams, server, lock, auth });
   } catch (e) {
@@ -196,14 +205,17 @@ async function loadTokenIn(
 function bind(
   o: DaemonOptions,
   handler: (req: Request) => Response | Promise<Response>,
-  onListen: (port: number) => void,
-): Deno.HttpServer<Deno.NetAddr> {
+): Http1Server {
   try {
-    return Deno.serve({
+    return new Http1Server({
       hostname: o.host,
       port: o.port,
-      onListen: ({ port }) => onListen(port),
-    }, handler);
+      handler,
+      requestTimeoutMs: (o.requestTimeoutSeconds ?? 30) * 1000,
+      maxConnections: o.maxConnections ?? defaultMaxConnections(),
+      maxBodyBytes: o.maxBodyBytes,
+      log: o.log,
+    });
   } catch (e) {
     const where = `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;
     if (e instanceof Deno.errors.AddrInUse) {
@@ -237,6 +249,7 @@ async function openRunner(o: DaemonOptions): Promise<JobRunner> {
           : (section.local?.max_workers ?? 4);
       },
       retentionMs: o.retentionHours * 3600_000,
+      maxFinished: o.maxFinished,
       artifactRetentionMs: Math.min(
         o.artifactRetentionHours ?? o.retentionHours,
         o.retentionHours,
@@ -280,6 +293,7 @@ function appFor(
   runner: JobRunner,
   token: string | TokenFile,
   port: number,
+  loopback: boolean,
 ): {
   fetch: (req: Request) => Response | Promise<Response>;
   streams: Set<() => void>;
@@ -302,7 +316,7 @@ function appFor(
         : { total: o.maxStreams, perJob: Math.min(64, o.maxStreams) },
     ),
     boundary: {
-      loopback: isLoopback(o.host),
+      loopback,
       port: () => port,
       allowHosts: o.allowHosts ?? [],
       allowOrigins: o.allowOrigins ?? [],
@@ -318,7 +332,7 @@ function running(
     port: number;
     runner: JobRunner;
     streams: Set<() => void>;
-    server: Deno.HttpServer<Deno.NetAddr>;
+    server: Http1Server;
     lock: StateLock;
     auth: string;
   },
@@ -335,6 +349,8 @@ function running(
       allow_hosts: o.allowHosts ?? [],
       state_dir: o.stateDir,
       project_roots: o.projectRoots,
+      request_timeout_seconds: o.requestTimeoutSeconds ?? 30,
+      max_connections: o.maxConnections ?? defaultMaxConnections(),
       pid: Deno.pid,
     },
   );

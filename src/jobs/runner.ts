@@ -21,6 +21,12 @@ import { EventLog, type NumberedEvent } from "./event_log.ts";
 import { Journal } from "./journal.ts";
 import { JobSlots } from "./slots.ts";
 import type { JobPolicy } from "./policy.ts";
+import {
+  byEnd,
+  FinishedJobs,
+  jobsToKeep,
+  removeArtifacts,
+} from "./retention.ts";
 import { callRuntime, errorOf, isRemote, outcomeOf, recover } from "./steps.ts";
 import { isFinal, type Job, type JobRequest } from "./schemas.ts";
 
@@ -43,6 +49,8 @@ export interface RunnerOptions {
   maxParallel: (name: RuntimeName) => number;
   /** Finished jobs older than this are forgotten (journal, memory). */
   retentionMs: number;
+  /** Finished jobs kept at most; the oldest go first (default 10000). */
+  maxFinished?: number | undefined;
   /**
    * Finished jobs' artifact folders older than this are removed (default:
    * `retentionMs`); the job stays listed and its artifacts answer 410.
@@ -138,13 +146,18 @@ export class JobRunner {
   readonly #active = new Map<string, Promise<void>>();
   #accepting = true;
   #pruneTimer: ReturnType<typeof setInterval> | undefined;
+  #artifactsSweptAt = 0;
+  /** The last `created_at` given, in ms (see #createdAt). */
+  #lastCreated = 0;
+  /** Finished jobs in the order they ended (see retention.ts). */
+  readonly #finished = new FinishedJobs();
   #shuttingDown = false;
   /** Aborted at shutdown: cloud jobs stop following, their runs go on. */
   readonly #detach = new AbortController();
 
   private constructor(o: RunnerOptions) {
     this.#o = o;
-    this.#journal = new Journal(o.stateDir);
+    this.#journal = new Journal(o.stateDir, o.log ? { log: o.log } : {});
     this.artifacts = new ArtifactStore(join(o.stateDir, "artifacts"));
     this.events = new EventLog({
       dir: join(o.stateDir, "events"),
@@ -161,7 +174,10 @@ export class JobRunner {
     if (skipped) {
       o.log?.("warn", "skipped unreadable journal lines", { skipped });
     }
-    const { kept, resume } = recover(jobs, o.retentionMs, now());
+    const recovered = recover(jobs, o.retentionMs, now());
+    const { resume } = recovered;
+    const kept = jobsToKeep(recovered.kept, r.#retention());
+    r.#finished.add(...byEnd(kept.filter((j) => isFinal(j.status))));
     for (const job of kept) {
       r.#jobs.set(job.id, job);
       if (job.idempotency_key) r.#keys.set(job.idempotency_key, job.id);
@@ -233,7 +249,7 @@ export class JobRunner {
       runtime,
       request,
       idempotency_key: idempotencyKey ?? null,
-      created_at: now(),
+      created_at: this.#createdAt(),
       started_at: null,
       finished_at: null,
       result: null,
@@ -260,6 +276,15 @@ export class JobRunner {
     return { job: snapshot, created: true };
   }
 
+  /**
+   * Now, but later than the job before: the list (newest first, by
+   * created_at) keeps the order jobs were sent in, even within one ms.
+   */
+  #createdAt(): string {
+    this.#lastCreated = Math.max(Date.now(), this.#lastCreated + 1);
+    return new Date(this.#lastCreated).toISOString();
+  }
+
   /** Refuse a submit when `maxQueued` jobs already wait (429, Retry-After). */
   #checkQueue(): void {
     const max = this.#o.maxQueued ?? DEFAULT_MAX_QUEUED;
@@ -277,20 +302,40 @@ export class JobRunner {
     );
   }
 
+  #retention() {
+    return {
+      retentionMs: this.#o.retentionMs,
+      maxFinished: this.#o.maxFinished,
+      now: Date.now(),
+    };
+  }
+
   /**
-   * Forget finished jobs older than the retention (their events and
-   * idempotency keys too), so a long-lived daemon's memory stays bounded; the
-   * journal drops them at the next start.
+   * Forget finished jobs past the retention's age or count (their events,
+   * artifacts and idempotency keys too; see retention.ts), so a long-lived
+   * daemon's memory stays bounded; the journal leaves them out at its next
+   * compaction.
    */
-  #prune(): void {
-    const cutoff = Date.now() - this.#o.retentionMs;
-    for (const [id, job] of this.#jobs) {
-      if (!isFinal(job.status)) continue;
-      if (Date.parse(job.finished_at ?? job.created_at) >= cutoff) continue;
-      this.#jobs.delete(id);
+  #forgetOld(): void {
+    const gone = this.#finished.due(this.#retention());
+    for (const job of gone) {
+      this.#jobs.delete(job.id);
       if (job.idempotency_key) this.#keys.delete(job.idempotency_key);
-      void this.events.remove(id);
+      void this.events.remove(job.id);
+      this.#journal.forget(job.id);
     }
+    if (gone.length) {
+      void removeArtifacts(this.artifacts.root, gone.map((j) => j.id));
+    }
+  }
+
+  /** Forget old jobs, then artifacts past the artifact retention. */
+  #prune(): void {
+    this.#forgetOld();
+    // A sweep of the artifacts folder at most once a minute (their ages are
+    // in hours; a sweep per submit made each submit O(jobs)).
+    if (Date.now() - this.#artifactsSweptAt < 60_000) return;
+    this.#artifactsSweptAt = Date.now();
     void this.#pruneArtifacts().catch((e) =>
       this.#o.log?.("error", "pruning job artifacts failed", {
         error: e instanceof Error ? e.message : String(e),
@@ -481,6 +526,10 @@ export class JobRunner {
     this.#listeners.delete(id);
     // Flushed and dropped from memory; the file answers from now on.
     void this.events.end(id).catch(() => {});
+    const job = this.#jobs.get(id);
+    if (job && isFinal(job.status)) this.#finished.add(job);
+    // The count cap holds after every job, not only at the next submit.
+    if (!this.#shuttingDown) this.#forgetOld();
   }
 
   async #fail(job: Job, e: unknown): Promise<void> {
