@@ -1,11 +1,13 @@
 /**
- * The embedded job runner: at most `maxParallel(runtime)` jobs of a runtime at
+ * The embedded job runner, the jobs' state machine (queued, running, then
+ * succeeded, failed, cancelled or interrupted): at most `maxParallel(runtime)` jobs of a runtime at
  * once; a runtime without parallel support on one project (local) runs one
  * job per project at a time, so projects never wait on each other (see
  * slots.ts), on top of the local runtime's own mutex and file lock. Every state
  * change is journaled before it is acknowledged; on start, queued jobs run
  * again, a local or fusion job that was running is marked `interrupted`, and
- * a cloud job with a remote run id reattaches to that run.
+ * a cloud job with a remote run id reattaches to that run. Which submits
+ * become jobs is admission.ts; how long finished ones are kept, retention.ts.
  *
  * @module
  */
@@ -20,6 +22,7 @@ import { ArtifactStore } from "./artifact_store.ts";
 import { EventLog, type NumberedEvent } from "./event_log.ts";
 import { Journal } from "./journal.ts";
 import { JobSlots } from "./slots.ts";
+import { Admission } from "./admission.ts";
 import type { JobPolicy } from "./policy.ts";
 import {
   byEnd,
@@ -79,11 +82,6 @@ export interface RunnerOptions {
   ) => void;
 }
 
-/** Default queue bound (`serve --max-queued`). */
-export const DEFAULT_MAX_QUEUED = 1000;
-/** What a refused submit tells the caller to wait, in seconds. */
-const QUEUE_FULL_RETRY_AFTER_S = 5;
-
 /** A job's events for a subscriber: the in-memory tail, older ones on disk. */
 export interface Subscription {
   /** Id of `replay[0]`. */
@@ -104,27 +102,6 @@ function now(): string {
   return new Date().toISOString();
 }
 
-/** JSON with object keys sorted, so equal values give equal text. */
-function canonical(value: unknown): string {
-  return JSON.stringify(
-    value,
-    (_k, v) =>
-      v && typeof v === "object" && !Array.isArray(v)
-        ? Object.fromEntries(
-          Object.entries(v).filter(([, x]) => x !== undefined).sort((
-            [a],
-            [b],
-          ) => a < b ? -1 : a > b ? 1 : 0),
-        )
-        : v,
-  );
-}
-
-/** What an Idempotency-Key stands for: the validated request and its runtime. */
-function requestKey(request: JobRequest, runtime: RuntimeName): string {
-  return canonical({ request, runtime });
-}
-
 /** Runs jobs, journals them, streams their progress. */
 export class JobRunner {
   readonly #o: RunnerOptions;
@@ -134,12 +111,9 @@ export class JobRunner {
   readonly #jobs = new Map<string, Job>();
   /** Each job's progress events: a capped tail in memory, all on disk. */
   readonly events: EventLog;
-  /** Submits between the queue check and the job entering memory. */
-  #creating = 0;
+  /** Idempotency keys and the queue bound. */
+  readonly #admission: Admission;
   readonly #listeners = new Map<string, Set<Listener>>();
-  readonly #keys = new Map<string, string>();
-  /** Journal writes in flight, by idempotency key. */
-  readonly #writing = new Map<string, Promise<void>>();
   readonly #runtimes = new Map<RuntimeName, DbtRuntime>();
   readonly #slots = new JobSlots();
   readonly #controllers = new Map<string, AbortController>();
@@ -157,6 +131,7 @@ export class JobRunner {
 
   private constructor(o: RunnerOptions) {
     this.#o = o;
+    this.#admission = new Admission(o.maxQueued);
     this.#journal = new Journal(o.stateDir, o.log ? { log: o.log } : {});
     this.artifacts = new ArtifactStore(join(o.stateDir, "artifacts"));
     this.events = new EventLog({
@@ -180,7 +155,7 @@ export class JobRunner {
     r.#finished.add(...byEnd(kept.filter((j) => isFinal(j.status))));
     for (const job of kept) {
       r.#jobs.set(job.id, job);
-      if (job.idempotency_key) r.#keys.set(job.idempotency_key, job.id);
+      r.#admission.remember(job.idempotency_key, job.id);
     }
     await r.#journal.compact(kept);
     await r.#pruneArtifacts();
@@ -219,30 +194,15 @@ export class JobRunner {
     // Past-retention jobs go first: their idempotency keys are free again.
     this.#prune();
     if (idempotencyKey) {
-      // A submit with this key may still be writing its journal line (no
-      // await otherwise: from the check to #writing.set stays synchronous).
-      const writing = this.#writing.get(idempotencyKey);
-      if (writing) await writing.catch(() => {});
-      const existing = this.#jobs.get(this.#keys.get(idempotencyKey) ?? "");
-      if (existing) {
-        if (
-          requestKey(existing.request, existing.runtime) !==
-            requestKey(request, runtime)
-        ) {
-          throw new FloeDbtError(
-            ERROR_CODES.usage,
-            `Idempotency-Key '${idempotencyKey}' was already used for a different request (job ${existing.id})`,
-            {
-              hint:
-                "use a new key for a new request; resend exactly the same body to get the first job back",
-              details: { http_status: 422 },
-            },
-          );
-        }
-        return { job: structuredClone(existing), created: false };
-      }
+      const existing = await this.#admission.existing(
+        idempotencyKey,
+        request,
+        runtime,
+        (id) => this.#jobs.get(id),
+      );
+      if (existing) return { job: structuredClone(existing), created: false };
     }
-    this.#checkQueue();
+    this.#admission.checkQueue(this.#jobs.values());
     const job: Job = {
       id: crypto.randomUUID(),
       status: "queued",
@@ -259,18 +219,13 @@ export class JobRunner {
       ...(parseTraceparent(traceparent) ? { traceparent } : {}),
     };
     // On disk before anyone can see it: a failed write fails the request.
-    const written = this.#journal.append(job);
-    if (idempotencyKey) this.#writing.set(idempotencyKey, written);
-    this.#creating++;
-    try {
-      await written;
-    } finally {
-      this.#creating--;
-      if (idempotencyKey) this.#writing.delete(idempotencyKey);
-    }
+    await this.#admission.creating(
+      idempotencyKey,
+      this.#journal.append(job),
+    );
     this.#jobs.set(job.id, job);
     this.events.create(job.id);
-    if (idempotencyKey) this.#keys.set(idempotencyKey, job.id);
+    this.#admission.remember(idempotencyKey, job.id);
     const snapshot = structuredClone(job);
     this.#enqueue(job);
     return { job: snapshot, created: true };
@@ -283,23 +238,6 @@ export class JobRunner {
   #createdAt(): string {
     this.#lastCreated = Math.max(Date.now(), this.#lastCreated + 1);
     return new Date(this.#lastCreated).toISOString();
-  }
-
-  /** Refuse a submit when `maxQueued` jobs already wait (429, Retry-After). */
-  #checkQueue(): void {
-    const max = this.#o.maxQueued ?? DEFAULT_MAX_QUEUED;
-    let queued = this.#creating;
-    for (const j of this.#jobs.values()) if (j.status === "queued") queued++;
-    if (queued < max) return;
-    throw new FloeDbtError(
-      ERROR_CODES.unavailable,
-      `The queue is full: ${queued} jobs wait to run (max_queued ${max})`,
-      {
-        hint:
-          `retry after ${QUEUE_FULL_RETRY_AFTER_S} seconds (Retry-After), or start the daemon with a larger --max-queued`,
-        details: { http_status: 429, retry_after: QUEUE_FULL_RETRY_AFTER_S },
-      },
-    );
   }
 
   #retention() {
@@ -320,7 +258,7 @@ export class JobRunner {
     const gone = this.#finished.due(this.#retention());
     for (const job of gone) {
       this.#jobs.delete(job.id);
-      if (job.idempotency_key) this.#keys.delete(job.idempotency_key);
+      this.#admission.forget(job.idempotency_key);
       void this.events.remove(job.id);
       this.#journal.forget(job.id);
     }
@@ -533,16 +471,10 @@ export class JobRunner {
   }
 
   async #fail(job: Job, e: unknown): Promise<void> {
-    const err = e instanceof FloeDbtError
-      ? { code: e.code, message: e.message }
-      : {
-        code: ERROR_CODES.execution,
-        message: e instanceof Error ? e.message : String(e),
-      };
     await this.#update(job, {
       status: "failed",
       finished_at: now(),
-      error: err,
+      error: errorOf(e),
     });
     this.#finish(job.id);
   }
