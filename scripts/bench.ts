@@ -8,9 +8,9 @@
  */
 import { join, resolve } from "node:path";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
-import { defaultConfig } from "../src/config.ts";
+import { defaultConfig } from "../src/config/config.ts";
 import { createRuntime } from "../src/registry.ts";
-import type { DbtRuntime } from "../src/runtime.ts";
+import type { DbtRuntime } from "../src/contract/runtime.ts";
 import { benchDaemon } from "./bench_daemon.ts";
 import { benchParallel } from "./bench_parallel.ts";
 import { benchScale, scaleRows } from "./bench_scale.ts";

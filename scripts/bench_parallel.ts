@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { defaultConfig } from "../src/config.ts";
+import { defaultConfig } from "../src/config/config.ts";
 import { JobRunner } from "../src/jobs/runner.ts";
 import { createRuntime } from "../src/registry.ts";
 import { generateProject } from "./synthetic.ts";

@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
-import { defaultConfig } from "../src/config.ts";
+import { defaultConfig } from "../src/config/config.ts";
 import { createRuntime } from "../src/registry.ts";
 import { generateProject } from "./synthetic.ts";
 

@@ -8,9 +8,9 @@
  * @module
  */
 import { join } from "node:path";
-import { defaultConfig, type RuntimeName } from "../src/config.ts";
+import { defaultConfig, type RuntimeName } from "../src/config/config.ts";
 import { createRuntime } from "../src/registry.ts";
-import type { ProjectRef } from "../src/runtime.ts";
+import type { ProjectRef } from "../src/contract/runtime.ts";
 import { generateProject } from "./synthetic.ts";
 
 const ENV = { DBT_SEND_ANONYMOUS_USAGE_STATS: "false", NO_COLOR: "1" };

@@ -7,11 +7,15 @@
 import { CloudRuntime } from "../runtimes/cloud/mod.ts";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
-import { configFile, type PlatformConfig, type RuntimeName } from "./config.ts";
-import { configError } from "./errors.ts";
+import {
+  configFile,
+  type PlatformConfig,
+  type RuntimeName,
+} from "./config/config.ts";
+import { configError } from "./contract/errors.ts";
 import { lineageRuntime } from "./lineage/mod.ts";
-import type { DbtRuntime } from "./runtime.ts";
-import { type CloudStateSource, stateRuntime } from "./state_runtime.ts";
+import type { DbtRuntime } from "./contract/runtime.ts";
+import { type CloudStateSource, stateRuntime } from "./wrappers/state.ts";
 import { tracedRuntime } from "./telemetry/mod.ts";
 
 /** Every runtime name, in display order. */

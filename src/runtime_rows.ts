@@ -3,9 +3,9 @@
  * metadata. The CLI's `runtimes` command and the daemon's `GET /v1/runtimes`
  * both print these rows.
  */
-import { FloeDbtError } from "./errors.ts";
-import type { RuntimeName } from "./config.ts";
-import type { DbtRuntime } from "./runtime.ts";
+import { FloeDbtError } from "./contract/errors.ts";
+import type { RuntimeName } from "./config/config.ts";
+import type { DbtRuntime } from "./contract/runtime.ts";
 
 /** What `runtimes` and `GET /v1/runtimes` say of one runtime. */
 export interface RuntimeRow {

@@ -5,18 +5,18 @@
  *
  * @module
  */
-import { ERROR_CODES, FloeDbtError } from "../src/errors.ts";
+import { ERROR_CODES, FloeDbtError } from "../src/contract/errors.ts";
 import type {
   CallOptions,
   DbtRuntime,
   ProjectRef,
   RuntimeMetadata,
-} from "../src/runtime.ts";
+} from "../src/contract/runtime.ts";
 import {
   FLOE_API_VERSION,
   type LintResult,
   type RunResult,
-} from "../src/schemas.ts";
+} from "../src/contract/schemas.ts";
 
 /** A call the fake runtime saw. */
 export interface FakeCall {

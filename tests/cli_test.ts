@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RunResultSchema } from "../src/schemas.ts";
+import { RunResultSchema } from "../src/contract/schemas.ts";
 import { copyExample, ROOT, runAgent, writeFile } from "./_helpers.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

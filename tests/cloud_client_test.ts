@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FloeDbtError } from "../src/errors.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
 import { parseDbtTime } from "../runtimes/cloud/adoption.ts";
 import { ACCOUNT, cloudSetup, RUN_JOB } from "./cloud/setup.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FloeDbtError } from "../src/errors.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
 import { MAX_RETRY_AFTER_MS, parseRetryAfter } from "../runtimes/cloud/http.ts";
 import { cloudSetup, RUN_JOB } from "./cloud/setup.ts";
 import type { FakeRun } from "./cloud/fake_server.ts";

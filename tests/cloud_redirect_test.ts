@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FloeDbtError } from "../src/errors.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
 import { cloudSetup } from "./cloud/setup.ts";
 
 /** Another host that records what reaches it. */

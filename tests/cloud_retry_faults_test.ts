@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ERROR_CODES, FloeDbtError } from "../src/errors.ts";
+import { ERROR_CODES, FloeDbtError } from "../src/contract/errors.ts";
 import { staticExecutor } from "./cloud/executors.ts";
 import { ACCOUNT, cloudSetup, RUN_JOB } from "./cloud/setup.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "./_path.ts";
 import { runAgent } from "./_helpers.ts";
-import { ERROR_CODES, FloeDbtError } from "../src/errors.ts";
+import { ERROR_CODES, FloeDbtError } from "../src/contract/errors.ts";
 import { staticExecutor } from "./cloud/executors.ts";
 import { ACCOUNT, cloudSetup, RUN_JOB } from "./cloud/setup.ts";
 

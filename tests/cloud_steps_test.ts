@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FloeDbtError } from "../src/errors.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
 import { CAUSE_MAX, causeFor, dbtStep } from "../runtimes/cloud/steps.ts";
 import { cloudSetup } from "./cloud/setup.ts";
 

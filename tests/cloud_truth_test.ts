@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { FloeDbtError } from "../src/errors.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
 import { CloudRuntime } from "../runtimes/cloud/mod.ts";
-import { CloudConfigSchema } from "../src/config.ts";
+import { CloudConfigSchema } from "../src/config/config.ts";
 import { join } from "./_path.ts";
 import { runAgent } from "./_helpers.ts";
 import { ACCOUNT, cloudSetup, RUN_JOB } from "./cloud/setup.ts";

@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { parse } from "yaml";
-import { defaultConfig, readConfig } from "../src/config.ts";
-import { localPython } from "../src/config_check.ts";
+import { defaultConfig, readConfig } from "../src/config/config.ts";
+import { localPython } from "../src/config/config_check.ts";
 import { createRuntime } from "../src/registry.ts";
 import { join } from "./_path.ts";
 import { ROOT } from "./_helpers.ts";

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { defaultConfig, parseConfig, readConfig } from "../src/config.ts";
+import {
+  defaultConfig,
+  parseConfig,
+  readConfig,
+} from "../src/config/config.ts";
 import {
   checkLocalVersions,
   compareLocalVersions,
@@ -7,14 +11,14 @@ import {
   missingSecrets,
   probeInstalledVersions,
   secretReferences,
-} from "../src/config_check.ts";
-import { manifestJsonSchemaText } from "../src/config_schema.ts";
-import { FloeDbtError } from "../src/errors.ts";
+} from "../src/config/config_check.ts";
+import { manifestJsonSchemaText } from "../src/config/config_schema.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
 import { JobRunner } from "../src/jobs/runner.ts";
-import { chooseRuntime } from "../src/runtime_choice.ts";
-import { resolveSecret, secretEnvName } from "../src/secrets.ts";
-import { checkSpec } from "../src/version_spec.ts";
-import { probePython } from "../src/spawn.ts";
+import { chooseRuntime } from "../src/config/runtime_choice.ts";
+import { resolveSecret, secretEnvName } from "../src/config/secrets.ts";
+import { checkSpec } from "../src/config/version_spec.ts";
+import { probePython } from "../src/os/spawn.ts";
 import { runCli } from "../src/cli/app.ts";
 import { FakeRuntime } from "./_fake_runtime.ts";
 import { ROOT, runAgent } from "./_helpers.ts";

@@ -15,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import type { Job } from "../src/jobs/schemas.ts";
-import { RunResultSchema } from "../src/schemas.ts";
+import { RunResultSchema } from "../src/contract/schemas.ts";
 import { copyExample, ROOT } from "./_helpers.ts";
 import { join } from "./_path.ts";
 import {

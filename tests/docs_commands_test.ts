@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
-import { parseConfig } from "../src/config.ts";
+import { parseConfig } from "../src/config/config.ts";
 import { copyExample, ROOT } from "./_helpers.ts";
 import { join } from "./_path.ts";
 

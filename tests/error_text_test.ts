@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import type { RunEvent } from "../src/lineage/mod.ts";
-import { RunResultSchema } from "../src/schemas.ts";
+import { RunResultSchema } from "../src/contract/schemas.ts";
 import { copyExample, runAgent, writeFile } from "./_helpers.ts";
 import { otelEnv, spansOf, startReceiver } from "./_receivers.ts";
 

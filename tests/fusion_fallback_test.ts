@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
-import { FloeDbtError } from "../src/errors.ts";
-import type { ProgressEvent } from "../src/schemas.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
+import type { ProgressEvent } from "../src/contract/schemas.ts";
 import { writeFile } from "./_helpers.ts";
 import { startPostgres } from "./_postgres.ts";
 

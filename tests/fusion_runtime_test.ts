@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
 import { FUSION_BIN_ENV } from "../runtimes/fusion/detect.ts";
-import { FloeDbtError } from "../src/errors.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
 import { copyExample, ROOT, writeFile } from "./_helpers.ts";
 
 const CORE_DBT = join(ROOT, ".venv", "dbt-core", "bin", "dbt");

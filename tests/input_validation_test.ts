@@ -18,12 +18,12 @@ import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { Worker } from "../runtimes/local/worker.ts";
 import { parseCli } from "../src/cli/args.ts";
 import { createApp } from "../src/daemon/app.ts";
-import { FloeDbtError } from "../src/errors.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
 import { JobRunner } from "../src/jobs/runner.ts";
 import { type Job, JobRequestSchema } from "../src/jobs/schemas.ts";
-import { resolveProject } from "../src/project.ts";
-import type { DbtRuntime } from "../src/runtime.ts";
-import { selectorTokens } from "../src/validate.ts";
+import { resolveProject } from "../src/dbt/project.ts";
+import type { DbtRuntime } from "../src/contract/runtime.ts";
+import { selectorTokens } from "../src/dbt/validate.ts";
 import { cloudSetup } from "./cloud/setup.ts";
 import { copyExample, ROOT, runAgent, writeFile } from "./_helpers.ts";
 

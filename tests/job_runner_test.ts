@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createApp } from "../src/daemon/app.ts";
-import { FloeDbtError, httpStatusFor } from "../src/errors.ts";
+import { FloeDbtError, httpStatusFor } from "../src/contract/errors.ts";
 import { Journal } from "../src/jobs/journal.ts";
 import { JobRunner } from "../src/jobs/runner.ts";
 import type { Job } from "../src/jobs/schemas.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Job } from "../src/jobs/schemas.ts";
 import type { RunEvent } from "../src/lineage/mod.ts";
-import { RunResultSchema } from "../src/schemas.ts";
+import { RunResultSchema } from "../src/contract/schemas.ts";
 import { copyExample, runAgent, writeFile } from "./_helpers.ts";
 import { startDaemonProcess } from "./_daemon.ts";
 import { startReceiver } from "./_receivers.ts";

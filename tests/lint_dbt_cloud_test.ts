@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
-import type { ProgressEvent } from "../src/schemas.ts";
+import type { ProgressEvent } from "../src/contract/schemas.ts";
 import { copyExample, runAgent, writeFile } from "./_helpers.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

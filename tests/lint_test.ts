@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { parseSqlfluffReport } from "../runtimes/local/lint.ts";
-import { SQLFLUFF_DIALECTS, sqlfluffDialect } from "../src/dialects.ts";
-import { FloeDbtError } from "../src/errors.ts";
-import { LintResultSchema } from "../src/schemas.ts";
+import { SQLFLUFF_DIALECTS, sqlfluffDialect } from "../src/dbt/dialects.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
+import { LintResultSchema } from "../src/contract/schemas.ts";
 import { copyExample, runAgent, writeFile } from "./_helpers.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
-import { defaultConfig } from "../src/config.ts";
+import { defaultConfig } from "../src/config/config.ts";
 import { startDaemon } from "../src/daemon/serve.ts";
-import { spawnCount } from "../src/spawn.ts";
+import { spawnCount } from "../src/os/spawn.ts";
 import { copyExample, ROOT } from "./_helpers.ts";
 import { join } from "./_path.ts";
 

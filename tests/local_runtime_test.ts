@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
-import { FloeDbtError } from "../src/errors.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
 import { copyExample, ROOT, writeFile } from "./_helpers.ts";
 
 const PY = `${ROOT}/.venv/dbt-core/bin/python`;

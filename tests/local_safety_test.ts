@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
-import { FloeDbtError } from "../src/errors.ts";
-import type { ProgressEvent } from "../src/schemas.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
+import type { ProgressEvent } from "../src/contract/schemas.ts";
 import { copyExample, runAgent, writeFile } from "./_helpers.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

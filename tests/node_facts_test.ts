@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
-import { type NodeFactsMap, parseNodeFacts } from "../src/node_facts.ts";
+import { type NodeFactsMap, parseNodeFacts } from "../src/dbt/node_facts.ts";
 import { copyExample, ROOT, runAgent, writeFile } from "./_helpers.ts";
 
 const PY = `${ROOT}/.venv/dbt-core/bin/python`;

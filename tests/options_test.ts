@@ -7,12 +7,16 @@
  */
 import assert from "node:assert/strict";
 import { parseCli } from "../src/cli/args.ts";
-import { optionArgs, parseVars, varsArgs } from "../src/dbt_options.ts";
-import { FloeDbtError } from "../src/errors.ts";
+import { optionArgs, parseVars, varsArgs } from "../src/dbt/dbt_options.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
 import { type Job, JobRequestSchema } from "../src/jobs/schemas.ts";
 import { callRuntime } from "../src/jobs/steps.ts";
-import type { DbtRuntime, ProjectRef, Selection } from "../src/runtime.ts";
-import type { DbtCommand, RunResult } from "../src/schemas.ts";
+import type {
+  DbtRuntime,
+  ProjectRef,
+  Selection,
+} from "../src/contract/runtime.ts";
+import type { DbtCommand, RunResult } from "../src/contract/schemas.ts";
 import { dbtStep, needsOverride } from "../runtimes/cloud/steps.ts";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
 import { parseCli } from "../src/cli/args.ts";
-import { parseConfig } from "../src/config.ts";
+import { parseConfig } from "../src/config/config.ts";
 import { startDaemonProcess } from "./_daemon.ts";
 import { ROOT } from "./_helpers.ts";
 import { join } from "./_path.ts";

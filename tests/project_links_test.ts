@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
-import { FloeDbtError } from "../src/errors.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
 import type { Job } from "../src/jobs/schemas.ts";
 import { startDaemonProcess, waitJob } from "./_daemon.ts";
 import { copyExample, runAgent, writeFile } from "./_helpers.ts";

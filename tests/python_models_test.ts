@@ -6,7 +6,7 @@
  * Python (dbt-core depends on Pydantic v2).
  */
 import assert from "node:assert/strict";
-import { firstExisting, venvCandidates } from "../src/paths.ts";
+import { firstExisting, venvCandidates } from "../src/os/paths.ts";
 import type { Job } from "../src/jobs/schemas.ts";
 import { startDaemonProcess, waitJob } from "./_daemon.ts";
 import { copyExample, ROOT, runAgent } from "./_helpers.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { catalogOfRun, summarize } from "../src/artifacts.ts";
+import { catalogOfRun, summarize } from "../src/dbt/artifacts.ts";
 import { pyvenvVersion, venvVersions } from "../runtimes/local/venv_info.ts";
-import { firstExisting, venvCandidates } from "../src/paths.ts";
+import { firstExisting, venvCandidates } from "../src/os/paths.ts";
 import { join } from "./_path.ts";
 
 const node = (unique_id: string, status: string) => ({ unique_id, status });

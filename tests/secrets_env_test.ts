@@ -6,10 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { LineageConfig } from "../src/config.ts";
+import type { LineageConfig } from "../src/config/config.ts";
 import { runEvent } from "../src/lineage/events.ts";
 import { sendEvent } from "../src/lineage/transport.ts";
-import { isSecureUrl } from "../src/url.ts";
+import { isSecureUrl } from "../src/os/url.ts";
 import { CWD_CONFIG_NOTICE } from "../src/cli/app.ts";
 import { copyExample, ROOT, runAgent, writeFile } from "./_helpers.ts";
 

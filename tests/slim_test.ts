@@ -16,22 +16,22 @@ import { generateProject } from "../scripts/synthetic.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { cloudStateSource } from "../src/registry.ts";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
-import { CloudConfigSchema } from "../src/config.ts";
-import { FloeDbtError } from "../src/errors.ts";
+import { CloudConfigSchema } from "../src/config/config.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
 import { parseCli } from "../src/cli/args.ts";
-import type { DbtRuntime, ProjectRef } from "../src/runtime.ts";
-import type { ProgressEvent, RunResult } from "../src/schemas.ts";
+import type { DbtRuntime, ProjectRef } from "../src/contract/runtime.ts";
+import type { ProgressEvent, RunResult } from "../src/contract/schemas.ts";
 import {
   jobStateDir,
   keepState,
   keptStateDir,
   readState,
-} from "../src/state.ts";
-import { changedSelect, stateRuntime } from "../src/state_runtime.ts";
+} from "../src/dbt/state.ts";
+import { changedSelect, stateRuntime } from "../src/wrappers/state.ts";
 import { JobRequestSchema } from "../src/jobs/schemas.ts";
 import { callRuntime } from "../src/jobs/steps.ts";
 import type { Job } from "../src/jobs/schemas.ts";
-import type { CallOptions, Selection } from "../src/runtime.ts";
+import type { CallOptions, Selection } from "../src/contract/runtime.ts";
 import { FakeRuntime } from "./_fake_runtime.ts";
 
 const DBT = join(ROOT, ".venv", "dbt-core", "bin", "dbt");

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { Job } from "../src/jobs/schemas.ts";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
-import { FloeDbtError } from "../src/errors.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
 import { copyExample, runAgent, writeFile } from "./_helpers.ts";
 import { startDaemonProcess, until, waitJob } from "./_daemon.ts";
 import { join } from "./_path.ts";

@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
-import { FloeDbtError } from "../src/errors.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
 import type { Job } from "../src/jobs/schemas.ts";
 import { type DaemonProcess, startDaemonProcess, waitJob } from "./_daemon.ts";
 import { EXAMPLE, ROOT, runAgent, writeFile } from "./_helpers.ts";

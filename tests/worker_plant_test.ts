@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { pathToFileURL } from "node:url";
 import { join } from "./_path.ts";
-import { FloeDbtError } from "../src/errors.ts";
+import { FloeDbtError } from "../src/contract/errors.ts";
 import { Worker, writeScript } from "../runtimes/local/worker.ts";
 import { WORKER_PY } from "../runtimes/local/worker_py.ts";
 import { copyExample, ROOT, runAgent } from "./_helpers.ts";

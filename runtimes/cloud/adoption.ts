@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { FloeDbtError } from "../../src/errors.ts";
-import type { CallOptions } from "../../src/runtime.ts";
+import { FloeDbtError } from "../../src/contract/errors.ts";
+import type { CallOptions } from "../../src/contract/runtime.ts";
 import type { AdminClient, TriggerBody } from "./client.ts";
 import type { HttpAnswer, Logger } from "./http.ts";
 import type { Run } from "./schemas.ts";

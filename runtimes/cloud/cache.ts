@@ -22,7 +22,7 @@ import {
   isInside,
   readRegularText,
   removeOwned,
-} from "../../src/safe_fs.ts";
+} from "../../src/os/safe_fs.ts";
 
 /** The default cache directory, relative to the project directory. */
 export const DEFAULT_CACHE_DIR = join(".floe", "dbt-cloud-cache");

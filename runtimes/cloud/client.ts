@@ -7,7 +7,7 @@
  * @module
  */
 import type { z } from "zod";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
 import { type Clock, Http, type HttpAnswer, type Logger } from "./http.ts";
 import {
   describeIssue,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
 import type { Http } from "./http.ts";
 import {
   type AppliedModel,

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { NodeResult } from "../../src/artifacts.ts";
-import type { ProgressEvent } from "../../src/schemas.ts";
+import type { NodeResult } from "../../src/dbt/artifacts.ts";
+import type { ProgressEvent } from "../../src/contract/schemas.ts";
 
 function now(): string {
   return new Date().toISOString();

@@ -7,15 +7,15 @@
  * @module
  */
 import { join } from "node:path";
-import { commandResultFrom } from "../../src/artifacts.ts";
-import type { CloudConfig } from "../../src/config.ts";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import type { CallOptions, ProjectRef } from "../../src/runtime.ts";
+import { commandResultFrom } from "../../src/dbt/artifacts.ts";
+import type { CloudConfig } from "../../src/config/config.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import type { CallOptions, ProjectRef } from "../../src/contract/runtime.ts";
 import type {
   DbtCommand,
   ProgressEvent,
   RunResult,
-} from "../../src/schemas.ts";
+} from "../../src/contract/schemas.ts";
 import type { ArtifactCache } from "./cache.ts";
 import type { AdminClient } from "./client.ts";
 import { waitForRun } from "./polling.ts";

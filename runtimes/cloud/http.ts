@@ -8,12 +8,12 @@
  *
  * @module
  */
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
 import {
   decodeChunks,
   MAX_ARTIFACT_BYTES_ENV,
   maxArtifactBytes,
-} from "../../src/safe_fs.ts";
+} from "../../src/os/safe_fs.ts";
 import { ErrorEnvelopeSchema } from "./schemas.ts";
 
 /** Injectable time: tests pass a fake so backoff never waits for real. */

@@ -10,11 +10,14 @@
  * @module
  */
 import { join } from "node:path";
-import { ensureDirInside } from "../../src/safe_fs.ts";
-import { type CloudConfig, CloudConfigSchema } from "../../src/config.ts";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import { resolveSecret } from "../../src/secrets.ts";
-import { RuntimeBase } from "../../src/runtime_base.ts";
+import { ensureDirInside } from "../../src/os/safe_fs.ts";
+import {
+  type CloudConfig,
+  CloudConfigSchema,
+} from "../../src/config/config.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import { resolveSecret } from "../../src/config/secrets.ts";
+import { RuntimeBase } from "../../src/contract/runtime_base.ts";
 import type {
   Availability,
   CallOptions,
@@ -22,13 +25,13 @@ import type {
   ProjectRef,
   RuntimeMetadata,
   Selection,
-} from "../../src/runtime.ts";
+} from "../../src/contract/runtime.ts";
 import type {
   DbtCommand,
   LintResult,
   ProgressEvent,
   RunResult,
-} from "../../src/schemas.ts";
+} from "../../src/contract/schemas.ts";
 import { triggerOrAdopt } from "./adoption.ts";
 import { AdminClient } from "./client.ts";
 import { accessUrl, checkHttps, LEGACY_HOSTS } from "./url_policy.ts";

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { deadlineError } from "../../src/deadline.ts";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
+import { deadlineError } from "../../src/contract/deadline.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
 import type { AdminClient } from "./client.ts";
 import { isTerminal, type Run } from "./schemas.ts";
 

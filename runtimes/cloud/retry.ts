@@ -11,12 +11,16 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { commandResultFrom } from "../../src/artifacts.ts";
-import type { CloudConfig } from "../../src/config.ts";
-import { checkOptions } from "../../src/dbt_options.ts";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import type { CallOptions, ProjectRef, Selection } from "../../src/runtime.ts";
-import type { RunResult } from "../../src/schemas.ts";
+import { commandResultFrom } from "../../src/dbt/artifacts.ts";
+import type { CloudConfig } from "../../src/config/config.ts";
+import { checkOptions } from "../../src/dbt/dbt_options.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import type {
+  CallOptions,
+  ProjectRef,
+  Selection,
+} from "../../src/contract/runtime.ts";
+import type { RunResult } from "../../src/contract/schemas.ts";
 import { retryRun, retryRunOf } from "./adoption.ts";
 import type { AdminClient } from "./client.ts";
 import { logEvent } from "./events.ts";

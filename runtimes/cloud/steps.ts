@@ -1,17 +1,20 @@
 /**
  * `steps_override` and `cause` for a dbt Cloud job run, built from argument
  * lists. Selectors are checked against dbt's selector grammar (the one check
- * of src/validate.ts) and rejected otherwise: no value can add a flag or a
+ * of src/dbt/validate.ts) and rejected otherwise: no value can add a flag or a
  * second command, so nothing needs shell quoting (dbt Cloud splits a step on
  * whitespace).
  *
  * @module
  */
-import { checkOptions, optionArgs } from "../../src/dbt_options.ts";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import type { Selection } from "../../src/runtime.ts";
-import { type DbtCommand, dbtCommandWords } from "../../src/schemas.ts";
-import { selectorTokens } from "../../src/validate.ts";
+import { checkOptions, optionArgs } from "../../src/dbt/dbt_options.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import type { Selection } from "../../src/contract/runtime.ts";
+import {
+  type DbtCommand,
+  dbtCommandWords,
+} from "../../src/contract/schemas.ts";
+import { selectorTokens } from "../../src/dbt/validate.ts";
 
 /**
  * E010 for what the cloud runtime cannot put in a step: `--vars` (a mapping

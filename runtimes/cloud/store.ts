@@ -7,11 +7,11 @@
  * @module
  */
 import { join } from "node:path";
-import { optionMetadata } from "../../src/dbt_options.ts";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import type { Selection } from "../../src/runtime.ts";
-import { ensureDirInside, readRegularText } from "../../src/safe_fs.ts";
-import type { DbtCommand } from "../../src/schemas.ts";
+import { optionMetadata } from "../../src/dbt/dbt_options.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import type { Selection } from "../../src/contract/runtime.ts";
+import { ensureDirInside, readRegularText } from "../../src/os/safe_fs.ts";
+import type { DbtCommand } from "../../src/contract/schemas.ts";
 import {
   type ArtifactCache,
   atomicWrite,

@@ -1,13 +1,13 @@
 /**
  * Which dbt Cloud URLs the agent sends its token to: https only (plain http
  * only to a loopback address, for tests and local proxies, by the one
- * loopback rule of src/url.ts), and the account's access URL rather than a
+ * loopback rule of src/os/url.ts), and the account's access URL rather than a
  * retired host.
  *
  * @module
  */
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import { isLoopbackHost } from "../../src/url.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import { isLoopbackHost } from "../../src/os/url.ts";
 
 /** Hosts dbt retires on 2026-11-01 (use the account's access URL instead). */
 export const LEGACY_HOSTS = ["cloud.getdbt.com", "emea.dbt.com", "au.dbt.com"];

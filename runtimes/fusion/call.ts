@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { deadlineError } from "../../src/deadline.ts";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import type { DbtEvent } from "../../src/dbt_events.ts";
-import type { ResolvedProject } from "../../src/project.ts";
+import { deadlineError } from "../../src/contract/deadline.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import type { DbtEvent } from "../../src/dbt/dbt_events.ts";
+import type { ResolvedProject } from "../../src/dbt/project.ts";
 import { isAdapterUnsupportedMessage } from "./adapters.ts";
 import type { CallDirs } from "./calls.ts";
 import type { FusionBinary } from "./detect.ts";

@@ -22,7 +22,7 @@ import {
   ensureDirInside,
   readRegularText,
   removeOwned,
-} from "../../src/safe_fs.ts";
+} from "../../src/os/safe_fs.ts";
 
 /** How many finished call directories are kept per project. */
 export const KEEP_CALLS = 20;

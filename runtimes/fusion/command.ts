@@ -6,23 +6,23 @@
  *
  * @module
  */
-import { artifactPaths, commandResultFrom } from "../../src/artifacts.ts";
+import { artifactPaths, commandResultFrom } from "../../src/dbt/artifacts.ts";
 import {
   checkOptions,
   optionArgs,
   optionMetadata,
   varsArgs,
-} from "../../src/dbt_options.ts";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import { DbtEventTranslator } from "../../src/dbt_events.ts";
-import type { ResolvedProject } from "../../src/project.ts";
-import type { CallOptions, Selection } from "../../src/runtime.ts";
+} from "../../src/dbt/dbt_options.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import { DbtEventTranslator } from "../../src/dbt/dbt_events.ts";
+import type { ResolvedProject } from "../../src/dbt/project.ts";
+import type { CallOptions, Selection } from "../../src/contract/runtime.ts";
 import {
   type DbtCommand,
   dbtCommandWords,
   type RunResult,
-} from "../../src/schemas.ts";
-import { checkCall } from "../../src/validate.ts";
+} from "../../src/contract/schemas.ts";
+import { checkCall } from "../../src/dbt/validate.ts";
 import { callFusion } from "./call.ts";
 import { latestTarget, markLatest, newCallDirs, pruneCalls } from "./calls.ts";
 import type { FusionBinary } from "./detect.ts";

@@ -10,11 +10,11 @@
  *
  * @module
  */
-import { childEnv } from "../../src/child_env.ts";
+import { childEnv } from "../../src/os/child_env.ts";
 import { delimiter, join, resolve } from "node:path";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import { venvCandidates } from "../../src/paths.ts";
-import { outputWithTimeout } from "../../src/spawn.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import { venvCandidates } from "../../src/os/paths.ts";
+import { outputWithTimeout } from "../../src/os/spawn.ts";
 
 /** Bound on `dbt --version` (it answers in milliseconds when healthy). */
 const VERSION_TIMEOUT_MS = 15_000;

@@ -3,7 +3,11 @@
  *
  * @module
  */
-import { ERROR_CODES, type ErrorCode, FloeDbtError } from "../../src/errors.ts";
+import {
+  ERROR_CODES,
+  type ErrorCode,
+  FloeDbtError,
+} from "../../src/contract/errors.ts";
 import type { FusionError } from "./run.ts";
 
 const COMPILE_NAMES =

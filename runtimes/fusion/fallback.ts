@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { LocalConfig } from "../../src/config.ts";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import type { CallOptions } from "../../src/runtime.ts";
+import type { LocalConfig } from "../../src/config/config.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import type { CallOptions } from "../../src/contract/runtime.ts";
 import { LocalRuntime } from "../local/mod.ts";
 
 /** A fallback that happened. */

@@ -6,18 +6,18 @@
  *
  * @module
  */
-import { childEnv } from "../../src/child_env.ts";
+import { childEnv } from "../../src/os/child_env.ts";
 import { relative, resolve, sep } from "node:path";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import type { ResolvedProject } from "../../src/project.ts";
-import type { CallOptions } from "../../src/runtime.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import type { ResolvedProject } from "../../src/dbt/project.ts";
+import type { CallOptions } from "../../src/contract/runtime.ts";
 import {
   type LintIssue,
   type LintResult,
   lintResultOf,
-} from "../../src/schemas.ts";
-import { checkCall } from "../../src/validate.ts";
-import { outputWithTimeout } from "../../src/spawn.ts";
+} from "../../src/contract/schemas.ts";
+import { checkCall } from "../../src/dbt/validate.ts";
+import { outputWithTimeout } from "../../src/os/spawn.ts";
 import { callFusion } from "./call.ts";
 import { newCallDirs, removeCallDirs } from "./calls.ts";
 import type { FusionBinary } from "./detect.ts";

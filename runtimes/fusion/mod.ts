@@ -13,16 +13,16 @@ import {
   FusionConfigSchema,
   type LocalConfig,
   LocalConfigSchema,
-} from "../../src/config.ts";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import { artifactPaths, readArtifact } from "../../src/artifacts.ts";
+} from "../../src/config/config.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import { artifactPaths, readArtifact } from "../../src/dbt/artifacts.ts";
 import {
   adapterType,
   type ResolvedProject,
   resolveProject,
   targetDir,
-} from "../../src/project.ts";
-import { RuntimeBase } from "../../src/runtime_base.ts";
+} from "../../src/dbt/project.ts";
+import { RuntimeBase } from "../../src/contract/runtime_base.ts";
 import type {
   Availability,
   CallOptions,
@@ -30,15 +30,19 @@ import type {
   ProjectRef,
   RuntimeMetadata,
   Selection,
-} from "../../src/runtime.ts";
-import type { DbtCommand, LintResult, RunResult } from "../../src/schemas.ts";
+} from "../../src/contract/runtime.ts";
+import type {
+  DbtCommand,
+  LintResult,
+  RunResult,
+} from "../../src/contract/schemas.ts";
 import { fusionSupports, supportedAdapters } from "./adapters.ts";
 import { AdapterRefused } from "./call.ts";
-import { checkCall } from "../../src/validate.ts";
+import { checkCall } from "../../src/dbt/validate.ts";
 import { runCommand } from "./command.ts";
 import { latestTarget } from "./calls.ts";
 import { detectFusion, detectionKey, type FusionBinary } from "./detect.ts";
-import { type Cached, TtlCache } from "../../src/ttl_cache.ts";
+import { type Cached, TtlCache } from "../../src/os/ttl_cache.ts";
 import { DuckdbTurns } from "./turns.ts";
 import { Fallback } from "./fallback.ts";
 import { hasLintCommand, lintWithFusion } from "./lint.ts";

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { DbtEvent } from "../../src/dbt_events.ts";
-import { stripAnsi } from "../../src/dbt_events.ts";
-import { runGroup } from "../../src/run_group.ts";
+import type { DbtEvent } from "../../src/dbt/dbt_events.ts";
+import { stripAnsi } from "../../src/dbt/dbt_events.ts";
+import { runGroup } from "../../src/os/run_group.ts";
 
 /**
  * Variables set on every Fusion call: no usage statistics, no version check,
@@ -74,7 +74,7 @@ export interface FusionProcessOptions {
 /**
  * Run Fusion to completion (or cancellation, or its deadline) and report
  * what it said. Fusion runs as a process group under the agent's watchdog
- * (src/run_group.ts): the group dies with the agent.
+ * (src/os/run_group.ts): the group dies with the agent.
  */
 export async function runFusionProcess(
   o: FusionProcessOptions,

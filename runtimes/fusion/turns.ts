@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import { Mutex } from "../../src/mutex.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import { Mutex } from "../../src/os/mutex.ts";
 
 /** One queue per DuckDB project. */
 export class DuckdbTurns {

@@ -3,8 +3,12 @@
  *
  * @module
  */
-import { ERROR_CODES, type ErrorCode, FloeDbtError } from "../../src/errors.ts";
-import { stripAnsi } from "../../src/dbt_events.ts";
+import {
+  ERROR_CODES,
+  type ErrorCode,
+  FloeDbtError,
+} from "../../src/contract/errors.ts";
+import { stripAnsi } from "../../src/dbt/dbt_events.ts";
 
 const COMPILATION =
   /Compilation|Parsing|Jinja|UndefinedMacro|Macro|DbtReference|TargetNotFound|Template|Syntax/;

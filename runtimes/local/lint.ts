@@ -12,20 +12,20 @@
  * @module
  */
 import { isAbsolute, join, relative, resolve } from "node:path";
-import { sqlfluffDialect } from "../../src/dialects.ts";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import { adapterType, resolveProject } from "../../src/project.ts";
-import type { CallOptions, ProjectRef } from "../../src/runtime.ts";
+import { sqlfluffDialect } from "../../src/dbt/dialects.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import { adapterType, resolveProject } from "../../src/dbt/project.ts";
+import type { CallOptions, ProjectRef } from "../../src/contract/runtime.ts";
 import {
   type LintIssue,
   type LintResult,
   lintResultOf,
-} from "../../src/schemas.ts";
-import { checkCall } from "../../src/validate.ts";
+} from "../../src/contract/schemas.ts";
+import { checkCall } from "../../src/dbt/validate.ts";
 import { acquireProjectLock } from "./lock.ts";
-import { deadlineError } from "../../src/deadline.ts";
-import { runGroup } from "../../src/run_group.ts";
-import { probePython } from "../../src/spawn.ts";
+import { deadlineError } from "../../src/contract/deadline.ts";
+import { runGroup } from "../../src/os/run_group.ts";
+import { probePython } from "../../src/os/spawn.ts";
 
 interface SqlfluffViolation {
   start_line_no?: number;
@@ -38,7 +38,7 @@ interface SqlfluffViolation {
 }
 
 /**
- * Run SQLFluff as a process group (src/run_group.ts): a cancel or the
+ * Run SQLFluff as a process group (src/os/run_group.ts): a cancel or the
  * deadline stops the whole group (SQLFluff's parallel workers and dbt under
  * the dbt templater): SIGTERM, then SIGKILL after the grace.
  */

@@ -9,13 +9,13 @@
  * @module
  */
 import { join } from "node:path";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import { Mutex } from "../../src/mutex.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import { Mutex } from "../../src/os/mutex.ts";
 import {
   ensureDirInside,
   openLockFile,
   readRegularText,
-} from "../../src/safe_fs.ts";
+} from "../../src/os/safe_fs.ts";
 
 /**
  * One in-process mutex per lock file: projects never wait on each other, two

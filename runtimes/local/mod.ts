@@ -5,25 +5,28 @@
  *
  * @module
  */
-import { deadlineError } from "../../src/deadline.ts";
-import { childEnv } from "../../src/child_env.ts";
-import { type LocalConfig, LocalConfigSchema } from "../../src/config.ts";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import { DbtEventTranslator } from "../../src/dbt_events.ts";
+import { deadlineError } from "../../src/contract/deadline.ts";
+import { childEnv } from "../../src/os/child_env.ts";
+import {
+  type LocalConfig,
+  LocalConfigSchema,
+} from "../../src/config/config.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import { DbtEventTranslator } from "../../src/dbt/dbt_events.ts";
 import {
   artifactPaths,
   commandResultFrom,
   readArtifact,
-} from "../../src/artifacts.ts";
+} from "../../src/dbt/artifacts.ts";
 import {
   checkOptions,
   optionArgs,
   optionMetadata,
   varsArgs,
-} from "../../src/dbt_options.ts";
-import { dbtCorePython, venvCandidates } from "../../src/paths.ts";
-import { resolveProject, targetDir } from "../../src/project.ts";
-import { RuntimeBase } from "../../src/runtime_base.ts";
+} from "../../src/dbt/dbt_options.ts";
+import { dbtCorePython, venvCandidates } from "../../src/os/paths.ts";
+import { resolveProject, targetDir } from "../../src/dbt/project.ts";
+import { RuntimeBase } from "../../src/contract/runtime_base.ts";
 import type {
   Availability,
   CallOptions,
@@ -31,25 +34,25 @@ import type {
   ProjectRef,
   RuntimeMetadata,
   Selection,
-} from "../../src/runtime.ts";
+} from "../../src/contract/runtime.ts";
 import {
   type DbtCommand,
   dbtCommandWords,
   type LintResult,
   type RunResult,
-} from "../../src/schemas.ts";
+} from "../../src/contract/schemas.ts";
 import { errorFromDbt } from "./errors.ts";
 import { projectFingerprint } from "./fingerprint.ts";
 import { acquireProjectLock } from "./lock.ts";
 import { Worker, type WorkerResult } from "./worker.ts";
 import { lintWithSqlfluff } from "./lint.ts";
 import { type VenvVersions, venvVersions } from "./venv_info.ts";
-import { checkCall } from "../../src/validate.ts";
-import { abortable } from "../../src/abortable.ts";
-import { probePython } from "../../src/spawn.ts";
-import { TtlCache } from "../../src/ttl_cache.ts";
+import { checkCall } from "../../src/dbt/validate.ts";
+import { abortable } from "../../src/os/abortable.ts";
+import { probePython } from "../../src/os/spawn.ts";
+import { TtlCache } from "../../src/os/ttl_cache.ts";
 import { WorkerPool } from "./pool.ts";
-import { FACT_COMMANDS, parseNodeFacts } from "../../src/node_facts.ts";
+import { FACT_COMMANDS, parseNodeFacts } from "../../src/dbt/node_facts.ts";
 
 /** The local dbt-core runtime. */
 export class LocalRuntime extends RuntimeBase implements DbtRuntime {

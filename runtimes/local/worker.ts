@@ -4,15 +4,15 @@
  *
  * @module
  */
-import { childEnv } from "../../src/child_env.ts";
+import { childEnv } from "../../src/os/child_env.ts";
 import { dirname, join, resolve } from "node:path";
-import { ERROR_CODES, FloeDbtError } from "../../src/errors.ts";
-import { cacheDir } from "../../src/paths.ts";
+import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
+import { cacheDir } from "../../src/os/paths.ts";
 import {
   PRIVATE_DIR,
   PRIVATE_FILE,
   privateDir,
-} from "../../src/private_dir.ts";
+} from "../../src/os/private_dir.ts";
 import { WORKER_PROTOCOL, WORKER_PY } from "./worker_py.ts";
 
 /** How long importing dbt may take before the start counts as failed. */

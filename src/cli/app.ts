@@ -9,15 +9,15 @@ import {
   defaultConfig,
   loadConfigFile,
   type PlatformConfig,
-} from "../config.ts";
-import { checkLocalVersions } from "../config_check.ts";
-import { ERROR_CODES, exitCodeFor, FloeDbtError } from "../errors.ts";
+} from "../config/config.ts";
+import { checkLocalVersions } from "../config/config_check.ts";
+import { ERROR_CODES, exitCodeFor, FloeDbtError } from "../contract/errors.ts";
 import { createRuntime, RUNTIME_NAMES } from "../registry.ts";
-import { chooseRuntime } from "../runtime_choice.ts";
+import { chooseRuntime } from "../config/runtime_choice.ts";
 import { runtimeRow } from "../runtime_rows.ts";
-import { sealSecretEnv } from "../secrets.ts";
-import type { DbtRuntime, ProjectRef } from "../runtime.ts";
-import type { DbtCommand, ProgressEvent } from "../schemas.ts";
+import { sealSecretEnv } from "../config/secrets.ts";
+import type { DbtRuntime, ProjectRef } from "../contract/runtime.ts";
+import type { DbtCommand, ProgressEvent } from "../contract/schemas.ts";
 import { type CliArgs, parseCli } from "./args.ts";
 import { cacheCommand } from "./cache_cmd.ts";
 import { configCommand } from "./config_cmd.ts";

@@ -10,19 +10,19 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ERROR_CODES, FloeDbtError } from "../errors.ts";
-import { checkTarget, checkText, selectorTokens } from "../validate.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
+import { checkTarget, checkText, selectorTokens } from "../dbt/validate.ts";
 import {
   checkSelectorName,
   MAX_THREADS,
   parseVars,
   threadsProblem,
-} from "../dbt_options.ts";
+} from "../dbt/dbt_options.ts";
 import {
   DbtCommandSchema,
   type IndirectSelection,
   IndirectSelectionSchema,
-} from "../schemas.ts";
+} from "../contract/schemas.ts";
 
 /** The commands of the CLI: dbt's (one list, {@link DbtCommandSchema}), then the agent's own. */
 export const COMMANDS = [

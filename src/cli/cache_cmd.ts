@@ -5,8 +5,8 @@
  * @module
  */
 import { ArtifactCache, cacheDirFor } from "../../runtimes/cloud/mod.ts";
-import type { PlatformConfig } from "../config.ts";
-import { ERROR_CODES, FloeDbtError } from "../errors.ts";
+import type { PlatformConfig } from "../config/config.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
 import type { CliArgs } from "./args.ts";
 
 /** Where the command writes. */

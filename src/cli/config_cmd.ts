@@ -12,16 +12,16 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { loadConfigFile } from "../config.ts";
+import { loadConfigFile } from "../config/config.ts";
 import {
   compareLocalVersions,
   localPython,
   missingSecrets,
   probeInstalledVersions,
-} from "../config_check.ts";
-import { manifestJsonSchemaText } from "../config_schema.ts";
-import { configError, ERROR_CODES, FloeDbtError } from "../errors.ts";
-import { DEFAULT_SECRETS_DIR } from "../secrets.ts";
+} from "../config/config_check.ts";
+import { manifestJsonSchemaText } from "../config/config_schema.ts";
+import { configError, ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
+import { DEFAULT_SECRETS_DIR } from "../config/secrets.ts";
 import type { CliArgs } from "./args.ts";
 
 /** Where the command writes. */

@@ -5,8 +5,8 @@
  * @module
  */
 import { resolve } from "node:path";
-import type { PlatformConfig, RuntimeName } from "../config.ts";
-import { ERROR_CODES, FloeDbtError } from "../errors.ts";
+import type { PlatformConfig, RuntimeName } from "../config/config.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
 import { isLoopback } from "../daemon/guard.ts";
 import { defaultStateDir, startDaemon } from "../daemon/serve.ts";
 import { checkOperatorProfilesDir } from "../jobs/policy.ts";
@@ -15,7 +15,7 @@ import { readPrivateToken, tokenPath } from "../daemon/token.ts";
 import { signIn } from "../daemon/ui/sign_in.ts";
 import type { JobSummary } from "../daemon/api_schemas.ts";
 import type { Job } from "../jobs/schemas.ts";
-import { ProgressEventSchema } from "../schemas.ts";
+import { ProgressEventSchema } from "../contract/schemas.ts";
 import type { CliArgs } from "./args.ts";
 import { progressLine, runSummary } from "./output.ts";
 

@@ -4,7 +4,11 @@
  *
  * @module
  */
-import type { LintResult, ProgressEvent, RunResult } from "../schemas.ts";
+import type {
+  LintResult,
+  ProgressEvent,
+  RunResult,
+} from "../contract/schemas.ts";
 
 function counter(e: { index: number | null; total: number | null }): string {
   if (e.index === null) return "     ";

@@ -9,11 +9,15 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { RuntimeName } from "../config.ts";
-import { ERROR_CODES, FloeDbtError, httpStatusFor } from "../errors.ts";
+import type { RuntimeName } from "../config/config.ts";
+import {
+  ERROR_CODES,
+  FloeDbtError,
+  httpStatusFor,
+} from "../contract/errors.ts";
 import type { JobPolicy } from "../jobs/policy.ts";
 import type { JobRunner } from "../jobs/runner.ts";
-import { FLOE_API_VERSION } from "../schemas.ts";
+import { FLOE_API_VERSION } from "../contract/schemas.ts";
 import { AGENT_VERSION } from "../version.ts";
 import { boundary, type BoundaryOptions } from "./boundary.ts";
 import { tokenMatches } from "./guard.ts";

@@ -10,8 +10,8 @@
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { ERROR_CODES } from "../errors.ts";
-import { isLoopbackAddress } from "../loopback.ts";
+import { ERROR_CODES } from "../contract/errors.ts";
+import { isLoopbackAddress } from "../os/loopback.ts";
 
 /** What the boundary checks against. */
 export interface BoundaryOptions {

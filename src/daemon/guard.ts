@@ -7,8 +7,8 @@
 import { timingSafeEqual } from "node:crypto";
 import { realpathSync } from "node:fs";
 import { isAbsolute, relative, resolve } from "node:path";
-import { ERROR_CODES, FloeDbtError } from "../errors.ts";
-import { isLoopbackAddress } from "../loopback.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
+import { isLoopbackAddress } from "../os/loopback.ts";
 
 async function digest(text: string): Promise<Uint8Array> {
   return new Uint8Array(

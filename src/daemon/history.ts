@@ -10,7 +10,7 @@
  */
 import type { Hono } from "hono";
 import { z } from "zod";
-import { ERROR_CODES, FloeDbtError } from "../errors.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
 import type { JobRunner } from "../jobs/runner.ts";
 import { isFinal } from "../jobs/schemas.ts";
 

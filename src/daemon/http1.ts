@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { ERROR_CODES } from "../errors.ts";
+import { ERROR_CODES } from "../contract/errors.ts";
 
 /** How to serve. */
 export interface Http1Options {

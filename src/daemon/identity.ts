@@ -12,8 +12,8 @@
  * @module
  */
 import { join } from "node:path";
-import { ERROR_CODES, FloeDbtError } from "../errors.ts";
-import { PRIVATE_FILE } from "../private_dir.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
+import { PRIVATE_FILE } from "../os/private_dir.ts";
 
 /** What `daemon.json` says. */
 export interface DaemonIdentity {

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { ERROR_CODES, FloeDbtError } from "../errors.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
 import { type Job, type JobStatus, JobStatusSchema } from "../jobs/schemas.ts";
 import type { JobSummary } from "./api_schemas.ts";
 

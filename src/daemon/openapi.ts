@@ -18,7 +18,7 @@ import {
   LintSeveritySchema,
   ProgressEventSchema,
   RunResultSchema,
-} from "../schemas.ts";
+} from "../contract/schemas.ts";
 import { AGENT_VERSION } from "../version.ts";
 import {
   DbtArtifactSchema,

@@ -7,14 +7,14 @@
  * @module
  */
 import { join } from "node:path";
-import type { PlatformConfig, RuntimeName } from "../config.ts";
-import { configError, ERROR_CODES, FloeDbtError } from "../errors.ts";
+import type { PlatformConfig, RuntimeName } from "../config/config.ts";
+import { configError, ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
 import { createRuntime, RUNTIME_NAMES } from "../registry.ts";
 import { JobRunner } from "../jobs/runner.ts";
 import type { JobPolicy } from "../jobs/policy.ts";
 import type { JobRequest } from "../jobs/schemas.ts";
-import { chooseRuntime } from "../runtime_choice.ts";
-import { resolveSecret, sealSecretEnv } from "../secrets.ts";
+import { chooseRuntime } from "../config/runtime_choice.ts";
+import { resolveSecret, sealSecretEnv } from "../config/secrets.ts";
 import { createApp } from "./app.ts";
 import { defaultMaxConnections, Http1Server } from "./http1.ts";
 import { confineRequest, isLoopback } from "./guard.ts";

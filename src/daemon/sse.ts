@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { ERROR_CODES, FloeDbtError } from "../errors.ts";
-import type { ProgressEvent } from "../schemas.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
+import type { ProgressEvent } from "../contract/schemas.ts";
 
 /** What the stream reads from: replay plus a live subscription. */
 export interface SseSource {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ProgressEvent } from "../schemas.ts";
+import type { ProgressEvent } from "../contract/schemas.ts";
 import { lastEventIdOf, type SseSource, sseStream } from "./sse.ts";
 
 function log(message: string): ProgressEvent {

@@ -11,10 +11,10 @@
  * @module
  */
 import { join } from "node:path";
-import { configError, FloeDbtError } from "../errors.ts";
-import { Mutex } from "../mutex.ts";
-import { PRIVATE_FILE, privateDir } from "../private_dir.ts";
-import { openLockFile } from "../safe_fs.ts";
+import { configError, FloeDbtError } from "../contract/errors.ts";
+import { Mutex } from "../os/mutex.ts";
+import { PRIVATE_FILE, privateDir } from "../os/private_dir.ts";
+import { openLockFile } from "../os/safe_fs.ts";
 
 /** What the lock file says about its holder. */
 export interface StateHolder {

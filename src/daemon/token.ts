@@ -8,7 +8,7 @@
  * @module
  */
 import { join } from "node:path";
-import { configError } from "../errors.ts";
+import { configError } from "../contract/errors.ts";
 
 /** Where the generated token lives in a state directory. */
 export function tokenPath(stateDir: string): string {

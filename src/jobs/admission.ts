@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { RuntimeName } from "../config.ts";
-import { ERROR_CODES, FloeDbtError } from "../errors.ts";
+import type { RuntimeName } from "../config/config.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
 import type { Job, JobRequest } from "./schemas.ts";
 
 /** Default queue bound (`serve --max-queued`). */

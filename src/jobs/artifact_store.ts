@@ -11,9 +11,13 @@
  * @module
  */
 import { basename, join, sep } from "node:path";
-import { ERROR_CODES, FloeDbtError } from "../errors.ts";
-import { openRegularFile, streamRegularFile } from "../safe_fs.ts";
-import type { LintResult, ProgressEvent, RunResult } from "../schemas.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
+import { openRegularFile, streamRegularFile } from "../os/safe_fs.ts";
+import type {
+  LintResult,
+  ProgressEvent,
+  RunResult,
+} from "../contract/schemas.ts";
 
 /** Artifact names a job can have, by the name a caller asks for. */
 export const ARTIFACT_FILES = {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { artifactName, ArtifactStore } from "./artifact_store.ts";
-import type { ProgressEvent, RunResult } from "../schemas.ts";
+import type { ProgressEvent, RunResult } from "../contract/schemas.ts";
 
 const ID = "0d7e6d8e-6c5b-4c57-9a39-4f0b2f1c9a11";
 const ID2 = "1d7e6d8e-6c5b-4c57-9a39-4f0b2f1c9a12";

@@ -10,7 +10,7 @@
  * @module
  */
 import { join } from "node:path";
-import type { ProgressEvent } from "../schemas.ts";
+import type { ProgressEvent } from "../contract/schemas.ts";
 
 /** An event with its id (position in the job's sequence). */
 export type NumberedEvent = [id: number, event: ProgressEvent];

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { ProgressEvent } from "../schemas.ts";
+import type { ProgressEvent } from "../contract/schemas.ts";
 import { EventLog, type NumberedEvent } from "./event_log.ts";
 
 function log(message: string): ProgressEvent {

@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "node:path";
-import { ERROR_CODES, FloeDbtError } from "../errors.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
 import { type Job, JobSchema } from "./schemas.ts";
 
 /** Write all of `bytes` (a write may be short). */

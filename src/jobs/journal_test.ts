@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { FloeDbtError } from "../errors.ts";
+import { FloeDbtError } from "../contract/errors.ts";
 import { Journal } from "./journal.ts";
 import { JobRunner } from "./runner.ts";
 import type { Job } from "./schemas.ts";

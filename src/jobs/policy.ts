@@ -10,11 +10,11 @@
  */
 import { realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { RuntimeName } from "../config.ts";
-import { checkVars } from "../dbt_options.ts";
-import { configError } from "../errors.ts";
-import { isInside } from "../safe_fs.ts";
-import { jobStateDir } from "../state.ts";
+import type { RuntimeName } from "../config/config.ts";
+import { checkVars } from "../dbt/dbt_options.ts";
+import { configError } from "../contract/errors.ts";
+import { isInside } from "../os/safe_fs.ts";
+import { jobStateDir } from "../dbt/state.ts";
 import type { JobRequest } from "./schemas.ts";
 
 /** The operator's choices for the daemon's jobs (flags of `serve`). */

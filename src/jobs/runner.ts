@@ -12,10 +12,10 @@
  * @module
  */
 import { join } from "node:path";
-import type { RuntimeName } from "../config.ts";
-import { ERROR_CODES, FloeDbtError } from "../errors.ts";
-import type { DbtRuntime } from "../runtime.ts";
-import type { ProgressEvent } from "../schemas.ts";
+import type { RuntimeName } from "../config/config.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
+import type { DbtRuntime } from "../contract/runtime.ts";
+import type { ProgressEvent } from "../contract/schemas.ts";
 import { context } from "@opentelemetry/api";
 import { parseTraceparent, startJobSpan } from "../telemetry/mod.ts";
 import { ArtifactStore } from "./artifact_store.ts";
@@ -39,7 +39,7 @@ export interface RunnerOptions {
   defaultRuntime: RuntimeName;
   /**
    * The runtime for a job that names one (throws when the platform config
-   * refuses it; see src/runtime_choice.ts). Default: the one named. A job
+   * refuses it; see src/config/runtime_choice.ts). Default: the one named. A job
    * that names none gets `defaultRuntime`.
    */
   chooseRuntime?: (requested: RuntimeName) => RuntimeName;

@@ -5,20 +5,20 @@
  * @module
  */
 import { z } from "zod";
-import { RuntimeNameSchema } from "../config.ts";
+import { RuntimeNameSchema } from "../config/config.ts";
 import {
   DbtCommandSchema,
   IndirectSelectionSchema,
   LintResultSchema,
   RunResultSchema,
-} from "../schemas.ts";
+} from "../contract/schemas.ts";
 import {
   checkVars,
   MAX_THREADS,
   parseVars,
   SELECTOR_NAME_ALLOWED,
   selectorNameProblem,
-} from "../dbt_options.ts";
+} from "../dbt/dbt_options.ts";
 import {
   refusalMessage,
   selectorTokens,
@@ -26,7 +26,7 @@ import {
   targetProblem,
   TEXT_ALLOWED,
   textProblem,
-} from "../validate.ts";
+} from "../dbt/validate.ts";
 
 /** Selectors as one string or a list; split on spaces, each token checked. */
 function selectors(field: string) {

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { ERROR_CODES, FloeDbtError } from "../errors.ts";
-import type { CallOptions, DbtRuntime } from "../runtime.ts";
-import type { LintResult, RunResult } from "../schemas.ts";
-import { jobStateDir } from "../state.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
+import type { CallOptions, DbtRuntime } from "../contract/runtime.ts";
+import type { LintResult, RunResult } from "../contract/schemas.ts";
+import { jobStateDir } from "../dbt/state.ts";
 import { type JobPolicy, jobProfilesDir } from "./policy.ts";
 import { isFinal, type Job } from "./schemas.ts";
 

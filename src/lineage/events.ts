@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { NodeFacts, NodeFactsMap } from "../node_facts.ts";
+import type { NodeFacts, NodeFactsMap } from "../dbt/node_facts.ts";
 
 /** The spec version every event declares. */
 export const SCHEMA_URL =

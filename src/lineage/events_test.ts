@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseConfig } from "../config.ts";
+import { parseConfig } from "../config/config.ts";
 import { datasetsOf } from "./events.ts";
 
 Deno.test("parseConfig() reads plugins.lineage with defaults and rejects unknown keys", () => {

@@ -13,5 +13,5 @@ export {
   runEvent,
   SCHEMA_URL,
 } from "./events.ts";
-export { lineageRuntime } from "./lineage_runtime.ts";
+export { lineageRuntime } from "../wrappers/lineage.ts";
 export { sendEvent } from "./transport.ts";

@@ -10,9 +10,9 @@
  *
  * @module
  */
-import type { LineageConfig } from "../config.ts";
-import { resolveSecret } from "../secrets.ts";
-import { isSecureUrl } from "../url.ts";
+import type { LineageConfig } from "../config/config.ts";
+import { resolveSecret } from "../config/secrets.ts";
+import { isSecureUrl } from "../os/url.ts";
 import type { RunEvent } from "./events.ts";
 
 /** Send one event; resolves to null when accepted, else why it was not. */

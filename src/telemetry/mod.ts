@@ -12,4 +12,4 @@ export {
   formatTraceparent,
   parseTraceparent,
 } from "./traceparent.ts";
-export { tracedRuntime } from "./traced_runtime.ts";
+export { tracedRuntime } from "../wrappers/traced.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { LocalRuntime } from "../../runtimes/local/mod.ts";
-import type { DbtCommand } from "../../src/schemas.ts";
+import type { DbtCommand } from "../../src/contract/schemas.ts";
 import { copyExample, EXAMPLE } from "../_helpers.ts";
 import { join, relative } from "../_path.ts";
 import type { Executor } from "./fake_server.ts";

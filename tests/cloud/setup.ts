@@ -7,8 +7,8 @@
  * @module
  */
 import { CloudRuntime } from "../../runtimes/cloud/mod.ts";
-import { CloudConfigSchema } from "../../src/config.ts";
-import type { ProjectRef } from "../../src/runtime.ts";
+import { CloudConfigSchema } from "../../src/config/config.ts";
+import type { ProjectRef } from "../../src/contract/runtime.ts";
 import { realBuildArtifacts, staticExecutor } from "./executors.ts";
 import { FakeDbtCloud } from "./fake_server.ts";
 import { fakeClock } from "./fake_clock.ts";

@@ -1,6 +1,6 @@
 import { CloudRuntime } from "../../runtimes/cloud/mod.ts";
 import { LocalRuntime } from "../../runtimes/local/mod.ts";
-import { CloudConfigSchema } from "../../src/config.ts";
+import { CloudConfigSchema } from "../../src/config/config.ts";
 import { copyExample } from "../_helpers.ts";
 import { localExecutor } from "../cloud/executors.ts";
 import { FakeDbtCloud } from "../cloud/fake_server.ts";

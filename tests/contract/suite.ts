@@ -8,15 +8,15 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { FloeDbtError } from "../../src/errors.ts";
-import type { DbtRuntime, ProjectRef } from "../../src/runtime.ts";
+import { FloeDbtError } from "../../src/contract/errors.ts";
+import type { DbtRuntime, ProjectRef } from "../../src/contract/runtime.ts";
 import {
   FLOE_API_VERSION,
   LintResultSchema,
   type ProgressEvent,
   ProgressEventSchema,
   RunResultSchema,
-} from "../../src/schemas.ts";
+} from "../../src/contract/schemas.ts";
 
 /** What a runtime's test gives the suite. */
 export interface ContractFixture {

@@ -7,7 +7,7 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { ERROR_CODES, FloeDbtError } from "../../errors.ts";
+import { ERROR_CODES, FloeDbtError } from "../../contract/errors.ts";
 import { artifactName } from "../../jobs/artifact_store.ts";
 import { checkJobRequest } from "../../jobs/policy.ts";
 import { isFinal, JobRequestSchema } from "../../jobs/schemas.ts";

@@ -7,11 +7,11 @@
  * @module
  */
 import { Hono } from "hono";
-import type { RuntimeName } from "../../config.ts";
-import { ERROR_CODES, FloeDbtError } from "../../errors.ts";
+import type { RuntimeName } from "../../config/config.ts";
+import { ERROR_CODES, FloeDbtError } from "../../contract/errors.ts";
 import { JobRequestSchema } from "../../jobs/schemas.ts";
 import type { JobRunner } from "../../jobs/runner.ts";
-import type { ProjectRef } from "../../runtime.ts";
+import type { ProjectRef } from "../../contract/runtime.ts";
 import { confine } from "../guard.ts";
 import { addHistoryRoute } from "../history.ts";
 

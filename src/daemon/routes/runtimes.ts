@@ -5,8 +5,8 @@
  * @module
  */
 import { Hono } from "hono";
-import type { RuntimeName } from "../../config.ts";
-import { ERROR_CODES, FloeDbtError } from "../../errors.ts";
+import type { RuntimeName } from "../../config/config.ts";
+import { ERROR_CODES, FloeDbtError } from "../../contract/errors.ts";
 import { runtimeRow } from "../../runtime_rows.ts";
 import type { ProjectRouteOptions } from "./project.ts";
 

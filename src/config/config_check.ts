@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { dbtCorePython } from "./paths.ts";
+import { dbtCorePython } from "../os/paths.ts";
 import { configFile, type PlatformConfig } from "./config.ts";
-import { configError, FloeDbtError } from "./errors.ts";
+import { configError, FloeDbtError } from "../contract/errors.ts";
 import { resolveSecret, secretEnvName } from "./secrets.ts";
-import { probePython } from "./spawn.ts";
+import { probePython } from "../os/spawn.ts";
 import { checkSpec } from "./version_spec.ts";
 
 /** What a dbt-core environment has installed (null when unknown). */

@@ -18,7 +18,7 @@
  * @module
  */
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { configError, ERROR_CODES, FloeDbtError } from "./errors.ts";
+import { configError, ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
 
 /** Default cap on one artifact file read by the agent (256 MiB). */
 export const DEFAULT_MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;

@@ -15,8 +15,8 @@
  * @module
  */
 import { join } from "node:path";
-import { protectEnvName } from "./child_env.ts";
-import { configError } from "./errors.ts";
+import { protectEnvName } from "../os/child_env.ts";
+import { configError } from "../contract/errors.ts";
 
 /** Secret variables taken out of the environment, by name. */
 const held = new Map<string, string>();

@@ -1,6 +1,6 @@
 /**
  * Slim runs over any runtime that executes locally: keeps each successful
- * run, build or compile's manifest as the project's state (src/state.ts),
+ * run, build or compile's manifest as the project's state (src/dbt/state.ts),
  * turns `changed` into `state:modified+` within the caller's selection with
  * `--defer` to that state, takes `--state DIR` or the dbt Cloud job's
  * newest manifest (`stateFrom: "cloud"`), and records in the result which
@@ -8,17 +8,21 @@
  *
  * @module
  */
-import { configError, ERROR_CODES, FloeDbtError } from "./errors.ts";
-import { type ResolvedProject, resolveProject } from "./project.ts";
+import { configError, ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
+import { type ResolvedProject, resolveProject } from "../dbt/project.ts";
 import type {
   CallOptions,
   DbtRuntime,
   ProjectRef,
   Selection,
-} from "./runtime.ts";
-import { RuntimeWrapper } from "./runtime_wrapper.ts";
-import { readRegularText } from "./safe_fs.ts";
-import type { DbtCommand, ProgressEvent, RunResult } from "./schemas.ts";
+} from "../contract/runtime.ts";
+import { RuntimeWrapper } from "./base.ts";
+import { readRegularText } from "../os/safe_fs.ts";
+import type {
+  DbtCommand,
+  ProgressEvent,
+  RunResult,
+} from "../contract/schemas.ts";
 import {
   cloudStateDir,
   type FoundState,
@@ -29,7 +33,7 @@ import {
   type StateSource,
   targetName,
   writeState,
-} from "./state.ts";
+} from "../dbt/state.ts";
 
 /** Commands whose successful manifest becomes the kept state. */
 const KEEPS: ReadonlySet<string> = new Set(["run", "build", "compile"]);

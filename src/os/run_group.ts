@@ -1,6 +1,6 @@
 /**
  * One long-lived command in its own process group (Fusion, SQLFluff):
- * started under the agent's watchdog (src/spawn.ts: the group dies with the
+ * started under the agent's watchdog (src/os/spawn.ts: the group dies with the
  * agent), stopped as a whole on cancel or past its deadline (SIGTERM, then
  * SIGKILL after `killGraceMs`), its stdout streamed or collected.
  *
@@ -14,7 +14,7 @@ export interface RunGroupOptions {
   cmd: string;
   args: string[];
   cwd: string;
-  /** Variables beyond the scrubbed child environment (src/child_env.ts). */
+  /** Variables beyond the scrubbed child environment (src/os/child_env.ts). */
   env?: Record<string, string>;
   signal?: AbortSignal | undefined;
   /** Deadline of the whole group, milliseconds; none when undefined. */

@@ -5,21 +5,21 @@
  * says which run it came from). `--changed` compares against it, and
  * `--state-from cloud` keeps the dbt Cloud job's manifest the same way in
  * `.floe/cloud_state/<target>/`. Writes are atomic (temp file + rename) and
- * never go through a link (src/safe_fs.ts).
+ * never go through a link (src/os/safe_fs.ts).
  *
  * @module
  */
 import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { ERROR_CODES, FloeDbtError } from "./errors.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
 import type { ResolvedProject } from "./project.ts";
 import {
   ensureDirInside,
   isInside,
   openRegularFile,
   readRegularText,
-} from "./safe_fs.ts";
+} from "../os/safe_fs.ts";
 
 /** Where a state came from. */
 export const StateSourceSchema = z.enum(["kept", "dir", "cloud"]);

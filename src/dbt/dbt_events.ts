@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ProgressEvent } from "./schemas.ts";
+import type { ProgressEvent } from "../contract/schemas.ts";
 
 /** A dbt event: the name plus its `data` payload. */
 export interface DbtEvent {

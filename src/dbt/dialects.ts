@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { configError } from "./errors.ts";
+import { configError } from "../contract/errors.ts";
 
 /** Adapter type -> SQLFluff dialect. */
 export const SQLFLUFF_DIALECTS: Readonly<Record<string, string>> = {

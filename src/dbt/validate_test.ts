@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FloeDbtError } from "./errors.ts";
+import { FloeDbtError } from "../contract/errors.ts";
 import {
   checkCall,
   checkSelector,

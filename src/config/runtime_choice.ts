@@ -14,7 +14,7 @@ import {
   type RuntimeName,
   RuntimeNameSchema,
 } from "./config.ts";
-import { configError, ERROR_CODES, FloeDbtError } from "./errors.ts";
+import { configError, ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
 
 /**
  * The runtime to use for a call that asked for `requested` (undefined: the

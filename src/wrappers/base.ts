@@ -13,8 +13,8 @@ import type {
   ProjectRef,
   RuntimeMetadata,
   Selection,
-} from "./runtime.ts";
-import type { DbtCommand, LintResult, RunResult } from "./schemas.ts";
+} from "../contract/runtime.ts";
+import type { DbtCommand, LintResult, RunResult } from "../contract/schemas.ts";
 
 /** Delegates the whole contract to `inner`. */
 export class RuntimeWrapper implements DbtRuntime {

@@ -11,13 +11,13 @@
  * @module
  */
 import { parse as parseYaml } from "yaml";
-import { ERROR_CODES, FloeDbtError } from "./errors.ts";
-import type { CallOptions, Selection } from "./runtime.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
+import type { CallOptions, Selection } from "../contract/runtime.ts";
 import {
   type DbtCommand,
   FULL_REFRESH_COMMANDS,
   IndirectSelectionSchema,
-} from "./schemas.ts";
+} from "../contract/schemas.ts";
 import { checkSelector, textProblem } from "./validate.ts";
 
 /** What a selector name may look like. */
@@ -323,7 +323,7 @@ export function optionArgs(
     args.push("--full-refresh");
   }
   if (selection.failFast) args.push("--fail-fast");
-  // Slim runs (src/state_runtime.ts resolves --changed into these).
+  // Slim runs (src/wrappers/state.ts resolves --changed into these).
   if (selection.state) args.push("--state", selection.state);
   if (selection.state && selection.defer) args.push("--defer");
   if (options.threads !== undefined) {

@@ -110,7 +110,7 @@ export function manifestJsonSchema(): Record<string, unknown> {
     $schema: schema.$schema,
     title: "floe-dbt platform config (manifest.yaml)",
     description:
-      "The plugins section of a floe manifest.yaml as floe-dbt reads it. Generated from src/config.ts by `deno task schemas`",
+      "The plugins section of a floe manifest.yaml as floe-dbt reads it. Generated from src/config/config.ts by `deno task schemas`",
     ...Object.fromEntries(
       Object.entries(schema).filter(([k]) => k !== "$schema"),
     ),

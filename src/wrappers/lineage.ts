@@ -10,19 +10,19 @@ import {
   type NodeError,
   nodeErrorsSummary,
   thrownSummary,
-} from "../error_summary.ts";
+} from "../contract/error_summary.ts";
 import { basename } from "node:path";
 import { parse } from "yaml";
-import type { LineageConfig } from "../config.ts";
-import { RuntimeWrapper } from "../runtime_wrapper.ts";
+import type { LineageConfig } from "../config/config.ts";
+import { RuntimeWrapper } from "./base.ts";
 import type {
   CallOptions,
   DbtRuntime,
   ProjectRef,
   Selection,
-} from "../runtime.ts";
-import type { DbtCommand, RunResult } from "../schemas.ts";
-import type { NodeFactsMap } from "../node_facts.ts";
+} from "../contract/runtime.ts";
+import type { DbtCommand, RunResult } from "../contract/schemas.ts";
+import type { NodeFactsMap } from "../dbt/node_facts.ts";
 import {
   datasetsOf,
   errorFacet,
@@ -30,8 +30,8 @@ import {
   runEvent,
   type RunIdentity,
   runResultsFacet,
-} from "./events.ts";
-import { sendEvent } from "./transport.ts";
+} from "../lineage/events.ts";
+import { sendEvent } from "../lineage/transport.ts";
 
 async function readJson(path: string): Promise<Record<string, unknown>> {
   try {

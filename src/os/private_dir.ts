@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { configError, type FloeDbtError } from "./errors.ts";
+import { configError, type FloeDbtError } from "../contract/errors.ts";
 
 /** Mode of every folder the agent creates for itself. */
 export const PRIVATE_DIR = 0o700;

@@ -9,9 +9,9 @@
  */
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parse } from "yaml";
-import { configError } from "./errors.ts";
-import { isInside } from "./safe_fs.ts";
-import type { ProjectRef } from "./runtime.ts";
+import { configError } from "../contract/errors.ts";
+import { isInside } from "../os/safe_fs.ts";
+import type { ProjectRef } from "../contract/runtime.ts";
 
 /** A project whose directories were checked, with absolute paths. */
 export interface ResolvedProject {

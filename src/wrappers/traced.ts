@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { thrownSummary } from "../error_summary.ts";
+import { thrownSummary } from "../contract/error_summary.ts";
 import {
   type Attributes,
   context,
@@ -16,20 +16,20 @@ import {
   SpanStatusCode,
   trace,
 } from "@opentelemetry/api";
-import { RuntimeWrapper } from "../runtime_wrapper.ts";
+import { RuntimeWrapper } from "./base.ts";
 import type {
   CallOptions,
   DbtRuntime,
   ProjectRef,
   Selection,
-} from "../runtime.ts";
+} from "../contract/runtime.ts";
 import type {
   DbtCommand,
   LintResult,
   ProgressEvent,
   RunResult,
-} from "../schemas.ts";
-import { ATTR, tracer } from "./tracer.ts";
+} from "../contract/schemas.ts";
+import { ATTR, tracer } from "../telemetry/tracer.ts";
 
 function projectAttrs(project: ProjectRef): Attributes {
   return {

@@ -98,7 +98,7 @@ export interface Selection {
   /**
    * Run only what changed since the kept state and its descendants
    * (`state:modified+` within `select`), deferring the rest to that state.
-   * Resolved by the state layer (src/state_runtime.ts) into `state`/`defer`.
+   * Resolved by the state layer (src/wrappers/state.ts) into `state`/`defer`.
    */
   changed?: boolean | undefined;
   /** A state directory (holding manifest.json), dbt's `--state`. */

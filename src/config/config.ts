@@ -6,9 +6,9 @@
  */
 import { isNode, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { configError } from "./errors.ts";
+import { configError } from "../contract/errors.ts";
 import { sealSecretEnv } from "./secrets.ts";
-import { isSecureUrl } from "./url.ts";
+import { isSecureUrl } from "../os/url.ts";
 import { checkSpec } from "./version_spec.ts";
 
 const secretRef = z.string().regex(

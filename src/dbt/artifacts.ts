@@ -6,9 +6,9 @@
  * @module
  */
 import { join } from "node:path";
-import { ERROR_CODES, FloeDbtError } from "./errors.ts";
-import { readRegularText } from "./safe_fs.ts";
-import type { DbtCommand, RunResult } from "./schemas.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
+import { readRegularText } from "../os/safe_fs.ts";
+import type { DbtCommand, RunResult } from "../contract/schemas.ts";
 
 /** One entry of run_results.json `results[]` (the fields we read). */
 export interface NodeResult {

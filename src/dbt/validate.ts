@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { ERROR_CODES, FloeDbtError } from "./errors.ts";
+import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
 
 /** dbt's node selection methods (`method:value`); `config` needs `.KEY`. */
 export const SELECTOR_METHODS = [
