@@ -11,6 +11,7 @@ import { configFile, type PlatformConfig, type RuntimeName } from "./config.ts";
 import { configError } from "./errors.ts";
 import { lineageRuntime } from "./lineage/mod.ts";
 import type { DbtRuntime } from "./runtime.ts";
+import { skipRuntime } from "./skip/runtime.ts";
 import { stateRuntime } from "./state_runtime.ts";
 import { tracedRuntime } from "./telemetry/mod.ts";
 
@@ -23,7 +24,8 @@ export const RUNTIME_NAMES: readonly RuntimeName[] = [
 
 /**
  * Create the runtime `name` from the platform config, traced (a span per
- * operation) and, when `plugins.lineage` is set, sending OpenLineage events.
+ * operation) and, when `plugins.lineage` is set, sending OpenLineage events;
+ * runs and builds keep input keys for `--skip-unchanged` (src/skip).
  */
 export function createRuntime(
   name: RuntimeName,
@@ -32,7 +34,7 @@ export function createRuntime(
   return tracedRuntime(
     lineageRuntime(
       stateRuntime(
-        baseRuntime(name, config),
+        skipRuntime(baseRuntime(name, config)),
         config.plugins.dbt_runtime_config.cloud,
       ),
       config.plugins.lineage,

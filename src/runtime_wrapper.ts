@@ -7,6 +7,7 @@
 import type {
   Availability,
   CallOptions,
+  DbtInspector,
   DbtRuntime,
   ProjectRef,
   RuntimeMetadata,
@@ -31,6 +32,9 @@ export class RuntimeWrapper implements DbtRuntime {
   }
   get floeApiVersion(): string {
     return this.inner.floeApiVersion;
+  }
+  get inspect(): DbtInspector | undefined {
+    return this.inner.inspect;
   }
   compileProject(project: ProjectRef, options?: CallOptions): Promise<string> {
     return this.inner.compileProject(project, options);

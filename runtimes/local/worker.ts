@@ -37,6 +37,10 @@ export interface WorkerResult {
   reused_manifest?: boolean;
   parse_seconds?: number;
   trace?: string;
+  /** With `capture`: a show's preview (JSON text with `--output json`). */
+  preview?: string | null;
+  /** With `capture`: a list's lines (`dbt ls`). */
+  lines?: string[];
 }
 
 /** One invoke request. */
@@ -49,6 +53,10 @@ export interface InvokeRequest {
   cwd: string;
   env: Record<string, string>;
   fingerprint: string | null;
+  /** Return a show's preview and a list's lines. */
+  capture?: boolean;
+  /** Only parse, and write the manifest to this file. */
+  write_manifest?: string;
 }
 
 interface Pending {

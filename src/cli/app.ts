@@ -184,6 +184,7 @@ export async function runCli(
           selector: args.selector,
           indirectSelection: args.indirectSelection,
           changed: args.changed,
+          skipUnchanged: args.skipUnchanged,
           state: args.state,
           stateFrom: args.stateFrom,
         }, options);

@@ -70,6 +70,8 @@ export interface CliArgs {
   indirectSelection: IndirectSelection | undefined;
   /** Slim runs: only what changed since the state, deferring the rest. */
   changed: boolean;
+  /** Reuse every node whose inputs are the same as at its last success. */
+  skipUnchanged: boolean;
   /** An explicit state directory (dbt's --state), resolved. */
   state: string | undefined;
   /** Where to take the state from instead: `cloud`. */
@@ -125,6 +127,7 @@ const OPTIONS = {
   selector: { type: "string" },
   "indirect-selection": { type: "string" },
   changed: { type: "boolean" },
+  "skip-unchanged": { type: "boolean" },
   state: { type: "string" },
   "state-from": { type: "string" },
   "timeout-seconds": { type: "string" },
@@ -364,6 +367,7 @@ export function parseCli(
       : checkSelectorName(v.selector, "--selector"),
     indirectSelection: indirectSelection(v["indirect-selection"]),
     changed: Boolean(v.changed),
+    skipUnchanged: Boolean(v["skip-unchanged"]),
     state: v.state === undefined
       ? undefined
       : checkText(resolve(v.state), "--state"),

@@ -36,6 +36,9 @@ dbt options:
   -x, --fail-fast       stop at the first failure (not on the fusion runtime)
   --changed             only what changed since the kept state, and downstream
                         (state:modified+ within --select), deferring the rest
+  --skip-unchanged      run and build: reuse every node whose code, macros,
+                        config, vars and upstream data are the same as at its
+                        last success on the target (local and fusion)
   --state DIR           compare with (and defer to) this state, as dbt's --state
   --state-from cloud    take the state from the dbt Cloud job's newest
                         successful run (local and fusion runtimes)

@@ -99,6 +99,7 @@ export async function callRuntime(
     selector: req.selector,
     indirectSelection: req.indirect_selection,
     changed: req.changed,
+    skipUnchanged: req.skip_unchanged,
     state: req.state === undefined
       ? undefined
       : jobStateDir(req.project_dir, req.state),
