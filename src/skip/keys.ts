@@ -155,6 +155,9 @@ function macroClosure(
   return [...seen].sort();
 }
 
+/** A mention of dbt's `var` in Jinja code. */
+const VAR_USE = /\bvar\b/;
+
 async function definition(
   view: ManifestView,
   id: string,
@@ -183,18 +186,24 @@ async function definition(
     ],
   }));
   const macros: Record<string, string> = {};
+  let usesVars = VAR_USE.test(String(node.raw_code ?? ""));
   for (const m of macroClosure(view, node)) {
     macros[m] = String(view.macros[m]?.macro_sql ?? "missing");
+    usesVars ||= VAR_USE.test(macros[m]!);
   }
   return {
     code,
     config,
     macros: await sha256(stableJson(macros)),
+    // Only a node whose code or macros mention `var` reads vars (a var in
+    // a config is in the config already).
     vars: await sha256(
-      stableJson({
-        invocation: inputs.vars ?? null,
-        project: inputs.projectVars ?? null,
-      }),
+      usesVars
+        ? stableJson({
+          invocation: inputs.vars ?? null,
+          project: inputs.projectVars ?? null,
+        })
+        : "no var used",
     ),
     target: await sha256(inputs.target),
   };
