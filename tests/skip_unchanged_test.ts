@@ -27,6 +27,7 @@ import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { skipRuntime } from "../src/skip/runtime.ts";
 import { stateRuntime } from "../src/state_runtime.ts";
 import { parseCli } from "../src/cli/args.ts";
+import { stateCommand } from "../src/cli/state_cmd.ts";
 import { JobRequestSchema } from "../src/jobs/schemas.ts";
 import { FloeDbtError } from "../src/errors.ts";
 import type { DbtRuntime, ProjectRef, Selection } from "../src/runtime.ts";
@@ -345,6 +346,34 @@ Deno.test({
           "failed last time",
         );
       });
+
+      await t.step(
+        "state clear forgets: everything is built again",
+        async () => {
+          const out: string[] = [];
+          const code = await stateCommand({
+            positionals: ["clear"],
+            projectDir: p.dir,
+            target: "dev",
+            json: true,
+          }, { out: (s) => out.push(s) });
+          assert.equal(code, 0);
+          assert.deepEqual(JSON.parse(out[0]!).removed, ["dev"]);
+          const r = await build(rt, p.ref, {
+            skipUnchanged: true,
+            vars: { min_amount: 20 },
+          });
+          assert.deepEqual(r.metadata.reused, []);
+          assert.ok(
+            Object.values(r.metadata.rebuilt as Record<string, string>).every((
+              why,
+            ) =>
+              why === "no previous build" ||
+              why === "source has no freshness signal: source.skipper.ext.audit"
+            ),
+          );
+        },
+      );
     } finally {
       await rt.close();
     }

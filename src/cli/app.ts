@@ -18,6 +18,7 @@ import type { DbtRuntime, ProjectRef } from "../runtime.ts";
 import type { DbtCommand, ProgressEvent } from "../schemas.ts";
 import { type CliArgs, parseCli } from "./args.ts";
 import { cacheCommand } from "./cache_cmd.ts";
+import { stateCommand } from "./state_cmd.ts";
 import { configCommand } from "./config_cmd.ts";
 import { daemonClient, serve } from "./daemon_cmds.ts";
 import { helpFor, MAIN_HELP } from "./help.ts";
@@ -111,6 +112,7 @@ export async function runCli(
       return 0;
     }
     if (args.command === "config") return await configCommand(args, io);
+    if (args.command === "state") return await stateCommand(args, io);
     if (["submit", "jobs", "job", "cancel"].includes(args.command)) {
       return await daemonClient(args, io);
     }

@@ -42,6 +42,7 @@ export const COMMANDS = [
   "job",
   "cancel",
   "cache",
+  "state",
 ] as const;
 /** A CLI command. */
 export type Command = typeof COMMANDS[number];
@@ -334,7 +335,14 @@ export function parseCli(
   if (stateFrom !== undefined && v.state !== undefined) {
     throw usage("--state and --state-from name two states: give one of them");
   }
-  const takesPositionals = ["config", "job", "cancel", "cache", "submit"]
+  const takesPositionals = [
+    "config",
+    "job",
+    "cancel",
+    "cache",
+    "submit",
+    "state",
+  ]
     .includes(command);
   if (!takesPositionals && rest.length > 0) {
     throw usage(

@@ -99,6 +99,7 @@ JOB_OPTIONS = (
     "selector",
     "indirect_selection",
     "changed",
+    "skip_unchanged",
     "state",
     "state_from",
     "timeout_seconds",
@@ -299,7 +300,7 @@ class FloeDbtClient(_Base):
 
         ``options`` are the daemon's other job fields: ``vars`` (a mapping or
         YAML/JSON text), ``threads``, ``fail_fast``, ``selector``,
-        ``indirect_selection``, ``changed``, ``state``, ``state_from``
+        ``indirect_selection``, ``changed``, ``skip_unchanged``, ``state``, ``state_from``
         (``"cloud"``), ``timeout_seconds``."""
         key = idempotency_key or uuid.uuid4().hex
         body = _job_body(
@@ -544,7 +545,7 @@ class AsyncFloeDbtClient(_Base):
 
         ``options`` are the daemon's other job fields: ``vars`` (a mapping or
         YAML/JSON text), ``threads``, ``fail_fast``, ``selector``,
-        ``indirect_selection``, ``changed``, ``state``, ``state_from``
+        ``indirect_selection``, ``changed``, ``skip_unchanged``, ``state``, ``state_from``
         (``"cloud"``), ``timeout_seconds``."""
         key = idempotency_key or uuid.uuid4().hex
         body = _job_body(

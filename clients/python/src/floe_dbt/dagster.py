@@ -27,6 +27,7 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetObservation,
     AssetSpec,
     ConfigurableResource,
     Failure,
@@ -305,6 +306,39 @@ def floe_dbt_assets(
     return wrap
 
 
+def _reused_events(
+    context: AssetExecutionContext,
+    m: FloeDbtManifest,
+    job_id: str,
+    result: Any,
+    selected: list[str],
+    check_keys: set[tuple[AssetKey, str]],
+) -> Iterator[AssetCheckResult]:
+    """What --skip-unchanged reused: an observation per selected asset (it was
+    not materialized again) and the reused tests' checks (passed last time)."""
+    metadata = getattr(result, "metadata", None) or {}
+    reused = metadata.get("reused") if isinstance(metadata, dict) else None
+    if not isinstance(reused, list):
+        return
+    meta = {"floe_dbt/job_id": job_id, "floe_dbt/reused": True}
+    for u in reused:
+        node = m.nodes.get(u)
+        if node is None:
+            continue
+        if node.get("resource_type") in ASSET_TYPES and u in selected:
+            context.log_event(
+                AssetObservation(asset_key=m.key(u), metadata={**meta, "dbt/unique_id": u})
+            )
+        elif node.get("resource_type") == "test":
+            target = m.test_target(u)
+            key = (m.key(target), node["name"]) if target else None
+            if key is not None and key in check_keys:
+                check_keys.discard(key)
+                yield AssetCheckResult(
+                    asset_key=key[0], check_name=key[1], passed=True, metadata=meta
+                )
+
+
 _MANIFESTS: dict[str, FloeDbtManifest] = {}
 """The manifest of each floe_dbt_assets op, by op name."""
 
@@ -319,6 +353,9 @@ class FloeDbtResource(ConfigurableResource):
     target: str | None = None
     runtime: str | None = None
     timeout_seconds: float | None = None
+    # Reuse what is unchanged since its last build (--skip-unchanged): reused
+    # assets are reported as observations, not new materializations.
+    skip_unchanged: bool = False
 
     def get_client(self) -> FloeDbtClient:
         """A client of the agent."""
@@ -347,6 +384,8 @@ class FloeDbtResource(ConfigurableResource):
                 target=self.target,
                 select=names,
                 runtime=self.runtime,
+                # Sent only when asked: an older daemon refuses unknown fields.
+                skip_unchanged=self.skip_unchanged or None,
             )
             context.log.info(f"floe-dbt job {job.id}: {command} {' '.join(names)}")
             done: dict[str, Any] = {}
@@ -396,6 +435,8 @@ class FloeDbtResource(ConfigurableResource):
                             metadata={**meta, "dbt/message": ev.message or ""},
                         )
             t.join()
+            result = done.get("result")
+            yield from _reused_events(context, m, job.id, result, selected, check_keys)
         err = done.get("error")
         if failed or err is not None:
             raise Failure(
