@@ -100,15 +100,17 @@ sources:
       - name: orders
       - name: customers
       - name: events
-        loaded_at_field: loaded_at
-        freshness:
-          warn_after: {count: 100000, period: day}
+        config:
+          loaded_at_field: loaded_at
+          freshness:
+            warn_after: {count: 100000, period: day}
   - name: ext
     schema: raw
     tables:
       - name: audit
-        meta:
-          floe_fingerprint: false
+        config:
+          meta:
+            floe_fingerprint: false
 `,
   );
   await writeFile(

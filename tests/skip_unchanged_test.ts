@@ -24,6 +24,7 @@ import {
 import { writeFile } from "./_helpers.ts";
 import { FakeRuntime } from "./_fake_runtime.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
+import { FusionRuntime } from "../runtimes/fusion/mod.ts";
 import { skipRuntime } from "../src/skip/runtime.ts";
 import { stateRuntime } from "../src/state_runtime.ts";
 import { parseCli } from "../src/cli/args.ts";
@@ -391,12 +392,15 @@ function random(seed: number): () => number {
   };
 }
 
-Deno.test({
-  name:
-    "skip-unchanged: a random sequence of changes leaves exactly the tables a full build leaves (dbt-core, DuckDB)",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+/**
+ * A seeded random sequence of changes; after each, the `--skip-unchanged`
+ * build must leave the tables a full build leaves on a copy.
+ */
+async function randomSequence(
+  stack: () => DbtRuntime,
+  defaultSteps: number,
+): Promise<void> {
+  {
     const seed = Number(Deno.env.get("FLOE_SKIP_SEED") ?? "20261204");
     const next = random(seed);
     const pick = <T>(xs: readonly T[]): T =>
@@ -409,7 +413,9 @@ Deno.test({
     const materialized: Record<string, string> = {};
     try {
       await build(rt, p.ref, { vars });
-      const steps = Number(Deno.env.get("FLOE_SKIP_STEPS") ?? "8");
+      const steps = Number(
+        Deno.env.get("FLOE_SKIP_STEPS") ?? String(defaultSteps),
+      );
       for (let i = 0; i < steps; i++) {
         const kind = pick(
           [
@@ -514,6 +520,62 @@ Deno.test({
     } finally {
       await rt.close();
       await Deno.remove(full, { recursive: true }).catch(() => {});
+    }
+  }
+}
+
+Deno.test({
+  name:
+    "skip-unchanged: a random sequence of changes leaves exactly the tables a full build leaves (dbt-core, DuckDB)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () => randomSequence(stack, 8),
+});
+
+Deno.test({
+  name:
+    "skip-unchanged: a random sequence of changes leaves exactly the tables a full build leaves (Fusion, DuckDB)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    randomSequence(
+      () => stateRuntime(skipRuntime(new FusionRuntime())),
+      6,
+    ),
+});
+
+Deno.test({
+  name:
+    "skip-unchanged: on Fusion, unchanged is reused and an edit rebuilds its descendants in dbt's graph",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using p = await tempProject("floe-skip-fusion-");
+    const rt = stateRuntime(skipRuntime(new FusionRuntime()));
+    try {
+      await build(rt, p.ref);
+      const same = await build(rt, p.ref, { skipUnchanged: true });
+      assert.deepEqual(rebuiltNodes(same), [AUDIT]);
+      assert.equal(same.metadata.executed_by, "fusion");
+      await writeModel(p.dir, "stg_orders", 1);
+      await duckdb(
+        p.dir,
+        "insert into raw.events values (7, 'view', timestamp '2026-04-01 00:00:00')",
+      );
+      const r = await build(rt, p.ref, { skipUnchanged: true });
+      const manifest = join(
+        p.dir,
+        "target",
+        "manifest.json",
+      );
+      await Deno.mkdir(join(p.dir, "target"), { recursive: true });
+      await Deno.copyFile(r.manifest_path, manifest);
+      await assertRebuilt(p.dir, r, [
+        "model.skipper.stg_orders",
+        "source.skipper.raw.events",
+      ]);
+    } finally {
+      await rt.close();
     }
   },
 });
