@@ -106,6 +106,11 @@ export interface Selection {
    * the target (run and build; src/skip/runtime.ts).
    */
   skipUnchanged?: boolean | undefined;
+  /**
+   * Leave out the nodes downstream of a source whose dbt freshness is
+   * `error` (run and build; src/skip/runtime.ts).
+   */
+  skipStaleSources?: boolean | undefined;
 }
 
 /** Runtime-specific metadata for observability. */

@@ -31,6 +31,7 @@ import { parseCli } from "../src/cli/args.ts";
 import { stateCommand } from "../src/cli/state_cmd.ts";
 import { JobRequestSchema } from "../src/jobs/schemas.ts";
 import { FloeDbtError } from "../src/errors.ts";
+import { ArtifactStore } from "../src/jobs/artifact_store.ts";
 import type { DbtRuntime, ProjectRef, Selection } from "../src/runtime.ts";
 import type { ProgressEvent, RunResult } from "../src/schemas.ts";
 
@@ -349,6 +350,53 @@ Deno.test({
       });
 
       await t.step(
+        "stale sources: their descendants are left out, the build succeeds",
+        async () => {
+          const yml = await Deno.readTextFile(
+            join(p.dir, "models", "sources.yml"),
+          );
+          await writeFile(
+            p.dir,
+            "models/sources.yml",
+            yml.replace(
+              "warn_after: {count: 100000, period: day}",
+              "error_after: {count: 1, period: day}",
+            ),
+          );
+          try {
+            const events: ProgressEvent[] = [];
+            const r = await build(rt, p.ref, {
+              skipStaleSources: true,
+              vars: { min_amount: 20 },
+            }, events);
+            const stale = "source.skipper.raw.events";
+            assert.deepEqual(r.metadata.skipped_stale, {
+              "model.skipper.event_counts": stale,
+              "model.skipper.stg_events": stale,
+            });
+            const ran = await executedNodes(r);
+            assert.ok(ran.includes("model.skipper.stg_orders"));
+            assert.ok(!ran.includes("model.skipper.stg_events"));
+            assert.ok(!ran.includes("model.skipper.event_counts"));
+            const age = (r.metadata.stale_sources as Record<
+              string,
+              { status: string; age_seconds: number }
+            >)[stale]!;
+            assert.equal(age.status, "error");
+            assert.ok(age.age_seconds > 86400);
+            assert.ok(
+              events.some((e) =>
+                e.type === "log" &&
+                e.message.startsWith("STALE model stg_events: not built")
+              ),
+            );
+          } finally {
+            await writeFile(p.dir, "models/sources.yml", yml);
+          }
+        },
+      );
+
+      await t.step(
         "state clear forgets: everything is built again",
         async () => {
           const out: string[] = [];
@@ -631,4 +679,37 @@ Deno.test("skip-unchanged: the CLI flag and the job field", () => {
     }).success,
     false,
   );
+});
+
+Deno.test("skip-unchanged: a job where dbt did not run keeps its manifest and no run results", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "floe-skip-store-" });
+  try {
+    await Deno.mkdir(join(dir, "target"));
+    const manifest = join(dir, "target", "floe_parsed_manifest.json");
+    await Deno.writeTextFile(manifest, '{"nodes":{}}');
+    const store = new ArtifactStore(join(dir, "artifacts"));
+    const kept = await store.keep(
+      "job-1",
+      {
+        success: true,
+        manifest_path: manifest,
+        run_results_path: "",
+        catalog_path: null,
+        execution_time_seconds: 0.1,
+        models_run: 0,
+        tests_run: 0,
+        failures: 0,
+        metadata: { reused: ["model.p.a"] },
+      },
+      [],
+      dir,
+    ) as RunResult;
+    assert.equal(kept.run_results_path, "");
+    assert.equal(
+      await Deno.readTextFile(kept.manifest_path),
+      '{"nodes":{}}',
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -187,6 +187,7 @@ export async function runCli(
           indirectSelection: args.indirectSelection,
           changed: args.changed,
           skipUnchanged: args.skipUnchanged,
+          skipStaleSources: args.skipStaleSources,
           state: args.state,
           stateFrom: args.stateFrom,
         }, options);

@@ -73,6 +73,8 @@ export interface CliArgs {
   changed: boolean;
   /** Reuse every node whose inputs are the same as at its last success. */
   skipUnchanged: boolean;
+  /** Leave out what is downstream of a source whose freshness is error. */
+  skipStaleSources: boolean;
   /** An explicit state directory (dbt's --state), resolved. */
   state: string | undefined;
   /** Where to take the state from instead: `cloud`. */
@@ -129,6 +131,7 @@ const OPTIONS = {
   "indirect-selection": { type: "string" },
   changed: { type: "boolean" },
   "skip-unchanged": { type: "boolean" },
+  "skip-stale-sources": { type: "boolean" },
   state: { type: "string" },
   "state-from": { type: "string" },
   "timeout-seconds": { type: "string" },
@@ -376,6 +379,7 @@ export function parseCli(
     indirectSelection: indirectSelection(v["indirect-selection"]),
     changed: Boolean(v.changed),
     skipUnchanged: Boolean(v["skip-unchanged"]),
+    skipStaleSources: Boolean(v["skip-stale-sources"]),
     state: v.state === undefined
       ? undefined
       : checkText(resolve(v.state), "--state"),

@@ -39,6 +39,8 @@ dbt options:
   --skip-unchanged      run and build: reuse every node whose code, macros,
                         config, vars and upstream data are the same as at its
                         last success on the target (local and fusion)
+  --skip-stale-sources  run and build: leave out what is downstream of a source
+                        whose dbt freshness is error (reported, not failed)
   --state DIR           compare with (and defer to) this state, as dbt's --state
   --state-from cloud    take the state from the dbt Cloud job's newest
                         successful run (local and fusion runtimes)

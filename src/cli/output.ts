@@ -46,7 +46,7 @@ export function progressLine(e: ProgressEvent): string | undefined {
       // Slim runs say which state they use and what changed;
       // --skip-unchanged what it reused.
       return e.level === "info" &&
-          /^(state|changed|skip): |^REUSED /.test(e.message)
+          /^(state|changed|skip): |^(REUSED|STALE) /.test(e.message)
         ? e.message
         : undefined;
     default:
@@ -122,6 +122,12 @@ export function stateLines(m: Record<string, unknown>): string[] {
   if (state) {
     lines.push(
       `state: ${state.source} ${state.path} (run ${state.run_id ?? "unknown"})`,
+    );
+  }
+  if (m.skipped_stale && typeof m.skipped_stale === "object") {
+    const n = Object.keys(m.skipped_stale).length;
+    lines.push(
+      `stale: ${n} node${n === 1 ? "" : "s"} left out (stale sources)`,
     );
   }
   if (Array.isArray(m.reused)) {

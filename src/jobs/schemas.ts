@@ -92,6 +92,11 @@ export const JobRequestSchema = z.strictObject({
    * its last success on the target (run and build; local and fusion).
    */
   skip_unchanged: z.boolean().optional(),
+  /**
+   * Leave out the nodes downstream of a source whose dbt freshness is
+   * `error` (reported in `metadata.skipped_stale`; run and build).
+   */
+  skip_stale_sources: z.boolean().optional(),
   /** A state directory inside the project (relative: to project_dir). */
   state: checked("state", textProblem, TEXT_ALLOWED).optional(),
   /** `cloud`: the state of the dbt Cloud job's newest successful run. */

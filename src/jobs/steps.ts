@@ -100,6 +100,7 @@ export async function callRuntime(
     indirectSelection: req.indirect_selection,
     changed: req.changed,
     skipUnchanged: req.skip_unchanged,
+    skipStaleSources: req.skip_stale_sources,
     state: req.state === undefined
       ? undefined
       : jobStateDir(req.project_dir, req.state),

@@ -23,13 +23,16 @@ function obj(v: unknown): Obj {
 /** The `meta` key that turns a source's content fingerprint off. */
 export const FINGERPRINT_META = "floe_fingerprint";
 
-/** Adapters with a fingerprint query. */
+/**
+ * Adapters with a fingerprint query: one row `k='f', a=index, b=rows, c, d`
+ * (two order-independent aggregates of the row hashes), all text.
+ */
 const FINGERPRINT_SQL: Record<string, (relation: string, i: number) => string> =
   {
     duckdb: (r, i) =>
-      `select ${i} as i, count(*) as n, coalesce(bit_xor(hash(t)), 0)::varchar as x, coalesce(sum(hash(t)), 0)::varchar as s from ${r} as t`,
+      `select 'f' as k, '${i}' as a, cast(count(*) as varchar) as b, cast(coalesce(bit_xor(hash(t)), 0) as varchar) as c, cast(coalesce(sum(hash(t)), 0) as varchar) as d from ${r} as t`,
     postgres: (r, i) =>
-      `select ${i} as i, count(*) as n, '' as x, coalesce(sum(hashtext(t::text)::numeric), 0)::text as s from ${r} as t`,
+      `select 'f' as k, '${i}' as a, cast(count(*) as varchar) as b, '' as c, cast(coalesce(sum(hashtext(t::text)::numeric), 0) as varchar) as d from ${r} as t`,
   };
 
 // "a"."b"."c" or a.b.c: identifiers only, so the name is a relation, not SQL.
@@ -118,7 +121,7 @@ export function existenceSql(
   if (schemas.length === 0) return undefined;
   if (!schemas.every((s) => PLAIN_TEXT.test(s))) return undefined;
   const list = schemas.map((s) => `'${s}'`).join(", ");
-  return `select table_catalog as d, table_schema as s, table_name as n from information_schema.tables where lower(table_schema) in (${list})`;
+  return `select 'r' as k, cast(table_catalog as varchar) as a, cast(table_schema as varchar) as b, cast(table_name as varchar) as c, '' as d from information_schema.tables where lower(table_schema) in (${list})`;
 }
 
 /** One fingerprint query over several source relations (rows: i, n, x, s). */
@@ -132,7 +135,7 @@ export function fingerprintSql(
 
 /** A source's version from its fingerprint row. */
 export function fingerprintVersion(row: Obj): string {
-  return `rows=${String(row.n)};xor=${String(row.x)};sum=${String(row.s)}`;
+  return `rows=${String(row.b)};agg=${String(row.c)};sum=${String(row.d)}`;
 }
 
 /** What taking the data versions cost and found. */
@@ -142,29 +145,42 @@ export interface DataVersionReport {
   fingerprint_ms: number | null;
   /** Wall time of the freshness call, ms (null: none ran). */
   freshness_ms: number | null;
+  /** dbt's freshness of the sources that have one. */
+  freshness: Record<string, FreshnessSeen>;
 }
 
 /** The warehouse looks `takeDataVersions` needs, given by the caller. */
 export interface Warehouse {
   /** Rows of one of the agent's own queries. */
   query(sql: string): Promise<Obj[]>;
-  /** dbt source freshness for these sources: max_loaded_at per unique_id. */
-  freshness(ids: string[]): Promise<Record<string, string | null>>;
+  /** dbt source freshness for these sources, per unique_id. */
+  freshness(ids: string[]): Promise<Record<string, FreshnessSeen>>;
+}
+
+/** What dbt source freshness said of a source. */
+export interface FreshnessSeen {
+  /** pass, warn, error or runtime error. */
+  status: string;
+  max_loaded_at: string | null;
+  age_seconds: number | null;
 }
 
 /**
- * The data version of each source in `ids`. Sources whose relation is not
- * in `existing` get no version (their descendants fail in dbt, loudly).
+ * Which of `relations` exist, and the data version of each source in
+ * `ids`: one query for both (the fingerprints and the existence rows); when
+ * it fails (a fingerprinted table is missing), the existence query alone,
+ * then the fingerprints of the tables that exist. A source whose relation
+ * does not exist gets no version (its descendants fail in dbt, loudly).
  */
-export async function takeDataVersions(
+export async function lookAtWarehouse(
   view: ManifestView,
   ids: readonly string[],
-  existing: ReadonlySet<string>,
+  relations: { database: string; schema: string; name: string }[],
   warehouse: Warehouse,
-): Promise<DataVersionReport> {
+): Promise<DataVersionReport & { existing: Set<string> }> {
   const versions: Record<string, DataVersion> = {};
   const fresh: string[] = [];
-  const prints: { id: string; relation: string }[] = [];
+  let prints: { id: string; relation: string; key: string }[] = [];
   for (const id of ids) {
     const source = view.sources[id];
     if (!source) {
@@ -177,21 +193,65 @@ export async function takeDataVersions(
       versions[id] = { version: null, method: plan.why };
     } else {
       const p = relationParts(source);
-      if (!existing.has(relationKey(p.database, p.schema, p.name))) {
-        versions[id] = {
-          version: null,
-          method: "its relation does not exist in the warehouse",
-        };
-      } else prints.push({ id, relation: plan.relation });
+      relations.push(p);
+      prints.push({
+        id,
+        relation: plan.relation,
+        key: relationKey(p.database, p.schema, p.name),
+      });
     }
   }
+  const existing = new Set<string>();
+  const exists = existenceSql(relations);
+  const t0 = performance.now();
+  let rows: Obj[] | undefined;
+  if (prints.length) {
+    const sql = fingerprintSql(view.adapterType, prints.map((p) => p.relation));
+    rows = await warehouse.query(exists ? `${sql}\nunion all\n${exists}` : sql)
+      .catch(() => undefined);
+  }
+  if (!rows) {
+    rows = exists ? await warehouse.query(exists) : [];
+    for (const r of rows) existing.add(relationKey(r.a, r.b, r.c));
+    const missing = prints.filter((p) => !existing.has(p.key));
+    for (const p of missing) {
+      versions[p.id] = {
+        version: null,
+        method: "its relation does not exist in the warehouse",
+      };
+    }
+    prints = prints.filter((p) => existing.has(p.key));
+    if (prints.length) {
+      rows.push(
+        ...await warehouse.query(
+          fingerprintSql(view.adapterType, prints.map((p) => p.relation)),
+        ),
+      );
+    }
+  }
+  const byIndex = new Map<number, Obj>();
+  for (const r of rows) {
+    if (r.k === "r") existing.add(relationKey(r.a, r.b, r.c));
+    else if (r.k === "f") byIndex.set(Number(r.a), r);
+  }
+  const fingerprintMs = prints.length ? performance.now() - t0 : null;
+  for (const [i, p] of prints.entries()) {
+    const row = byIndex.get(i);
+    versions[p.id] = row
+      ? { version: fingerprintVersion(row), method: "fingerprint" }
+      : { version: null, method: "the fingerprint query gave no row" };
+  }
   let freshnessMs: number | null = null;
+  let got: Record<string, FreshnessSeen> = {};
   if (fresh.length) {
-    const t0 = performance.now();
-    const got = await warehouse.freshness(fresh);
-    freshnessMs = performance.now() - t0;
+    const t1 = performance.now();
+    got = await warehouse.freshness(fresh);
+    freshnessMs = performance.now() - t1;
     for (const id of fresh) {
-      const at = got[id];
+      const seen = got[id];
+      const at = seen && seen.status !== "runtime error"
+        ? seen.max_loaded_at
+        : null;
       versions[id] = at
         ? { version: `max_loaded_at=${at}`, method: "freshness" }
         : {
@@ -200,24 +260,11 @@ export async function takeDataVersions(
         };
     }
   }
-  let fingerprintMs: number | null = null;
-  if (prints.length) {
-    const t0 = performance.now();
-    const rows = await warehouse.query(
-      fingerprintSql(view.adapterType, prints.map((p) => p.relation)),
-    );
-    fingerprintMs = performance.now() - t0;
-    const byIndex = new Map(rows.map((r) => [Number(r.i), r]));
-    for (const [i, p] of prints.entries()) {
-      const row = byIndex.get(i);
-      versions[p.id] = row
-        ? { version: fingerprintVersion(row), method: "fingerprint" }
-        : { version: null, method: "the fingerprint query gave no row" };
-    }
-  }
   return {
     versions,
+    existing,
     fingerprint_ms: fingerprintMs,
     freshness_ms: freshnessMs,
+    freshness: got,
   };
 }

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 /** The parts of a node's definition, hashed one by one (for the reasons). */
 export interface DefinitionParts {
   code: string;
@@ -82,10 +83,8 @@ export function stableJson(value: unknown): string {
 }
 
 /** sha256 of a text, hex. */
-export async function sha256(text: string): Promise<string> {
-  const bytes = new TextEncoder().encode(text);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+export function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
 }
 
 type Obj = Record<string, unknown>;
@@ -129,45 +128,86 @@ export function isEphemeral(node: Obj): boolean {
   return String(obj(node.config).materialized ?? "") === "ephemeral";
 }
 
-/** The macros a node uses, closed over the macros they use in turn. */
-function macroClosure(
-  view: ManifestView,
-  node: Obj,
-): string[] {
-  const seen = new Set<string>();
-  const stack = [...strings(obj(node.depends_on).macros)];
-  // Materializations are called by name, not listed: a project's own
-  // override of the node's materialization counts too.
-  const mat = String(obj(node.config).materialized ?? "");
-  if (mat) {
-    for (const [id, m] of Object.entries(view.macros)) {
-      if (String(m.name ?? "").startsWith(`materialization_${mat}_`)) {
-        stack.push(id);
-      }
+/** Per-manifest memos: macro hashes, materialization macros, closures. */
+class MacroIndex {
+  readonly #view: ManifestView;
+  readonly #hash = new Map<string, { hash: string; vars: boolean }>();
+  readonly #materializations = new Map<string, string[]>();
+  readonly #closures = new Map<string, { hash: string; vars: boolean }>();
+
+  constructor(view: ManifestView) {
+    this.#view = view;
+  }
+
+  #macro(id: string): { hash: string; vars: boolean } {
+    let h = this.#hash.get(id);
+    if (!h) {
+      const sql = String(this.#view.macros[id]?.macro_sql ?? "missing");
+      h = { hash: sha256(sql), vars: VAR_USE.test(sql) };
+      this.#hash.set(id, h);
     }
+    return h;
   }
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    stack.push(...strings(obj(view.macros[id]?.depends_on).macros));
+
+  /**
+   * Materializations are called by name, not listed: a project's own
+   * override of the node's materialization counts too.
+   */
+  #materialization(mat: string): string[] {
+    let ids = this.#materializations.get(mat);
+    if (!ids) {
+      ids = Object.entries(this.#view.macros).filter(([, m]) =>
+        String(m.name ?? "").startsWith(`materialization_${mat}_`)
+      ).map(([id]) => id);
+      this.#materializations.set(mat, ids);
+    }
+    return ids;
   }
-  return [...seen].sort();
+
+  /**
+   * The hash of the macros a node uses (closed over the macros they use in
+   * turn), and whether any of them mentions `var`.
+   */
+  closure(node: Obj): { hash: string; vars: boolean } {
+    const direct = [...strings(obj(node.depends_on).macros)];
+    const mat = String(obj(node.config).materialized ?? "");
+    if (mat) direct.push(...this.#materialization(mat));
+    const memo = direct.sort().join("\n");
+    const have = this.#closures.get(memo);
+    if (have) return have;
+    const seen = new Set<string>();
+    const stack = [...direct];
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      stack.push(...strings(obj(this.#view.macros[id]?.depends_on).macros));
+    }
+    let vars = false;
+    const parts = [...seen].sort().map((id) => {
+      const m = this.#macro(id);
+      vars ||= m.vars;
+      return `${id}:${m.hash}`;
+    });
+    const out = { hash: sha256(parts.join("\n")), vars };
+    this.#closures.set(memo, out);
+    return out;
+  }
 }
 
 /** A mention of dbt's `var` in Jinja code. */
 const VAR_USE = /\bvar\b/;
 
-async function definition(
-  view: ManifestView,
+function definition(
+  macros: MacroIndex,
   id: string,
   node: Obj,
   inputs: KeyInputs,
-): Promise<DefinitionParts> {
+): DefinitionParts {
   const checksum = node.resource_type === "seed" && inputs.seeds[id]
     ? inputs.seeds[id]
     : String(obj(node.checksum).checksum ?? "");
-  const code = await sha256(stableJson({
+  const code = sha256(stableJson({
     checksum,
     // A test's or snapshot's SQL may be generated: keep the text too.
     raw_code: node.raw_code ?? null,
@@ -175,7 +215,7 @@ async function definition(
     test_metadata: node.test_metadata ?? null,
   }));
   const contract = obj(node.contract);
-  const config = await sha256(stableJson({
+  const config = sha256(stableJson({
     config: node.config ?? null,
     contract,
     columns: contract.enforced ? node.columns ?? null : null,
@@ -185,19 +225,15 @@ async function definition(
       node.alias ?? node.name,
     ],
   }));
-  const macros: Record<string, string> = {};
-  let usesVars = VAR_USE.test(String(node.raw_code ?? ""));
-  for (const m of macroClosure(view, node)) {
-    macros[m] = String(view.macros[m]?.macro_sql ?? "missing");
-    usesVars ||= VAR_USE.test(macros[m]!);
-  }
+  const used = macros.closure(node);
+  const usesVars = used.vars || VAR_USE.test(String(node.raw_code ?? ""));
   return {
     code,
     config,
-    macros: await sha256(stableJson(macros)),
+    macros: used.hash,
     // Only a node whose code or macros mention `var` reads vars (a var in
     // a config is in the config already).
-    vars: await sha256(
+    vars: sha256(
       usesVars
         ? stableJson({
           invocation: inputs.vars ?? null,
@@ -205,7 +241,7 @@ async function definition(
         })
         : "no var used",
     ),
-    target: await sha256(inputs.target),
+    target: sha256(inputs.target),
   };
 }
 
@@ -214,13 +250,14 @@ async function definition(
  * A parent the call does not build counts with its key in the warehouse
  * (`inputs.builtKey`); an ephemeral parent with its current key.
  */
-export async function computeKeys(
+export function computeKeys(
   view: ManifestView,
   inputs: KeyInputs,
-): Promise<Map<string, NodeKey>> {
+): Map<string, NodeKey> {
   const out = new Map<string, NodeKey>();
   const visiting = new Set<string>();
-  const visit = async (id: string): Promise<NodeKey | undefined> => {
+  const macros = new MacroIndex(view);
+  const visit = (id: string): NodeKey | undefined => {
     const have = out.get(id);
     if (have) return have;
     const node = view.nodes[id];
@@ -238,7 +275,7 @@ export async function computeKeys(
         } else parents[p] = v.version;
         continue;
       }
-      const pk = await visit(p);
+      const pk = visit(p);
       if (!pk) {
         parents[p] = "unkeyed"; // e.g. a unit test fixture, a metric
         continue;
@@ -246,8 +283,8 @@ export async function computeKeys(
       unknown ??= pk.unknown;
       parents[p] = inputs.builtKey(p, pk.key);
     }
-    const parts = await definition(view, id, node, inputs);
-    const key = await sha256(stableJson({ parts, parents }));
+    const parts = definition(macros, id, node, inputs);
+    const key = sha256(stableJson({ parts, parents }));
     const k: NodeKey = {
       unique_id: id,
       resource_type: String(node.resource_type),
@@ -260,6 +297,6 @@ export async function computeKeys(
     out.set(id, k);
     return k;
   };
-  for (const id of Object.keys(view.nodes)) await visit(id);
+  for (const id of Object.keys(view.nodes)) visit(id);
   return out;
 }

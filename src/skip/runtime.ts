@@ -30,12 +30,11 @@ import { targetName } from "../state.ts";
 import { selectorProblem } from "../validate.ts";
 import {
   type DataVersionReport,
-  existenceSql,
-  planSource,
-  relationKey,
+  type FreshnessSeen,
+  lookAtWarehouse,
   relationParts,
-  takeDataVersions,
 } from "./data.ts";
+import type { SourceFreshness } from "../artifacts.ts";
 import {
   computeKeys,
   isEphemeral,
@@ -73,6 +72,8 @@ interface Plan {
   data: DataVersionReport;
   decision: Decision | undefined;
   seconds: number;
+  /** Wall time of each step of the plan, ms. */
+  timings: Record<string, number>;
 }
 
 function refuse(message: string, hint: string): FloeDbtError {
@@ -125,10 +126,18 @@ class SkipRuntime extends RuntimeWrapper {
     selection: Selection = {},
     options: CallOptions = {},
   ): Promise<RunResult> {
-    const { skipUnchanged, ...rest } = selection;
+    const { skipUnchanged, skipStaleSources, ...rest } = selection;
     const skip = Boolean(skipUnchanged);
+    const skipStale = Boolean(skipStaleSources);
     const inspect = this.inner.inspect;
-    if (skip) this.#check(command, rest, inspect);
+    if (skip || skipStale) {
+      this.#check(
+        command,
+        rest,
+        inspect,
+        skip ? "--skip-unchanged" : "--skip-stale-sources",
+      );
+    }
     if (!RECORDED.has(command) || !inspect) {
       return await this.inner.execute(command, ref, rest, options);
     }
@@ -156,49 +165,83 @@ class SkipRuntime extends RuntimeWrapper {
       return result;
     }
     const decision = plan.decision;
+    const stale = skipStale ? staleNodes(plan) : new Map<string, string>();
+    // What dbt builds: undefined is the caller's selection as it is.
+    let toBuild: Set<string> | undefined;
+    if (decision) toBuild = new Set(decision.rebuild.keys());
+    else if (stale.size) toBuild = new Set(plan.candidates);
+    for (const id of stale.keys()) toBuild?.delete(id);
+    if (decision) this.#announce(plan, decision, options);
+    this.#announceStale(plan, stale, options);
     let result: RunResult;
     let planned: Map<string, string> | undefined;
-    if (!decision) {
+    const selectors = toBuild && fqnSelectors(plan.view, toBuild);
+    if (!toBuild) {
       result = await this.inner.execute(command, ref, rest, options);
+    } else if (toBuild.size === 0) {
+      result = this.#nothingToBuild(command, plan, rest, options);
+    } else if (!selectors) {
+      log(
+        options,
+        "warn",
+        "skip: a node to build has a name dbt's selectors cannot carry: building everything selected",
+      );
+      result = await this.inner.execute(command, ref, rest, options);
+      planned = decision && new Map(decision.rebuild);
+      decision?.reuse.clear();
+      stale.clear();
     } else {
-      this.#announce(plan, decision, options);
-      const selectors = fqnSelectors(plan.view, decision.rebuild.keys());
-      if (decision.rebuild.size === 0) {
-        result = this.#nothingToBuild(command, plan, rest, options);
-      } else if (!selectors) {
-        log(
-          options,
-          "warn",
-          "skip: a node to rebuild has a name dbt's selectors cannot carry: building everything selected",
-        );
-        result = await this.inner.execute(command, ref, rest, options);
-        planned = new Map(decision.rebuild);
-        decision.reuse.clear();
-      } else {
-        result = await this.inner.execute(command, ref, {
-          ...rest,
-          select: selectors,
-          exclude: undefined,
-          selector: undefined,
-        }, options);
-        planned = decision.rebuild;
-      }
+      result = await this.inner.execute(command, ref, {
+        ...rest,
+        select: selectors,
+        exclude: undefined,
+        selector: undefined,
+      }, options);
+      planned = decision?.rebuild;
     }
     const executed = await this.#record(plan, result, options);
     if (decision) {
       this.#report(plan, decision, planned, executed, result, options);
     }
+    if (skipStale) {
+      result.metadata.skipped_stale = Object.fromEntries(stale);
+      result.metadata.stale_sources = Object.fromEntries(
+        [...new Set(stale.values())].map((id) => [id, plan.data.freshness[id]]),
+      );
+    }
     return result;
+  }
+
+  /** A progress line per node left out because a source is stale. */
+  #announceStale(
+    plan: Plan,
+    stale: ReadonlyMap<string, string>,
+    options: CallOptions,
+  ): void {
+    for (const [id, source] of stale) {
+      const type = plan.keys.get(id)?.resource_type ?? "node";
+      const age = plan.data.freshness[source]?.age_seconds;
+      log(
+        options,
+        "info",
+        `STALE ${type} ${shortName(id)}: not built, source ${
+          shortName(source)
+        } is stale (freshness error${
+          typeof age === "number" ? `, ${Math.round(age)} s old` : ""
+        })`,
+      );
+    }
   }
 
   #check(
     command: DbtCommand,
     selection: Selection,
     inspect: DbtInspector | undefined,
+    flag: string,
   ): void {
     if (!inspect) {
       throw refuse(
-        `The ${this.inner.name} runtime cannot take --skip-unchanged: it needs to read the project and the warehouse where the agent runs`,
+        `The ${this.inner.name} runtime cannot take ${flag}: it needs to read the project and the warehouse where the agent runs`,
         this.inner.name === "cloud"
           ? "dbt Cloud has its own state-aware orchestration (Fusion jobs): turn it on in the dbt Cloud job, or use --runtime local or fusion"
           : "use --runtime local or fusion",
@@ -206,10 +249,11 @@ class SkipRuntime extends RuntimeWrapper {
     }
     if (!RECORDED.has(command)) {
       throw refuse(
-        `--skip-unchanged applies to run and build, not ${command}`,
-        "drop --skip-unchanged, or use it with floe-dbt run or build",
+        `${flag} applies to run and build, not ${command}`,
+        `drop ${flag}, or use it with floe-dbt run or build`,
       );
     }
+    if (flag !== "--skip-unchanged") return;
     if (selection.fullRefresh) {
       throw refuse(
         "--skip-unchanged and --full-refresh contradict each other: a full refresh rebuilds everything selected",
@@ -233,6 +277,13 @@ class SkipRuntime extends RuntimeWrapper {
     options: CallOptions,
   ): Promise<Plan> {
     const t0 = performance.now();
+    const timings: Record<string, number> = {};
+    let last = t0;
+    const lap = (name: string) => {
+      const now = performance.now();
+      timings[name] = Math.round(now - last);
+      last = now;
+    };
     const project = resolveProject(ref);
     const target = targetName(project);
     // The looks are quiet: their progress is not the call's.
@@ -250,6 +301,7 @@ class SkipRuntime extends RuntimeWrapper {
         }),
       ),
     );
+    lap("parse_ms");
     const types = candidateTypes(command);
     const chosen = selection.select?.length || selection.exclude?.length ||
         selection.selector
@@ -262,17 +314,12 @@ class SkipRuntime extends RuntimeWrapper {
       }, quiet)
       : Object.keys(view.nodes);
     const candidates = buildable(view, chosen, types);
+    lap("select_ms");
     const records = (await readSkipStore(project.projectDir, target)).nodes;
     const sources = upstreamSources(view, candidates);
-    // Which relations exist: the fingerprinted sources', and (with the
-    // flag) the candidates'.
+    // Which relations exist (with the flag: the candidates'), and the
+    // sources' data versions.
     const relations: { database: string; schema: string; name: string }[] = [];
-    for (const id of sources) {
-      const s = view.sources[id];
-      if (s && planSource(view, s).kind === "fingerprint") {
-        relations.push(relationParts(s));
-      }
-    }
     if (skip) {
       for (const id of candidates) {
         if (view.nodes[id]?.resource_type !== "test") {
@@ -280,19 +327,13 @@ class SkipRuntime extends RuntimeWrapper {
         }
       }
     }
-    const query = (sql: string) => inspect.queryRows(ref, sql, quiet);
-    const existing = new Set<string>();
-    const sql = existenceSql(relations);
-    if (sql) {
-      for (const row of await query(sql)) {
-        existing.add(relationKey(row.d, row.s, row.n));
-      }
-    }
-    const data = await takeDataVersions(view, sources, existing, {
-      query,
+    const data = await lookAtWarehouse(view, sources, relations, {
+      query: (sql) => inspect.queryRows(ref, sql, quiet),
       freshness: (ids) => this.#freshness(ref, view, ids, selection, quiet),
     });
-    const keys = await computeKeys(view, {
+    const existing = data.existing;
+    lap("warehouse_ms");
+    const keys = computeKeys(view, {
       vars: selection.vars,
       projectVars: project.project.vars ?? null,
       target,
@@ -309,6 +350,7 @@ class SkipRuntime extends RuntimeWrapper {
     const decision = skip
       ? decide(view, keys, records, candidates, existing)
       : undefined;
+    lap("keys_ms");
     return {
       project,
       target,
@@ -319,17 +361,18 @@ class SkipRuntime extends RuntimeWrapper {
       data,
       decision,
       seconds: (performance.now() - t0) / 1000,
+      timings,
     };
   }
 
-  /** max_loaded_at per source, from one dbt source freshness call. */
+  /** Each source's freshness, from one dbt source freshness call. */
   async #freshness(
     ref: ProjectRef,
     view: ManifestView,
     ids: string[],
     selection: Selection,
     options: CallOptions,
-  ): Promise<Record<string, string | null>> {
+  ): Promise<Record<string, FreshnessSeen>> {
     const select: string[] = [];
     for (const id of ids) {
       const s = view.sources[id];
@@ -341,15 +384,13 @@ class SkipRuntime extends RuntimeWrapper {
       select,
       vars: selection.vars,
     }, options);
-    const out: Record<string, string | null> = {};
-    for (
-      const s of (result.metadata.sources ?? []) as {
-        unique_id: string;
-        max_loaded_at: string | null;
-        status: string;
-      }[]
-    ) {
-      out[s.unique_id] = s.status === "runtime error" ? null : s.max_loaded_at;
+    const out: Record<string, FreshnessSeen> = {};
+    for (const s of (result.metadata.sources ?? []) as SourceFreshness[]) {
+      out[s.unique_id] = {
+        status: s.status,
+        max_loaded_at: s.max_loaded_at,
+        age_seconds: s.max_loaded_at_time_ago_in_s,
+      };
     }
     return out;
   }
@@ -471,6 +512,7 @@ class SkipRuntime extends RuntimeWrapper {
     result.metadata.skip_unchanged = {
       target: plan.target,
       plan_seconds: plan.seconds,
+      plan_ms: plan.timings,
       fingerprint_ms: plan.data.fingerprint_ms,
       freshness_ms: plan.data.freshness_ms,
       data_versions: plan.data.versions,
@@ -482,6 +524,24 @@ class SkipRuntime extends RuntimeWrapper {
       `skip: rebuilt ${Object.keys(rebuilt).length}, reused ${reused.length}`,
     );
   }
+}
+
+/**
+ * The candidates downstream of a source whose dbt freshness is `error`,
+ * each with that source.
+ */
+function staleNodes(plan: Plan): Map<string, string> {
+  const stale = new Set(
+    Object.entries(plan.data.freshness).filter(([, f]) => f.status === "error")
+      .map(([id]) => id),
+  );
+  const out = new Map<string, string>();
+  if (!stale.size) return out;
+  for (const id of plan.candidates) {
+    const hit = upstreamSources(plan.view, [id]).find((s) => stale.has(s));
+    if (hit) out.set(id, hit);
+  }
+  return out;
 }
 
 /** sha256 of each seed's file (dbt's own checksum is a path for big seeds). */
@@ -499,7 +559,7 @@ async function seedChecksums(
         root: project.projectDir,
         what: "seed file",
       });
-      out[id] = await sha256(text);
+      out[id] = sha256(text);
     } catch {
       // dbt's checksum stands in
     }

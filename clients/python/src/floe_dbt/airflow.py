@@ -93,6 +93,8 @@ class FloeDbtOperator(BaseOperator):
     ``threads``, ``fail_fast``, ``selector``, ``changed``, ``skip_unchanged``
     (reuse what is unchanged: the XCom result's ``metadata.rebuilt`` and
     ``metadata.reused`` say what was rebuilt and why, and what was reused),
+    ``skip_stale_sources`` (leave out what is downstream of a stale source:
+    ``metadata.skipped_stale``),
     ``timeout_seconds`` (the dbt call's deadline) and ``runtime`` as in
     ``floe-dbt submit``; ``url`` defaults to ``FLOE_DBT_URL``. The token
     comes from ``token``, else ``FLOE_DBT_TOKEN``/``FLOE_DBT_TOKEN_FILE`` or
@@ -129,6 +131,7 @@ class FloeDbtOperator(BaseOperator):
         selector: str | None = None,
         changed: bool = False,
         skip_unchanged: bool = False,
+        skip_stale_sources: bool = False,
         timeout_seconds: float | None = None,
         runtime: str | None = None,
         url: str | None = None,
@@ -157,6 +160,7 @@ class FloeDbtOperator(BaseOperator):
         self.selector = selector
         self.changed = changed
         self.skip_unchanged = skip_unchanged
+        self.skip_stale_sources = skip_stale_sources
         self.timeout_seconds = timeout_seconds
         self.runtime = runtime
         self.url = url
@@ -196,6 +200,7 @@ class FloeDbtOperator(BaseOperator):
                 changed=self.changed,
                 # Sent only when asked: an older daemon refuses unknown fields.
                 skip_unchanged=self.skip_unchanged or None,
+                skip_stale_sources=self.skip_stale_sources or None,
                 timeout_seconds=self.timeout_seconds,
             )
             self.job_id = job.id

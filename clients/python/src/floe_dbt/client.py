@@ -100,6 +100,7 @@ JOB_OPTIONS = (
     "indirect_selection",
     "changed",
     "skip_unchanged",
+    "skip_stale_sources",
     "state",
     "state_from",
     "timeout_seconds",
@@ -300,7 +301,7 @@ class FloeDbtClient(_Base):
 
         ``options`` are the daemon's other job fields: ``vars`` (a mapping or
         YAML/JSON text), ``threads``, ``fail_fast``, ``selector``,
-        ``indirect_selection``, ``changed``, ``skip_unchanged``, ``state``, ``state_from``
+        ``indirect_selection``, ``changed``, ``skip_unchanged``, ``skip_stale_sources``, ``state``, ``state_from``
         (``"cloud"``), ``timeout_seconds``."""
         key = idempotency_key or uuid.uuid4().hex
         body = _job_body(
@@ -545,7 +546,7 @@ class AsyncFloeDbtClient(_Base):
 
         ``options`` are the daemon's other job fields: ``vars`` (a mapping or
         YAML/JSON text), ``threads``, ``fail_fast``, ``selector``,
-        ``indirect_selection``, ``changed``, ``skip_unchanged``, ``state``, ``state_from``
+        ``indirect_selection``, ``changed``, ``skip_unchanged``, ``skip_stale_sources``, ``state``, ``state_from``
         (``"cloud"``), ``timeout_seconds``."""
         key = idempotency_key or uuid.uuid4().hex
         body = _job_body(
