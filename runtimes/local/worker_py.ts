@@ -115,7 +115,16 @@ def main():
                 return {"type": "result", "id": rid, "success": False,
                         "exception": exc_info(res.exception) or {"type": "ParseError", "module": "dbt", "message": "dbt parse failed"},
                         "reused_manifest": False, "parse_seconds": time.time() - p0}
-            res.result.write(wm)
+            # A file of our own, renamed over the name: never written through
+            # a link planted there.
+            tmp = "%s.%d.tmp" % (wm, os.getpid())
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+            res.result.write(tmp)
+            os.replace(tmp, wm)
             state["manifest"] = res.result
             state["fingerprint"] = fp
             state["parsed"] = fp

@@ -82,7 +82,7 @@ function refuse(message: string, hint: string): FloeDbtError {
 
 function log(
   options: CallOptions,
-  level: "info" | "warn",
+  level: "debug" | "info" | "warn",
   message: string,
 ): void {
   const e: ProgressEvent = {
@@ -138,23 +138,33 @@ class SkipRuntime extends RuntimeWrapper {
         skip ? "--skip-unchanged" : "--skip-stale-sources",
       );
     }
-    if (!RECORDED.has(command) || !inspect) {
+    // A deferred call builds on another state's relations: its keys would
+    // not say what this target holds, so none are kept.
+    if (!RECORDED.has(command) || !inspect || rest.defer) {
       return await this.inner.execute(command, ref, rest, options);
     }
+    const started = performance.now();
     let plan: Plan | undefined;
     try {
       plan = await this.#plan(command, ref, rest, skip, inspect, options);
     } catch (e) {
-      if (e instanceof FloeDbtError && e.code === ERROR_CODES.cancelled) {
+      if (
+        e instanceof FloeDbtError &&
+        (e.code === ERROR_CODES.cancelled || e.code === ERROR_CODES.timeout)
+      ) {
         throw e;
       }
       options.signal?.throwIfAborted();
       const message = e instanceof Error ? e.message : String(e);
+      // Without the flags an ordinary call goes on as before: dbt reports
+      // what is wrong with the project itself.
       log(
         options,
-        "warn",
+        skip || skipStale ? "warn" : "debug",
         `skip: could not compute input keys (${message}): ${
-          skip ? "building everything selected" : "keys not recorded"
+          skip || skipStale
+            ? "building everything selected"
+            : "keys not recorded"
         }`,
       );
       const result = await this.inner.execute(command, ref, rest, options);
@@ -166,6 +176,8 @@ class SkipRuntime extends RuntimeWrapper {
     }
     const decision = plan.decision;
     const stale = skipStale ? staleNodes(plan) : new Map<string, string>();
+    // A reused node is not built either way: it is reported as reused.
+    for (const id of decision?.reuse.keys() ?? []) stale.delete(id);
     // What dbt builds: undefined is the caller's selection as it is.
     let toBuild: Set<string> | undefined;
     if (decision) toBuild = new Set(decision.rebuild.keys());
@@ -176,6 +188,14 @@ class SkipRuntime extends RuntimeWrapper {
     let result: RunResult;
     let planned: Map<string, string> | undefined;
     const selectors = toBuild && fqnSelectors(plan.view, toBuild);
+    // The call's deadline covers the plan too.
+    if (options.timeoutSeconds !== undefined) {
+      const spent = (performance.now() - started) / 1000;
+      options = {
+        ...options,
+        timeoutSeconds: Math.max(1, options.timeoutSeconds - spent),
+      };
+    }
     if (!toBuild) {
       result = await this.inner.execute(command, ref, rest, options);
     } else if (toBuild.size === 0) {
