@@ -56,6 +56,7 @@ export async function fusionList(
         exclude: selection.exclude,
         selector: selection.selector,
         indirectSelection: selection.indirectSelection,
+        state: selection.state,
       }),
       "--output",
       "json",

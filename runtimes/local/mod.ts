@@ -315,6 +315,7 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
         exclude: selection.exclude,
         selector: selection.selector,
         indirectSelection: selection.indirectSelection,
+        state: selection.state,
       }),
       "--output",
       "json",

@@ -331,6 +331,7 @@ class SkipRuntime extends RuntimeWrapper {
         selector: selection.selector,
         indirectSelection: selection.indirectSelection,
         vars: selection.vars,
+        state: selection.state,
       }, quiet)
       : Object.keys(view.nodes);
     const candidates = buildable(view, chosen, types);
