@@ -21,7 +21,7 @@ import {
   writeCents,
   writeModel,
 } from "./_skip_project.ts";
-import { writeFile } from "./_helpers.ts";
+import { runAgent, writeFile } from "./_helpers.ts";
 import { FakeRuntime } from "./_fake_runtime.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
@@ -658,6 +658,35 @@ Deno.test("skip-unchanged: refusals name what to do instead", async () => {
     }
   } finally {
     await rt.close();
+  }
+});
+
+Deno.test("state clear: the CLI command, and its refusal", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "floe-state-clear-" });
+  try {
+    const none = await runAgent(["state", "clear", "--project-dir", dir]);
+    assert.equal(none.code, 0, none.stderr);
+    assert.match(none.stdout, /no kept state to clear/);
+    await Deno.mkdir(join(dir, ".floe", "state", "prod"), { recursive: true });
+    await Deno.writeTextFile(
+      join(dir, ".floe", "state", "prod", "skip.json"),
+      "{}",
+    );
+    const cleared = await runAgent(["state", "clear", "--project-dir", dir]);
+    assert.equal(cleared.code, 0, cleared.stderr);
+    assert.match(cleared.stdout, /cleared the kept state of prod/);
+    assert.equal(
+      await Deno.stat(join(dir, ".floe", "state", "prod")).then(
+        () => true,
+        () => false,
+      ),
+      false,
+    );
+    const bad = await runAgent(["state", "forget", "--project-dir", dir]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /FLOE-DBT-E010.*state clear/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
