@@ -143,7 +143,6 @@ class SkipRuntime extends RuntimeWrapper {
     if (!RECORDED.has(command) || !inspect || rest.defer) {
       return await this.inner.execute(command, ref, rest, options);
     }
-    const started = performance.now();
     let plan: Plan | undefined;
     try {
       plan = await this.#plan(command, ref, rest, skip, inspect, options);
@@ -188,14 +187,6 @@ class SkipRuntime extends RuntimeWrapper {
     let result: RunResult;
     let planned: Map<string, string> | undefined;
     const selectors = toBuild && fqnSelectors(plan.view, toBuild);
-    // The call's deadline covers the plan too.
-    if (options.timeoutSeconds !== undefined) {
-      const spent = (performance.now() - started) / 1000;
-      options = {
-        ...options,
-        timeoutSeconds: Math.max(1, options.timeoutSeconds - spent),
-      };
-    }
     if (!toBuild) {
       result = await this.inner.execute(command, ref, rest, options);
     } else if (toBuild.size === 0) {
