@@ -54,7 +54,7 @@ async function duckdb(dir: string, sql: string): Promise<void> {
     args: [
       "-c",
       "import duckdb,sys\nc=duckdb.connect(sys.argv[1])\nc.execute(sys.argv[2])",
-      join(dir, "wh.duckdb"),
+      join(dir, ".floe", "wh.duckdb"),
       sql,
     ],
     stdout: "null",
@@ -76,13 +76,16 @@ export async function skipBenchProject(
     await Deno.mkdir(join(path, ".."), { recursive: true });
     await Deno.writeTextFile(path, text);
   };
+  // The warehouse lives in .floe/, as in scripts/synthetic.ts: a file the
+  // project fingerprint leaves out, so the warm worker keeps its parse.
+  await Deno.mkdir(join(dir, ".floe"), { recursive: true });
   await w(
     "dbt_project.yml",
     `name: skipbench\nversion: "1.0.0"\nconfig-version: 2\nprofile: skipbench\nmodels:\n  skipbench:\n    +materialized: table\n`,
   );
   await w(
     "profiles.yml",
-    `skipbench:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: wh.duckdb\n      threads: 4\n`,
+    `skipbench:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: .floe/wh.duckdb\n      threads: 4\n`,
   );
   const tables = Array.from(
     { length: sources },
