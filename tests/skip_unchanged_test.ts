@@ -165,6 +165,10 @@ Deno.test({
             .length,
           Object.keys(MODELS).length,
         );
+        assert.equal(
+          (r.metadata.input_keys as { kept: number }).kept,
+          Object.keys(kept.nodes).length,
+        );
       });
 
       await t.step(

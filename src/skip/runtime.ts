@@ -211,6 +211,11 @@ class SkipRuntime extends RuntimeWrapper {
       planned = decision?.rebuild;
     }
     const executed = await this.#record(plan, result, options);
+    // What keeping the keys cost this call (before dbt ran).
+    result.metadata.input_keys = {
+      plan_ms: Math.round(plan.seconds * 1000),
+      kept: [...executed.keys()].filter((id) => plan.keys.has(id)).length,
+    };
     if (decision) {
       this.#report(plan, decision, planned, executed, result, options);
     }
