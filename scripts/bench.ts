@@ -14,6 +14,7 @@ import type { DbtRuntime } from "../src/contract/runtime.ts";
 import { benchDaemon } from "./bench_daemon.ts";
 import { benchParallel } from "./bench_parallel.ts";
 import { benchScale, scaleRows } from "./bench_scale.ts";
+import { benchSkip, skipRows } from "./bench_skip.ts";
 import { benchSlim, slimRows } from "./bench_slim.ts";
 import { generateProject } from "./synthetic.ts";
 
@@ -254,6 +255,15 @@ results.plugin_init = init;
   const slim = await benchSlim(ROOT, quick ? 50 : 500);
   rows.push(...slimRows(slim));
   results.slim = slim;
+}
+
+// --skip-unchanged: nothing changed, and new rows in 5% of the sources, vs a
+// full warm build (local, then fusion).
+{
+  const local = await benchSkip("local", quick ? 100 : 500, quick ? 1 : 3);
+  const fusion = await benchSkip("fusion", quick ? 100 : 500, quick ? 1 : 3);
+  rows.push(...skipRows(local), ...skipRows(fusion));
+  results.skip_unchanged = { local, fusion };
 }
 
 // The daemon: submission latency, GET throughput and p99, memory.

@@ -15,6 +15,7 @@ import {
 import { configError } from "./contract/errors.ts";
 import { lineageRuntime } from "./lineage/mod.ts";
 import type { DbtRuntime } from "./contract/runtime.ts";
+import { skipRuntime } from "./skip/runtime.ts";
 import { type CloudStateSource, stateRuntime } from "./wrappers/state.ts";
 import { tracedRuntime } from "./telemetry/mod.ts";
 
@@ -27,13 +28,14 @@ export const RUNTIME_NAMES: readonly RuntimeName[] = [
 
 /**
  * Create the runtime `name` from the platform config, traced (a span per
- * operation) and, when `plugins.lineage` is set, sending OpenLineage events.
+ * operation) and, when `plugins.lineage` is set, sending OpenLineage events;
+ * runs and builds keep input keys for `--skip-unchanged` (src/skip).
  */
 export function createRuntime(
   name: RuntimeName,
   config: PlatformConfig,
 ): DbtRuntime {
-  const base = baseRuntime(name, config);
+  const base = skipRuntime(baseRuntime(name, config));
   // dbt Cloud keeps its own state: only runtimes that run dbt here keep it.
   const stated = name === "cloud" ? base : stateRuntime(
     base,

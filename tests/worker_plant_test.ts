@@ -176,10 +176,14 @@ Deno.test("after the config is loaded the agent's environment holds no secret", 
     await Deno.writeTextFile(
       probe,
       `import { loadConfigFile } from ${
-        JSON.stringify(pathToFileURL(join(ROOT, "src", "config", "config.ts")).href)
+        JSON.stringify(
+          pathToFileURL(join(ROOT, "src", "config", "config.ts")).href,
+        )
       };
 import { resolveSecret } from ${
-        JSON.stringify(pathToFileURL(join(ROOT, "src", "config", "secrets.ts")).href)
+        JSON.stringify(
+          pathToFileURL(join(ROOT, "src", "config", "secrets.ts")).href,
+        )
       };
 const before = Deno.env.get("FLOE_SECRET_X");
 await loadConfigFile(${JSON.stringify(join(dir, "manifest.yaml"))});

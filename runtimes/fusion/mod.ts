@@ -26,6 +26,7 @@ import { RuntimeBase } from "../../src/contract/runtime_base.ts";
 import type {
   Availability,
   CallOptions,
+  DbtInspector,
   DbtRuntime,
   ProjectRef,
   RuntimeMetadata,
@@ -46,6 +47,13 @@ import { type Cached, TtlCache } from "../../src/os/ttl_cache.ts";
 import { DuckdbTurns } from "./turns.ts";
 import { Fallback } from "./fallback.ts";
 import { hasLintCommand, lintWithFusion } from "./lint.ts";
+import {
+  fusionList,
+  fusionParse,
+  fusionQuery,
+  type LookContext,
+} from "./inspect.ts";
+import type { LocalRuntime } from "../local/mod.ts";
 
 /** The dbt Fusion runtime. */
 export class FusionRuntime extends RuntimeBase implements DbtRuntime {
@@ -186,6 +194,69 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
       ...this.#fallback.metadata(adapter, why),
     };
     return run;
+  }
+
+  /**
+   * Read-only looks (src/contract/runtime.ts DbtInspector), each one Fusion call
+   * (inspect.ts); on an adapter Fusion cannot serve, the fallback's.
+   */
+  readonly inspect: DbtInspector = {
+    parseProject: (ref, vars, options = {}) =>
+      this.#look(
+        ref,
+        options,
+        (ctx) => fusionParse(ctx, vars),
+        (local) => local.inspect.parseProject(ref, vars, options),
+      ),
+    listNodes: (ref, selection, options = {}) =>
+      this.#look(
+        ref,
+        options,
+        (ctx) => fusionList(ctx, selection),
+        (local) => local.inspect.listNodes(ref, selection, options),
+      ),
+    queryRows: (ref, sql, options = {}) =>
+      this.#look(
+        ref,
+        options,
+        (ctx) => fusionQuery(ctx, sql),
+        (local) => local.inspect.queryRows(ref, sql, options),
+      ),
+  };
+
+  async #look<T>(
+    ref: ProjectRef,
+    options: CallOptions,
+    work: (ctx: LookContext) => Promise<T>,
+    fallback: (local: LocalRuntime) => Promise<T>,
+  ): Promise<T> {
+    const { project, adapter, unsupported } = this.#prepare(ref);
+    let reason = unsupported;
+    if (!reason) {
+      const bin = await this.binary();
+      try {
+        return await this.#limit(() =>
+          this.#turns.run(
+            adapter,
+            project.projectDir,
+            options.signal,
+            () =>
+              work({
+                bin,
+                project,
+                options,
+                killGraceMs: this.#killGraceMs,
+                timeoutSeconds: this.#timeoutSeconds(options),
+                inFlight: this.#inFlight,
+              }),
+          )
+        );
+      } catch (e) {
+        if (!(e instanceof AdapterRefused)) throw e;
+        reason = `dbt Fusion refused the '${adapter}' adapter: ${e.message}`;
+      }
+    }
+    return await this.#fallback.run(adapter, reason, fallback, options);
   }
 
   async compileProject(

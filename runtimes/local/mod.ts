@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { deadlineError } from "../../src/contract/deadline.ts";
+import { join } from "node:path";
 import { childEnv } from "../../src/os/child_env.ts";
 import {
   type LocalConfig,
@@ -20,16 +20,24 @@ import {
 } from "../../src/dbt/artifacts.ts";
 import {
   checkOptions,
+  checkVars,
   optionArgs,
   optionMetadata,
   varsArgs,
 } from "../../src/dbt/dbt_options.ts";
 import { dbtCorePython, venvCandidates } from "../../src/os/paths.ts";
-import { resolveProject, targetDir } from "../../src/dbt/project.ts";
+import { deadlineError } from "../../src/contract/deadline.ts";
+import { FACT_COMMANDS, parseNodeFacts } from "../../src/dbt/node_facts.ts";
+import {
+  type ResolvedProject,
+  resolveProject,
+  targetDir,
+} from "../../src/dbt/project.ts";
 import { RuntimeBase } from "../../src/contract/runtime_base.ts";
 import type {
   Availability,
   CallOptions,
+  DbtInspector,
   DbtRuntime,
   ProjectRef,
   RuntimeMetadata,
@@ -44,7 +52,7 @@ import {
 import { errorFromDbt } from "./errors.ts";
 import { projectFingerprint } from "./fingerprint.ts";
 import { acquireProjectLock } from "./lock.ts";
-import { Worker, type WorkerResult } from "./worker.ts";
+import { type InvokeRequest, Worker, type WorkerResult } from "./worker.ts";
 import { lintWithSqlfluff } from "./lint.ts";
 import { type VenvVersions, venvVersions } from "./venv_info.ts";
 import { checkCall } from "../../src/dbt/validate.ts";
@@ -52,7 +60,6 @@ import { abortable } from "../../src/os/abortable.ts";
 import { probePython } from "../../src/os/spawn.ts";
 import { TtlCache } from "../../src/os/ttl_cache.ts";
 import { WorkerPool } from "./pool.ts";
-import { FACT_COMMANDS, parseNodeFacts } from "../../src/dbt/node_facts.ts";
 
 /** The local dbt-core runtime. */
 export class LocalRuntime extends RuntimeBase implements DbtRuntime {
@@ -161,18 +168,13 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
     );
   }
 
-  override async execute(
-    command: DbtCommand,
-    ref: ProjectRef,
-    selection: Selection = {},
-    options: CallOptions = {},
-  ): Promise<RunResult> {
-    const started = performance.now();
-    const project = resolveProject(ref);
-    checkCall(project, selection);
-    checkOptions(command, selection, options);
-    if (command === "retry") await requirePreviousRun(project);
-    const common = [
+  /** The agent's own dbt flags for a project (after the caller's). */
+  #common(
+    project: ResolvedProject,
+    vars: Record<string, unknown> | undefined,
+    allowJinjaVars = false,
+  ): string[] {
+    return [
       "--project-dir",
       project.projectDir,
       "--profiles-dir",
@@ -187,22 +189,237 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
       this.config.log_level_file,
       // vars shape parsing: the parse gets them too, and they are part of
       // the fingerprint (other vars, another parse).
-      ...varsArgs(selection.vars, selection.allowJinjaVars),
+      ...varsArgs(vars, allowJinjaVars),
     ];
+  }
+
+  override async execute(
+    command: DbtCommand,
+    ref: ProjectRef,
+    selection: Selection = {},
+    options: CallOptions = {},
+  ): Promise<RunResult> {
+    const started = performance.now();
+    const project = resolveProject(ref);
+    checkCall(project, selection);
+    checkOptions(command, selection, options);
+    if (command === "retry") await requirePreviousRun(project);
     const args = [
       ...optionArgs(command, selection, options),
       // compile runs no materialization: the relation cache is not needed.
       ...(command === "compile" ? ["--no-populate-cache"] : []),
     ];
+    return await this.#withWorker(
+      `dbt ${command}`,
+      command,
+      project,
+      options,
+      async (call, w, lock) => {
+        // After the lock: a catalog.json written before this point is not ours.
+        const since = new Date();
+        const target = targetDir(project);
+        const result = await call({
+          command: dbtCommandWords(command).join(" "),
+          common: this.#common(
+            project,
+            selection.vars,
+            selection.allowJinjaVars,
+          ),
+          args,
+          facts: this.config.node_facts && FACT_COMMANDS.has(command)
+            ? { row_counts: this.config.row_counts }
+            : null,
+        }, [target]);
+        if (result.exception) throw errorFromDbt(command, result.exception);
+        const res = await commandResultFrom(
+          command,
+          target,
+          {
+            runtime: "local",
+            command,
+            dbt_version: w.ready.dbt_version,
+            python_version: w.ready.python_version,
+            worker_pid: w.ready.pid,
+            reused_manifest: result.reused_manifest ?? false,
+            parse_seconds: result.parse_seconds ?? 0,
+            lock_wait_seconds: lock.waitedMs / 1000,
+            target: project.target ?? null,
+            select: selection.select ?? [],
+            exclude: selection.exclude ?? [],
+            ...optionMetadata(command, selection, options),
+          },
+          result.success,
+          { since },
+        );
+        res.execution_time_seconds = (performance.now() - started) / 1000;
+        const facts = parseNodeFacts(result.node_facts);
+        if (facts) res.metadata.nodes = facts;
+        return res;
+      },
+    );
+  }
+
+  /**
+   * Read-only looks through the same warm worker (src/contract/runtime.ts
+   * DbtInspector): the parsed manifest, dbt's selection, a query's rows.
+   */
+  readonly inspect: DbtInspector = {
+    parseProject: (ref, vars, options = {}) =>
+      this.#parseProject(ref, vars, options),
+    listNodes: (ref, selection, options = {}) =>
+      this.#listNodes(ref, selection, options),
+    queryRows: (ref, sql, options = {}) => this.#queryRows(ref, sql, options),
+  };
+
+  async #parseProject(
+    ref: ProjectRef,
+    vars: Record<string, unknown> | undefined,
+    options: CallOptions,
+  ): Promise<string> {
+    const project = resolveProject(ref);
+    checkCall(project);
+    if (vars !== undefined) checkVars(vars);
+    const target = targetDir(project);
+    // Not dbt's manifest.json: each run compiles into that one.
+    const path = join(target, "floe_parsed_manifest.json");
+    return await this.#withWorker(
+      "dbt parse",
+      "parse",
+      project,
+      options,
+      async (call) => {
+        await Deno.mkdir(target, { recursive: true });
+        const result = await call({
+          command: "parse",
+          common: this.#common(project, vars),
+          args: [],
+          write_manifest: path,
+        }, [target]);
+        if (result.exception || !result.success) {
+          throw errorFromDbt(
+            "parse",
+            result.exception ??
+              {
+                type: "ParseError",
+                module: "dbt",
+                message: "dbt parse failed",
+              },
+          );
+        }
+        return path;
+      },
+    );
+  }
+
+  async #listNodes(
+    ref: ProjectRef,
+    selection: Selection,
+    options: CallOptions,
+  ): Promise<string[]> {
+    const project = resolveProject(ref);
+    checkCall(project, selection);
+    checkOptions("run", selection, options);
+    const args = [
+      ...optionArgs("run", {
+        select: selection.select,
+        exclude: selection.exclude,
+        selector: selection.selector,
+        indirectSelection: selection.indirectSelection,
+        state: selection.state,
+      }),
+      "--output",
+      "json",
+      "--output-keys",
+      "unique_id",
+    ];
+    return await this.#withWorker(
+      "dbt ls",
+      "ls",
+      project,
+      options,
+      async (call) => {
+        const result = await call({
+          command: "ls",
+          common: this.#common(project, selection.vars),
+          args,
+          capture: true,
+        }, [targetDir(project)]);
+        if (result.exception) throw errorFromDbt("ls", result.exception);
+        return (result.lines ?? []).map((line) => {
+          try {
+            return String(
+              (JSON.parse(line) as { unique_id?: unknown }).unique_id ?? "",
+            );
+          } catch {
+            return "";
+          }
+        }).filter(Boolean);
+      },
+    );
+  }
+
+  async #queryRows(
+    ref: ProjectRef,
+    sql: string,
+    options: CallOptions,
+  ): Promise<Record<string, unknown>[]> {
+    const project = resolveProject(ref);
+    checkCall(project);
+    return await this.#withWorker(
+      "dbt show",
+      "show",
+      project,
+      options,
+      async (call) => {
+        const result = await call({
+          command: "show",
+          common: this.#common(project, undefined),
+          // No Jinja: the agent's own SQL goes to the adapter as written.
+          args: ["--inline-direct", sql, "--output", "json", "--limit", "-1"],
+          capture: true,
+        }, null);
+        if (result.exception || !result.success) {
+          throw errorFromDbt(
+            "show",
+            result.exception ??
+              {
+                type: "DbtRuntimeError",
+                module: "dbt",
+                message: "the query failed",
+              },
+          );
+        }
+        return parsePreview(result.preview);
+      },
+    );
+  }
+
+  /**
+   * One dbt call on the project's warm worker: the project lock, the
+   * deadline, cancellation and the worker's return to the pool. `body`
+   * gets `call(request, fingerprintDirs)` (null dirs: no parse wanted).
+   */
+  async #withWorker<T>(
+    label: string,
+    command: string,
+    project: ResolvedProject,
+    options: CallOptions,
+    body: (
+      call: (
+        req: Omit<InvokeRequest, "cwd" | "env" | "fingerprint">,
+        fingerprintDirs: string[] | null,
+      ) => Promise<WorkerResult>,
+      w: Worker,
+      lock: { waitedMs: number },
+    ) => Promise<T>,
+  ): Promise<T> {
     options.signal?.throwIfAborted();
     const lock = await acquireProjectLock(
       project.projectDir,
-      `dbt ${command}`,
+      label,
       this.config.lock_timeout_seconds,
       options.signal,
     );
-    // After the lock: a catalog.json written before this point is not ours.
-    const since = new Date();
     // The run's own signal: the caller's cancel, or the deadline.
     const seconds = options.timeoutSeconds ?? this.config.timeout_seconds;
     const run = new AbortController();
@@ -234,69 +451,41 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
         throw e;
       }
       if (run.signal.aborted) throw this.#abortError(command, run.signal);
-      // The worker replaces its whole environment with this one per call.
-      const env = childEnv();
-      // Like the fusion runtime: no usage statistics unless the user asks.
-      env.DBT_SEND_ANONYMOUS_USAGE_STATS ??= "false";
-      const target = targetDir(project);
-      const fingerprint = await projectFingerprint(
-        project.projectDir,
-        project.profilesDir,
-        common,
-        env,
-        [target],
-      );
-      const translator = new DbtEventTranslator();
-      const onEvent = options.onEvent;
       const w = worker;
-      const result = await this.#invokeCancellable(
-        w,
-        {
-          command: dbtCommandWords(command).join(" "),
-          common,
-          args,
-          cwd: project.projectDir,
-          env,
-          fingerprint,
-          facts: this.config.node_facts && FACT_COMMANDS.has(command)
-            ? { row_counts: this.config.row_counts }
-            : null,
-        },
-        (ev) => {
-          if (!onEvent) return;
-          for (const p of translator.translate(ev)) onEvent(p);
-        },
-        run.signal,
-        () => {
-          stopped = true;
-          return this.#pool.discard(key, w);
-        },
-      );
-      if (result.exception) throw errorFromDbt(command, result.exception);
-      const res = await commandResultFrom(
-        command,
-        target,
-        {
-          runtime: "local",
-          command,
-          dbt_version: w.ready.dbt_version,
-          python_version: w.ready.python_version,
-          worker_pid: w.ready.pid,
-          reused_manifest: result.reused_manifest ?? false,
-          parse_seconds: result.parse_seconds ?? 0,
-          lock_wait_seconds: lock.waitedMs / 1000,
-          target: project.target ?? null,
-          select: selection.select ?? [],
-          exclude: selection.exclude ?? [],
-          ...optionMetadata(command, selection, options),
-        },
-        result.success,
-        { since },
-      );
-      res.execution_time_seconds = (performance.now() - started) / 1000;
-      const facts = parseNodeFacts(result.node_facts);
-      if (facts) res.metadata.nodes = facts;
-      return res;
+      const call = async (
+        req: Omit<InvokeRequest, "cwd" | "env" | "fingerprint">,
+        fingerprintDirs: string[] | null,
+      ): Promise<WorkerResult> => {
+        // The worker replaces its whole environment with this one per call.
+        const env = childEnv();
+        // Like the fusion runtime: no usage statistics unless the user asks.
+        env.DBT_SEND_ANONYMOUS_USAGE_STATS ??= "false";
+        const fingerprint = fingerprintDirs === null
+          ? null
+          : await projectFingerprint(
+            project.projectDir,
+            project.profilesDir,
+            req.common,
+            env,
+            fingerprintDirs,
+          );
+        const translator = new DbtEventTranslator();
+        const onEvent = options.onEvent;
+        return await this.#invokeCancellable(
+          w,
+          { ...req, cwd: project.projectDir, env, fingerprint },
+          (ev) => {
+            if (!onEvent) return;
+            for (const p of translator.translate(ev)) onEvent(p);
+          },
+          run.signal,
+          () => {
+            stopped = true;
+            return this.#pool.discard(key, w);
+          },
+        );
+      };
+      return await body(call, w, lock);
     } finally {
       clearTimeout(deadline);
       options.signal?.removeEventListener("abort", onCancel);
@@ -507,6 +696,16 @@ async function checkDbtCore(python: string): Promise<Availability> {
       reason: `cannot run ${python}: ${(e as Error).message}`,
     };
   }
+}
+
+/** The rows of a show's JSON preview (`{"COL": value}` objects). */
+function parsePreview(preview: string | null | undefined): Record<
+  string,
+  unknown
+>[] {
+  if (!preview) return [];
+  const rows = JSON.parse(preview) as unknown;
+  return Array.isArray(rows) ? rows as Record<string, unknown>[] : [];
 }
 
 /** dbt retry needs the previous run's run_results.json in the target path. */

@@ -46,6 +46,10 @@ export interface WorkerResult {
   /** Per-node facts (facts_py.ts), when the request asked for them. */
   node_facts?: unknown;
   trace?: string;
+  /** With `capture`: a show's preview (JSON text with `--output json`). */
+  preview?: string | null;
+  /** With `capture`: a list's lines (`dbt ls`). */
+  lines?: string[];
 }
 
 /** One invoke request. */
@@ -60,6 +64,10 @@ export interface InvokeRequest {
   fingerprint: string | null;
   /** Compute per-node facts after the run (facts_py.ts), with these options. */
   facts?: { row_counts: boolean } | null;
+  /** Return a show's preview and a list's lines. */
+  capture?: boolean;
+  /** Only parse, and write the manifest to this file. */
+  write_manifest?: string;
 }
 
 interface Pending {

@@ -5,6 +5,9 @@
  *
  * Protocol: one JSON object a line. Requests on stdin:
  * `{id, op: "invoke", command, common: [...], args: [...], cwd, env, fingerprint, facts}`
+ * (optional: `capture` returns a show's preview and a list's lines,
+ * `write_manifest`, a file path, only parses and writes the manifest as parsed
+ * there, or leaves the file as it is while the project is unchanged)
  * or `{id, op: "ping"}`; dbt gets `[...command words, ...args, ...common]`, the
  * agent's own flags after the caller's (dbt keeps an option's last value).
  * Replies on the worker's original stdout (dbt's own
@@ -65,11 +68,14 @@ def main():
 
     state = {"manifest": None, "fingerprint": None, "invocations": 0}
 
-    def make_callback(rid):
+    def make_callback(rid, box):
         def cb(ev):
             try:
                 name = ev.info.name
                 level = ev.info.level
+                if name == "ShowNode" and box is not None:
+                    box["preview"] = msg_to_dict(ev).get("data", {}).get("preview")
+                    return
                 if name not in FORWARD and level not in ("error", "warn"):
                     return
                 d = msg_to_dict(ev)
@@ -91,12 +97,43 @@ def main():
         os.environ.clear()
         os.environ.update(req.get("env") or {})
         os.chdir(req["cwd"])
-        cb = make_callback(rid)
+        box = {} if req.get("capture") else None
+        cb = make_callback(rid, box)
         common = req.get("common") or []
         fp = req.get("fingerprint")
         reused = False
         parse_seconds = 0.0
         manifest = None
+        wm = req.get("write_manifest")
+        if wm:
+            # Parse only, into a file of its own: the manifest as parsed,
+            # before any command compiled into it (a run adds to the cached
+            # one). Kept while the project is the same.
+            if fp is not None and fp == state.get("parsed") and os.path.isfile(wm):
+                return {"type": "result", "id": rid, "success": True, "exception": None,
+                        "reused_manifest": True, "parse_seconds": 0.0}
+            p0 = time.time()
+            res = dbtRunner(callbacks=[cb]).invoke(["parse"] + common)
+            state["invocations"] += 1
+            if not res.success:
+                return {"type": "result", "id": rid, "success": False,
+                        "exception": exc_info(res.exception) or {"type": "ParseError", "module": "dbt", "message": "dbt parse failed"},
+                        "reused_manifest": False, "parse_seconds": time.time() - p0}
+            # A file of our own, renamed over the name: never written through
+            # a link planted there.
+            tmp = "%s.%d.tmp" % (wm, os.getpid())
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+            res.result.write(tmp)
+            os.replace(tmp, wm)
+            state["manifest"] = res.result
+            state["fingerprint"] = fp
+            state["parsed"] = fp
+            return {"type": "result", "id": rid, "success": True, "exception": None,
+                    "reused_manifest": False, "parse_seconds": time.time() - p0}
         if fp is not None and fp == state["fingerprint"] and state["manifest"] is not None:
             manifest = state["manifest"]
             reused = True
@@ -131,9 +168,15 @@ def main():
             # merges the state's relations into it: parse afresh next time.
             state["manifest"] = None
             state["fingerprint"] = None
-        return {"type": "result", "id": rid, "success": bool(res.success),
-                "exception": exc_info(res.exception), "reused_manifest": reused,
-                "parse_seconds": parse_seconds, "node_facts": facts}
+        reply = {"type": "result", "id": rid, "success": bool(res.success),
+                 "exception": exc_info(res.exception), "reused_manifest": reused,
+                 "parse_seconds": parse_seconds, "node_facts": facts}
+        if box is not None:
+            # What the caller asked to see: a show's preview, a list's lines.
+            reply["preview"] = box.get("preview")
+            if isinstance(res.result, list):
+                reply["lines"] = [x for x in res.result if isinstance(x, str)]
+        return reply
 
     def release_connections():
         # Between calls the worker must hold no database handle: a DuckDB file

@@ -20,6 +20,7 @@ import type { DbtRuntime, ProjectRef } from "../contract/runtime.ts";
 import type { DbtCommand, ProgressEvent } from "../contract/schemas.ts";
 import { type CliArgs, parseCli } from "./args.ts";
 import { cacheCommand } from "./cache_cmd.ts";
+import { stateCommand } from "./state_cmd.ts";
 import { configCommand } from "./config_cmd.ts";
 import { daemonClient, serve } from "./daemon_cmds.ts";
 import { helpFor, MAIN_HELP } from "./help.ts";
@@ -115,6 +116,7 @@ export async function runCli(
       return 0;
     }
     if (args.command === "config") return await configCommand(args, io);
+    if (args.command === "state") return await stateCommand(args, io);
     if (["submit", "jobs", "job", "cancel"].includes(args.command)) {
       return await daemonClient(args, io);
     }
@@ -189,6 +191,8 @@ export async function runCli(
           selector: args.selector,
           indirectSelection: args.indirectSelection,
           changed: args.changed,
+          skipUnchanged: args.skipUnchanged,
+          skipStaleSources: args.skipStaleSources,
           state: args.state,
           stateFrom: args.stateFrom,
         }, options);

@@ -38,6 +38,7 @@ export const COMMANDS = [
   "job",
   "cancel",
   "cache",
+  "state",
 ] as const;
 /** A CLI command. */
 export type Command = typeof COMMANDS[number];
@@ -74,6 +75,10 @@ export interface CliArgs {
   indirectSelection: IndirectSelection | undefined;
   /** Slim runs: only what changed since the state, deferring the rest. */
   changed: boolean;
+  /** Reuse every node whose inputs are the same as at its last success. */
+  skipUnchanged: boolean;
+  /** Leave out what is downstream of a source whose freshness is error. */
+  skipStaleSources: boolean;
   /** An explicit state directory (dbt's --state), resolved. */
   state: string | undefined;
   /** Where to take the state from instead: `cloud`. */
@@ -136,6 +141,8 @@ const OPTIONS = {
   selector: { type: "string" },
   "indirect-selection": { type: "string" },
   changed: { type: "boolean" },
+  "skip-unchanged": { type: "boolean" },
+  "skip-stale-sources": { type: "boolean" },
   state: { type: "string" },
   "state-from": { type: "string" },
   "timeout-seconds": { type: "string" },
@@ -345,7 +352,14 @@ export function parseCli(
   if (stateFrom !== undefined && v.state !== undefined) {
     throw usage("--state and --state-from name two states: give one of them");
   }
-  const takesPositionals = ["config", "job", "cancel", "cache", "submit"]
+  const takesPositionals = [
+    "config",
+    "job",
+    "cancel",
+    "cache",
+    "submit",
+    "state",
+  ]
     .includes(command);
   if (!takesPositionals && rest.length > 0) {
     throw usage(
@@ -387,6 +401,8 @@ export function parseCli(
       : checkSelectorName(v.selector, "--selector"),
     indirectSelection: indirectSelection(v["indirect-selection"]),
     changed: Boolean(v.changed),
+    skipUnchanged: Boolean(v["skip-unchanged"]),
+    skipStaleSources: Boolean(v["skip-stale-sources"]),
     state: v.state === undefined
       ? undefined
       : checkText(resolve(v.state), "--state"),

@@ -283,6 +283,8 @@ export async function daemonClient(args: CliArgs, io: Io): Promise<number> {
           ? { indirect_selection: args.indirectSelection }
           : {}),
         ...(args.changed ? { changed: true } : {}),
+        ...(args.skipUnchanged ? { skip_unchanged: true } : {}),
+        ...(args.skipStaleSources ? { skip_stale_sources: true } : {}),
         ...(args.state ? { state: args.state } : {}),
         ...(args.stateFrom ? { state_from: args.stateFrom } : {}),
         ...(args.timeoutSeconds !== undefined

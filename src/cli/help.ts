@@ -42,6 +42,11 @@ dbt options:
   -x, --fail-fast       stop at the first failure (not on the fusion runtime)
   --changed             only what changed since the kept state, and downstream
                         (state:modified+ within --select), deferring the rest
+  --skip-unchanged      run and build: reuse every node whose code, macros,
+                        config, vars and upstream data are the same as at its
+                        last success on the target (local and fusion)
+  --skip-stale-sources  run and build: leave out what is downstream of a source
+                        whose dbt freshness is error (reported, not failed)
   --state DIR           compare with (and defer to) this state, as dbt's --state
   --state-from cloud    take the state from the dbt Cloud job's newest
                         successful run (local and fusion runtimes)
@@ -79,6 +84,8 @@ Commands:
                  list, show, cancel the daemon's jobs
   cache ls|gc|clear
                  list, prune expired, or remove the cloud artifact cache
+  state clear    forget the kept state (--changed, --skip-unchanged) of
+                 --target T, or of every target
 
 dbt's own flags work on the dbt commands: --select/-s, --exclude, --selector,
 --indirect-selection, --vars, --threads, --fail-fast/-x, --full-refresh.
@@ -114,6 +121,8 @@ const COMMAND_HELP: Record<string, string> = {
     `Usage: floe-dbt runtimes [--json] [--config FILE]\n\nList the registered runtimes, whether each can run here and why, their\nparallel-safety and metadata.`,
   cache:
     `Usage: floe-dbt cache ls|gc|clear [--json] [--project-dir DIR] [--config FILE]\n\nThe cloud runtime's artifact cache (.floe/dbt-cloud-cache/ under the project,\nor dbt_runtime_config.cloud.cache_dir): ls lists entries with age and size, gc\nremoves entries older than cache_ttl_seconds (or without metadata), clear\nremoves every entry.`,
+  state:
+    `Usage: floe-dbt state clear [--target T] [--json] [--project-dir DIR]\n\nForget the state floe-dbt keeps for the project in .floe/state/<target>/: the\nmanifest --changed compares with and the input keys --skip-unchanged reuses\nby. Without --target, every target's. The next build builds everything.`,
   serve:
     `Usage: floe-dbt serve [flags]\n\nRun the daemon: an HTTP API with a job runner (GET /healthz, /readyz, /openapi.json,\n/v1/runtimes; POST /v1/jobs ...). SIGTERM drains running jobs, then exits 0.\n  --host ADDR           address to listen on (default 127.0.0.1)\n  --port N              port (env FLOE_DBT_PORT; default 8686)\n  --project-root DIR    jobs may only use projects under DIR (repeatable)\n  --token-file FILE     bearer token clients must send (16+ characters); without it\n                        and --token-ref, a random token is kept in <state-dir>/token (0600)\n  --token-ref NAME      the token as a secret reference ($FLOE_SECRETS_DIR/NAME or FLOE_SECRET_<NAME>)\n  --allow-origin ORIGIN a web origin browsers may call from, with CORS (repeatable; default none)\n  --allow-host NAME     another Host name a loopback daemon answers to (repeatable)\n  --profiles-dir DIR    profiles.yml for jobs whose project has none and that name no\n                        profiles_dir (default: none: such a job is refused with\n                        FLOE-DBT-E003; a job never reads ~/.dbt unless DIR is ~/.dbt)\n  --allow-jinja-vars    let job vars hold Jinja, which dbt renders: job authors can run\n                        any SQL (default: a Jinja delimiter in vars is refused, 400 E010)\n  --state-dir DIR       job journal (env FLOE_STATE_DIR; default ~/.local/state/floe-dbt)\n  --grace-seconds N     how long SIGTERM waits for running jobs (default 30)\n  --retention-hours N   keep finished jobs this long (default 168)\n  --artifact-retention-hours N\n                        keep finished jobs' artifacts this long (default: --retention-hours);\n                        after that GET /v1/jobs/{id}/artifacts/{name} answers 410\n  --max-queued N        jobs that may wait to run (default 1000); beyond it POST /v1/jobs\n                        answers 429 with Retry-After\n  --max-streams N       open event streams in all (default 1024; at most 64 per job);\n                        beyond it GET /v1/jobs/{id}/events answers 503 (429 per job)\n  --max-finished N      finished jobs kept at most (default 10000): the oldest are forgotten\n                        first, with their artifacts (besides --retention-hours)\n  --request-timeout-seconds N\n                        a request's head and body must arrive within N seconds (default 30);\n                        a half-sent or idle connection is closed after that\n  --max-connections N   open connections at most (default: half the open-file limit, 16..4096);\n                        one more gets 503 (E013) and is closed\n  --config FILE         platform manifest.yaml (default: ./manifest.yaml if present)\n  --log-format FORMAT   text (default) or json lines on stderr`,
   submit:

@@ -47,8 +47,10 @@ export function progressLine(e: ProgressEvent): string | undefined {
       if (e.level === "error" || e.level === "warn") {
         return `${e.level}: ${e.message}`;
       }
-      // Slim runs say which state they use and what changed.
-      return e.level === "info" && /^(state|changed): /.test(e.message)
+      // Slim runs say which state they use and what changed;
+      // --skip-unchanged what it reused.
+      return e.level === "info" &&
+          /^(state|changed|skip): |^(REUSED|STALE) /.test(e.message)
         ? e.message
         : undefined;
     default:
@@ -108,7 +110,9 @@ export function runSummary(command: string, r: RunResult): string {
     );
   }
   lines.push(...stateLines(m));
-  lines.push(`run results: ${r.run_results_path}`);
+  lines.push(
+    `run results: ${r.run_results_path || "none (dbt did not run)"}`,
+  );
   return lines.join("\n");
 }
 
@@ -123,6 +127,16 @@ export function stateLines(m: Record<string, unknown>): string[] {
     lines.push(
       `state: ${state.source} ${state.path} (run ${state.run_id ?? "unknown"})`,
     );
+  }
+  if (m.skipped_stale && typeof m.skipped_stale === "object") {
+    const n = Object.keys(m.skipped_stale).length;
+    lines.push(
+      `stale: ${n} node${n === 1 ? "" : "s"} left out (stale sources)`,
+    );
+  }
+  if (Array.isArray(m.reused)) {
+    const rebuilt = Object.keys((m.rebuilt ?? {}) as Record<string, string>);
+    lines.push(`skip: rebuilt ${rebuilt.length}, reused ${m.reused.length}`);
   }
   if (m.changed === true) {
     const ids = m.changed_nodes as string[] | null;

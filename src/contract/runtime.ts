@@ -107,6 +107,16 @@ export interface Selection {
   stateFrom?: "cloud" | undefined;
   /** dbt's `--defer` (with `state`): unselected refs resolve to the state's relations. */
   defer?: boolean | undefined;
+  /**
+   * Reuse every node whose input key equals the key of its last success on
+   * the target (run and build; src/skip/runtime.ts).
+   */
+  skipUnchanged?: boolean | undefined;
+  /**
+   * Leave out the nodes downstream of a source whose dbt freshness is
+   * `error` (run and build; src/skip/runtime.ts).
+   */
+  skipStaleSources?: boolean | undefined;
 }
 
 /** Runtime-specific metadata for observability. */
@@ -120,6 +130,35 @@ export interface RuntimeMetadata {
 export interface Availability {
   available: boolean;
   reason: string;
+}
+
+/**
+ * Read-only looks at a project through dbt, for wrappers that plan a call
+ * (src/skip: `--skip-unchanged`). A runtime that runs dbt where the agent
+ * is (local, fusion) offers it; dbt Cloud does not.
+ */
+export interface DbtInspector {
+  /** Parse the project (no SQL compiled); the path of the manifest.json written. */
+  parseProject(
+    project: ProjectRef,
+    vars: Record<string, unknown> | undefined,
+    options?: CallOptions,
+  ): Promise<string>;
+  /** The unique_ids dbt selects for this selection (`dbt ls`). */
+  listNodes(
+    project: ProjectRef,
+    selection: Selection,
+    options?: CallOptions,
+  ): Promise<string[]>;
+  /**
+   * The rows of one read-only SQL statement written by the agent itself
+   * (never a caller's text), run by dbt's adapter on the project's target.
+   */
+  queryRows(
+    project: ProjectRef,
+    sql: string,
+    options?: CallOptions,
+  ): Promise<Record<string, unknown>[]>;
 }
 
 /** The interface every runtime implements (seed DBTPlugin). */
@@ -177,4 +216,6 @@ export interface DbtRuntime {
   availability(): Promise<Availability>;
   /** Release processes and connections (warm workers). */
   close(): Promise<void>;
+  /** Read-only looks through dbt, where the runtime offers them. */
+  readonly inspect?: DbtInspector | undefined;
 }

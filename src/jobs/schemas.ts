@@ -95,6 +95,17 @@ export const JobRequestSchema = z.strictObject({
   indirect_selection: IndirectSelectionSchema.optional(),
   /** Only what changed since the kept state (or `state`), and downstream. */
   changed: z.boolean().optional(),
+  /**
+   * Reuse every model, seed, snapshot and test whose inputs (code, macros,
+   * config, vars, upstream keys, sources' data versions) are the same as at
+   * its last success on the target (run and build; local and fusion).
+   */
+  skip_unchanged: z.boolean().optional(),
+  /**
+   * Leave out the nodes downstream of a source whose dbt freshness is
+   * `error` (reported in `metadata.skipped_stale`; run and build).
+   */
+  skip_stale_sources: z.boolean().optional(),
   /** A state directory inside the project (relative: to project_dir). */
   state: checked("state", textProblem, TEXT_ALLOWED).optional().describe(
     "a state directory (holding manifest.json) inside the project, relative to project_dir; outside it is 400 FLOE-DBT-E010",

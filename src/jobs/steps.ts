@@ -96,6 +96,8 @@ export async function callRuntime(
     selector: req.selector,
     indirectSelection: req.indirect_selection,
     changed: req.changed,
+    skipUnchanged: req.skip_unchanged,
+    skipStaleSources: req.skip_stale_sources,
     state: req.state === undefined
       ? undefined
       : jobStateDir(req.project_dir, req.state),

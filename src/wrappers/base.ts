@@ -9,6 +9,7 @@
 import type {
   Availability,
   CallOptions,
+  DbtInspector,
   DbtRuntime,
   ProjectRef,
   RuntimeMetadata,
@@ -33,6 +34,9 @@ export class RuntimeWrapper implements DbtRuntime {
   }
   get floeApiVersion(): string {
     return this.inner.floeApiVersion;
+  }
+  get inspect(): DbtInspector | undefined {
+    return this.inner.inspect;
   }
   compileProject(project: ProjectRef, options?: CallOptions): Promise<string> {
     return this.inner.compileProject(project, options);

@@ -244,3 +244,20 @@ def test_wait_timeout_raises_and_the_job_goes_on(client: FloeDbtClient, built, p
         client.wait(job.id, timeout=0.3)
     assert e.value.code == "FLOE-DBT-E007" and job.id in e.value.message
     assert isinstance(client.wait(job.id, timeout=600), DBTRunResult)
+
+
+def test_skip_unchanged_reuses_through_the_daemon(client: FloeDbtClient, root: Path):
+    proj = copy_example(root / "skip")
+    first = client.wait(client.submit("build", proj).id, timeout=600)
+    assert first.success and "reused" not in first.metadata
+    job = client.submit("build", proj, skip_unchanged=True)
+    result = client.wait(job.id, timeout=600)
+    assert result.success
+    reused = result.metadata["reused"]
+    rebuilt = result.metadata["rebuilt"]
+    # The seed and the model reading only it are unchanged; the models over
+    # the CSV files (external sources: no data version) are always rebuilt.
+    assert "seed.jaffle_duck.raw_payments" in reused
+    assert "model.jaffle_duck.stg_payments" in reused
+    assert rebuilt["model.jaffle_duck.stg_orders"].startswith("source has no freshness signal: ")
+    assert result.models_run == len([u for u in rebuilt if u.startswith("model.")])

@@ -81,6 +81,33 @@ def test_a_failing_model_fails_its_asset_and_skips_downstream(daemon: Daemon, cl
     assert failure and "stg_orders" in str(failure[0].event_specific_data.error)
 
 
+def test_skip_unchanged_reports_reused_assets_as_observations(
+    daemon: Daemon, client, root: Path
+):
+    proj, manifest = _setup(client, root, "dag_skip")
+    assert client.run("build", proj, timeout=600).success
+
+    @floe_dbt_assets(manifest=manifest)
+    def jaffle_skip(context, floe_dbt: FloeDbtResource):
+        yield from floe_dbt.build(context)
+
+    resource = FloeDbtResource(
+        url=daemon.url, token=daemon.token, project_dir=str(proj), skip_unchanged=True
+    )
+    result = dagster.materialize([jaffle_skip], resources={"floe_dbt": resource})
+    assert result.success
+    observed = {
+        ev.event_specific_data.asset_observation.asset_key.path[-1]
+        for ev in result.get_asset_observation_events()
+    }
+    counts = _materialized(result)
+    # The seed and the model over it are unchanged: observed, not materialized.
+    assert {"raw_payments", "stg_payments"} <= observed
+    assert counts["raw_payments"] == 0 and counts["stg_payments"] == 0
+    # The models over the CSV files (no data version) are built again.
+    assert counts["stg_orders"] == 1 and "stg_orders" not in observed
+
+
 def test_asset_selection_agrees_with_dbt_ls(root: Path):
     """The asset selection reads dbt's node selection grammar as dbt does:
     each selector is compared with real ``dbt ls`` on the same project."""

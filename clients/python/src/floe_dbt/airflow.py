@@ -100,7 +100,11 @@ class FloeDbtOperator(BaseOperator):
     ``command``: compile, run, test, seed, build, snapshot, ... or lint.
     ``project_dir``, ``profiles_dir``, ``target``, ``select``, ``exclude``,
     ``full_refresh``, ``vars`` (a mapping or YAML/JSON text, templated),
-    ``threads``, ``fail_fast``, ``selector``, ``changed``,
+    ``threads``, ``fail_fast``, ``selector``, ``changed``, ``skip_unchanged``
+    (reuse what is unchanged: the XCom result's ``metadata.rebuilt`` and
+    ``metadata.reused`` say what was rebuilt and why, and what was reused),
+    ``skip_stale_sources`` (leave out what is downstream of a stale source:
+    ``metadata.skipped_stale``),
     ``timeout_seconds`` (the dbt call's deadline) and ``runtime`` as in
     ``floe-dbt submit``; ``url`` defaults to ``FLOE_DBT_URL``. The token
     comes from ``token``, else ``FLOE_DBT_TOKEN``/``FLOE_DBT_TOKEN_FILE`` or
@@ -136,6 +140,8 @@ class FloeDbtOperator(BaseOperator):
         fail_fast: bool = False,
         selector: str | None = None,
         changed: bool = False,
+        skip_unchanged: bool = False,
+        skip_stale_sources: bool = False,
         timeout_seconds: float | None = None,
         runtime: str | None = None,
         url: str | None = None,
@@ -163,6 +169,8 @@ class FloeDbtOperator(BaseOperator):
         self.fail_fast = fail_fast
         self.selector = selector
         self.changed = changed
+        self.skip_unchanged = skip_unchanged
+        self.skip_stale_sources = skip_stale_sources
         self.timeout_seconds = timeout_seconds
         self.runtime = runtime
         self.url = url
@@ -200,6 +208,9 @@ class FloeDbtOperator(BaseOperator):
                 fail_fast=self.fail_fast,
                 selector=self.selector,
                 changed=self.changed,
+                # Sent only when asked: an older daemon refuses unknown fields.
+                skip_unchanged=self.skip_unchanged or None,
+                skip_stale_sources=self.skip_stale_sources or None,
                 timeout_seconds=self.timeout_seconds,
             )
             self.job_id = job.id

@@ -51,6 +51,8 @@ JOB_OPTIONS = (
     "selector",
     "indirect_selection",
     "changed",
+    "skip_unchanged",
+    "skip_stale_sources",
     "state",
     "state_from",
     "timeout_seconds",
@@ -274,7 +276,7 @@ class FloeDbtClient(_Base):
 
         ``options`` are the daemon's other job fields: ``vars`` (a mapping or
         YAML/JSON text), ``threads``, ``fail_fast``, ``selector``,
-        ``indirect_selection``, ``changed``, ``state``, ``state_from``
+        ``indirect_selection``, ``changed``, ``skip_unchanged``, ``skip_stale_sources``, ``state``, ``state_from``
         (``"cloud"``), ``timeout_seconds``."""
         key = idempotency_key or uuid.uuid4().hex
         body = _job_body(
@@ -524,7 +526,7 @@ class AsyncFloeDbtClient(_Base):
 
         ``options`` are the daemon's other job fields: ``vars`` (a mapping or
         YAML/JSON text), ``threads``, ``fail_fast``, ``selector``,
-        ``indirect_selection``, ``changed``, ``state``, ``state_from``
+        ``indirect_selection``, ``changed``, ``skip_unchanged``, ``skip_stale_sources``, ``state``, ``state_from``
         (``"cloud"``), ``timeout_seconds``."""
         key = idempotency_key or uuid.uuid4().hex
         body = _job_body(

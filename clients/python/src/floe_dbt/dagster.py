@@ -30,6 +30,7 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetObservation,
     AssetSpec,
     ConfigurableResource,
     EnvVar,
@@ -365,6 +366,39 @@ def facts_metadata(m: FloeDbtManifest, facts: Mapping[str, Any] | None) -> dict[
     return out
 
 
+def _reused_events(
+    context: AssetExecutionContext,
+    m: FloeDbtManifest,
+    job_id: str,
+    result: Any,
+    selected: list[str],
+    check_keys: set[tuple[AssetKey, str]],
+) -> Iterator[AssetCheckResult]:
+    """What --skip-unchanged reused: an observation per selected asset (it was
+    not materialized again) and the reused tests' checks (passed last time)."""
+    metadata = getattr(result, "metadata", None) or {}
+    reused = metadata.get("reused") if isinstance(metadata, dict) else None
+    if not isinstance(reused, list):
+        return
+    meta = {"floe_dbt/job_id": job_id, "floe_dbt/reused": True}
+    for u in reused:
+        node = m.nodes.get(u)
+        if node is None:
+            continue
+        if node.get("resource_type") in ASSET_TYPES and u in selected:
+            context.log_event(
+                AssetObservation(asset_key=m.key(u), metadata={**meta, "dbt/unique_id": u})
+            )
+        elif node.get("resource_type") == "test":
+            target = m.test_target(u)
+            key = (m.key(target), node["name"]) if target else None
+            if key is not None and key in check_keys:
+                check_keys.discard(key)
+                yield AssetCheckResult(
+                    asset_key=key[0], check_name=key[1], passed=True, metadata=meta
+                )
+
+
 _MANIFESTS: dict[str, FloeDbtManifest] = {}
 """The manifest of each floe_dbt_assets op, by op name."""
 
@@ -384,6 +418,9 @@ class FloeDbtResource(ConfigurableResource):
     target: str | None = None
     runtime: str | None = None
     timeout_seconds: float | None = None
+    # Reuse what is unchanged since its last build (--skip-unchanged): reused
+    # assets are reported as observations, not new materializations.
+    skip_unchanged: bool = False
 
     def get_client(self) -> FloeDbtClient:
         """A client of the agent."""
@@ -484,7 +521,8 @@ class FloeDbtResource(ConfigurableResource):
                 select=names,
                 runtime=self.runtime,
                 **({"vars": vars} if vars else {}),
-                **options,
+                # Sent only when asked: an older daemon refuses unknown fields.
+                **{**({"skip_unchanged": True} if self.skip_unchanged else {}), **options},
             )
             context.log.info(f"floe-dbt job {job.id}: {command} {' '.join(names)}")
             done: dict[str, Any] = {}
@@ -540,6 +578,8 @@ class FloeDbtResource(ConfigurableResource):
                 elif out is not None:
                     yield out
             t.join()
+            result = done.get("result")
+            yield from _reused_events(context, m, job.id, result, selected, check_keys)
         err = done.get("error")
         result = done.get("result") if err is None else getattr(err, "result", None)
         facts = result.metadata.get("nodes") if isinstance(result, DBTRunResult) else None

@@ -133,6 +133,8 @@ class JobRequest(_Model):
     selector: str | None = None
     indirect_selection: Literal["eager", "cautious", "buildable", "empty"] | None = None
     changed: bool | None = None
+    skip_unchanged: bool | None = None
+    skip_stale_sources: bool | None = None
     state: str | None = None
     state_from: Literal["cloud"] | None = None
     fix: bool | None = None

@@ -1,0 +1,302 @@
+/**
+ * Input keys of `--skip-unchanged`: for every model, seed, snapshot and
+ * test of a parsed manifest, a hash of what its built relation (or its
+ * result) depends on: its definition (checksum, config, contract, relation
+ * name, the macros it uses, the invocation's vars and the project's vars,
+ * the target), the keys its parents have in the warehouse, and the data
+ * version of each source it reads. Pure functions over the manifest; the
+ * data versions and seed file checksums come from the caller.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+/** The parts of a node's definition, hashed one by one (for the reasons). */
+export interface DefinitionParts {
+  code: string;
+  config: string;
+  macros: string;
+  vars: string;
+  target: string;
+}
+
+/** A node's input key and what it was made of. */
+export interface NodeKey {
+  unique_id: string;
+  resource_type: string;
+  /** sha256 over the definition, the parents' keys and the sources' versions. */
+  key: string;
+  parts: DefinitionParts;
+  /** Each parent node's key (as built in the warehouse) or source's data version. */
+  parents: Record<string, string>;
+  /** A source upstream without a data version: never reused (its id). */
+  unknown: string | null;
+}
+
+/** A source's data version; `null`: no signal (descendants always rebuilt). */
+export interface DataVersion {
+  version: string | null;
+  /** How it was taken: `freshness`, `fingerprint`, or why there is none. */
+  method: string;
+}
+
+/** What the keys depend on besides the manifest. */
+export interface KeyInputs {
+  /** The invocation's `--vars`. */
+  vars: Record<string, unknown> | undefined;
+  /** The project's own `vars:` (dbt_project.yml). */
+  projectVars: unknown;
+  /** The profile target name. */
+  target: string;
+  /** Data version per source unique_id. */
+  sources: Record<string, DataVersion>;
+  /** Seed file checksums (sha256 of the file), per seed unique_id. */
+  seeds: Record<string, string>;
+  /**
+   * The key a parent node counts with in its children's keys, given its
+   * current key: the current key when this call builds it (or it is
+   * ephemeral), else the key it has in the warehouse (its last recorded
+   * success).
+   */
+  builtKey: (uniqueId: string, currentKey: string) => string;
+}
+
+/** The resource types keyed here. */
+export const KEYED_TYPES: ReadonlySet<string> = new Set([
+  "model",
+  "seed",
+  "snapshot",
+  "test",
+]);
+
+/** JSON with object keys sorted: one text per value. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => {
+    if (v && typeof v === "object" && !Array.isArray(v)) {
+      return Object.fromEntries(
+        Object.entries(v as Record<string, unknown>).sort(([a], [b]) =>
+          a < b ? -1 : a > b ? 1 : 0
+        ),
+      );
+    }
+    return v;
+  }) ?? "null";
+}
+
+/** sha256 of a text, hex. */
+export function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown): Obj {
+  return v && typeof v === "object" && !Array.isArray(v) ? v as Obj : {};
+}
+
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x) => typeof x === "string") : [];
+}
+
+/** The manifest's nodes, sources and macros, read loosely. */
+export interface ManifestView {
+  nodes: Record<string, Obj>;
+  sources: Record<string, Obj>;
+  macros: Record<string, Obj>;
+  adapterType: string;
+  projectName: string;
+}
+
+/** Read the parts of a manifest the keys use. */
+export function manifestView(manifest: Obj): ManifestView {
+  const meta = obj(manifest.metadata);
+  return {
+    nodes: obj(manifest.nodes) as Record<string, Obj>,
+    sources: obj(manifest.sources) as Record<string, Obj>,
+    macros: obj(manifest.macros) as Record<string, Obj>,
+    adapterType: String(meta.adapter_type ?? ""),
+    projectName: String(meta.project_name ?? ""),
+  };
+}
+
+/** The unique_ids a node depends on (nodes and sources). */
+export function parentsOf(node: Obj): string[] {
+  return strings(obj(node.depends_on).nodes);
+}
+
+/** True for a model materialized as ephemeral (no relation of its own). */
+export function isEphemeral(node: Obj): boolean {
+  return String(obj(node.config).materialized ?? "") === "ephemeral";
+}
+
+/** Per-manifest memos: macro hashes, materialization macros, closures. */
+class MacroIndex {
+  readonly #view: ManifestView;
+  readonly #hash = new Map<string, { hash: string; vars: boolean }>();
+  readonly #materializations = new Map<string, string[]>();
+  readonly #closures = new Map<string, { hash: string; vars: boolean }>();
+
+  constructor(view: ManifestView) {
+    this.#view = view;
+  }
+
+  #macro(id: string): { hash: string; vars: boolean } {
+    let h = this.#hash.get(id);
+    if (!h) {
+      const sql = String(this.#view.macros[id]?.macro_sql ?? "missing");
+      h = { hash: sha256(sql), vars: VAR_USE.test(sql) };
+      this.#hash.set(id, h);
+    }
+    return h;
+  }
+
+  /**
+   * Materializations are called by name, not listed: a project's own
+   * override of the node's materialization counts too.
+   */
+  #materialization(mat: string): string[] {
+    let ids = this.#materializations.get(mat);
+    if (!ids) {
+      ids = Object.entries(this.#view.macros).filter(([, m]) =>
+        String(m.name ?? "").startsWith(`materialization_${mat}_`)
+      ).map(([id]) => id);
+      this.#materializations.set(mat, ids);
+    }
+    return ids;
+  }
+
+  /**
+   * The hash of the macros a node uses (closed over the macros they use in
+   * turn), and whether any of them mentions `var`.
+   */
+  closure(node: Obj): { hash: string; vars: boolean } {
+    const direct = [...strings(obj(node.depends_on).macros)];
+    const mat = String(obj(node.config).materialized ?? "");
+    if (mat) direct.push(...this.#materialization(mat));
+    const memo = direct.sort().join("\n");
+    const have = this.#closures.get(memo);
+    if (have) return have;
+    const seen = new Set<string>();
+    const stack = [...direct];
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      stack.push(...strings(obj(this.#view.macros[id]?.depends_on).macros));
+    }
+    let vars = false;
+    const parts = [...seen].sort().map((id) => {
+      const m = this.#macro(id);
+      vars ||= m.vars;
+      return `${id}:${m.hash}`;
+    });
+    const out = { hash: sha256(parts.join("\n")), vars };
+    this.#closures.set(memo, out);
+    return out;
+  }
+}
+
+/** A mention of dbt's `var` in Jinja code. */
+const VAR_USE = /\bvar\b/;
+
+function definition(
+  macros: MacroIndex,
+  id: string,
+  node: Obj,
+  inputs: KeyInputs,
+): DefinitionParts {
+  const checksum = node.resource_type === "seed" && inputs.seeds[id]
+    ? inputs.seeds[id]
+    : String(obj(node.checksum).checksum ?? "");
+  const code = sha256(stableJson({
+    checksum,
+    // A test's or snapshot's SQL may be generated: keep the text too.
+    raw_code: node.raw_code ?? null,
+    language: node.language ?? null,
+    test_metadata: node.test_metadata ?? null,
+  }));
+  const contract = obj(node.contract);
+  const config = sha256(stableJson({
+    config: node.config ?? null,
+    contract,
+    columns: contract.enforced ? node.columns ?? null : null,
+    relation: node.relation_name ?? [
+      node.database,
+      node.schema,
+      node.alias ?? node.name,
+    ],
+  }));
+  const used = macros.closure(node);
+  const usesVars = used.vars || VAR_USE.test(String(node.raw_code ?? ""));
+  return {
+    code,
+    config,
+    macros: used.hash,
+    // Only a node whose code or macros mention `var` reads vars (a var in
+    // a config is in the config already).
+    vars: sha256(
+      usesVars
+        ? stableJson({
+          invocation: inputs.vars ?? null,
+          project: inputs.projectVars ?? null,
+        })
+        : "no var used",
+    ),
+    target: sha256(inputs.target),
+  };
+}
+
+/**
+ * The key of every keyed node of the manifest (parents before children).
+ * A parent the call does not build counts with its key in the warehouse
+ * (`inputs.builtKey`); an ephemeral parent with its current key.
+ */
+export function computeKeys(
+  view: ManifestView,
+  inputs: KeyInputs,
+): Map<string, NodeKey> {
+  const out = new Map<string, NodeKey>();
+  const visiting = new Set<string>();
+  const macros = new MacroIndex(view);
+  const visit = (id: string): NodeKey | undefined => {
+    const have = out.get(id);
+    if (have) return have;
+    const node = view.nodes[id];
+    if (!node || !KEYED_TYPES.has(String(node.resource_type))) return undefined;
+    if (visiting.has(id)) return undefined; // a cycle: dbt refuses it anyway
+    visiting.add(id);
+    const parents: Record<string, string> = {};
+    let unknown: string | null = null;
+    for (const p of parentsOf(node)) {
+      if (p.startsWith("source.")) {
+        const v = inputs.sources[p];
+        if (!v || v.version === null) {
+          unknown ??= p;
+          parents[p] = "unknown";
+        } else parents[p] = v.version;
+        continue;
+      }
+      const pk = visit(p);
+      if (!pk) {
+        parents[p] = "unkeyed"; // e.g. a unit test fixture, a metric
+        continue;
+      }
+      unknown ??= pk.unknown;
+      parents[p] = inputs.builtKey(p, pk.key);
+    }
+    const parts = definition(macros, id, node, inputs);
+    const key = sha256(stableJson({ parts, parents }));
+    const k: NodeKey = {
+      unique_id: id,
+      resource_type: String(node.resource_type),
+      key,
+      parts,
+      parents,
+      unknown,
+    };
+    visiting.delete(id);
+    out.set(id, k);
+    return k;
+  };
+  for (const id of Object.keys(view.nodes)) visit(id);
+  return out;
+}
