@@ -29,6 +29,8 @@ import {
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const IMAGE = "localhost/floe-dbt:test";
+/** The image's user (Containerfile: USER 10001). */
+const UID = 10001;
 const TOKEN = `container-test-${crypto.randomUUID()}`;
 /** The agent's default drain (serve --grace-seconds) is 30 s. */
 const STOP_TIMEOUT_SECONDS = 60;
@@ -147,8 +149,14 @@ Deno.test(
       const projects = join(tmp, "projects");
       const state = join(tmp, "state");
       for (const d of [secrets, projects, state]) await Deno.mkdir(d);
-      await Deno.writeTextFile(join(secrets, "floe-dbt-token"), `${TOKEN}\n`);
-      await Deno.chmod(join(secrets, "floe-dbt-token"), 0o444);
+      // The token is the container user's alone (a Kubernetes secret with
+      // defaultMode 0400 and that fsGroup/runAsUser), as the daemon off
+      // loopback requires. The state volume is open to all, as an emptyDir:
+      // the agent keeps its state in a 0700 folder of its own inside it.
+      const token = join(secrets, "floe-dbt-token");
+      await Deno.writeTextFile(token, `${TOKEN}\n`);
+      await Deno.chown(token, UID, UID);
+      await Deno.chmod(token, 0o400);
       await Deno.chmod(secrets, 0o755);
       await Deno.rename(example.dir, join(projects, "jaffle"));
       await openUp(projects);
@@ -162,7 +170,7 @@ Deno.test(
           name,
           ...LIMITS,
           "--user",
-          "10001:10001",
+          `${UID}:${UID}`,
           "--read-only",
           "--tmpfs",
           "/tmp",
