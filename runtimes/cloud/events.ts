@@ -12,13 +12,7 @@ function now(): string {
   return new Date().toISOString();
 }
 
-/** A `log` event. */
-export function logEvent(
-  level: "debug" | "info" | "warn" | "error",
-  message: string,
-): ProgressEvent {
-  return { v: 1, type: "log", level, message, ts: now() };
-}
+export { logEvent } from "../../src/contract/schemas.ts";
 
 /** node_started + node_finished for every result of a run_results.json. */
 export function nodeEvents(

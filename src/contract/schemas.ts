@@ -165,3 +165,11 @@ export const ProgressEventSchema = z.discriminatedUnion("type", [
 ]);
 /** A progress event (schema v1). */
 export type ProgressEvent = z.infer<typeof ProgressEventSchema>;
+
+/** A `log` progress event, stamped now. */
+export function logEvent(
+  level: "debug" | "info" | "warn" | "error",
+  message: string,
+): ProgressEvent {
+  return { v: 1, type: "log", level, message, ts: new Date().toISOString() };
+}

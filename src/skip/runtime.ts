@@ -25,10 +25,10 @@ import type {
 } from "../contract/runtime.ts";
 import { RuntimeWrapper } from "../wrappers/base.ts";
 import { readRegularText } from "../os/safe_fs.ts";
-import type {
-  DbtCommand,
-  ProgressEvent,
-  RunResult,
+import {
+  type DbtCommand,
+  logEvent,
+  type RunResult,
 } from "../contract/schemas.ts";
 import { targetName } from "../dbt/state.ts";
 import { selectorProblem } from "../dbt/validate.ts";
@@ -89,14 +89,7 @@ function log(
   level: "debug" | "info" | "warn",
   message: string,
 ): void {
-  const e: ProgressEvent = {
-    v: 1,
-    type: "log",
-    level,
-    message,
-    ts: new Date().toISOString(),
-  };
-  options.onEvent?.(e);
+  options.onEvent?.(logEvent(level, message));
 }
 
 function shortName(id: string): string {

@@ -18,10 +18,10 @@ import type {
 } from "../contract/runtime.ts";
 import { RuntimeWrapper } from "./base.ts";
 import { readRegularText } from "../os/safe_fs.ts";
-import type {
-  DbtCommand,
-  ProgressEvent,
-  RunResult,
+import {
+  type DbtCommand,
+  logEvent,
+  type RunResult,
 } from "../contract/schemas.ts";
 import {
   cloudStateDir,
@@ -90,14 +90,7 @@ function log(
   level: "info" | "warn",
   message: string,
 ): void {
-  const e: ProgressEvent = {
-    v: 1,
-    type: "log",
-    level,
-    message,
-    ts: new Date().toISOString(),
-  };
-  options.onEvent?.(e);
+  options.onEvent?.(logEvent(level, message));
 }
 
 function describe(used: StateUsed): string {
