@@ -22,6 +22,7 @@ import {
   writeModel,
 } from "./_skip_project.ts";
 import { runAgent, writeFile } from "./_helpers.ts";
+import { startPostgres } from "./_postgres.ts";
 import { FakeRuntime } from "./_fake_runtime.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
@@ -749,4 +750,72 @@ Deno.test("skip-unchanged: a job where dbt did not run keeps its manifest and no
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "skip-unchanged on Postgres (dbt-core): the fingerprint sees appended rows; unchanged is reused",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using pg = await startPostgres();
+    const dir = await Deno.makeTempDir({ prefix: "floe-skip-pg-" });
+    const rt = stack();
+    try {
+      await pg.sql(
+        "create schema raw; create table raw.items (id int, name text); insert into raw.items values (1, 'a'), (2, 'b');",
+      );
+      await writeFile(
+        dir,
+        "dbt_project.yml",
+        "name: pg_skip\nversion: '1.0.0'\nconfig-version: 2\nprofile: pg_skip\nmodels:\n  pg_skip:\n    +materialized: table\n",
+      );
+      await writeFile(
+        dir,
+        "profiles.yml",
+        `pg_skip:\n  target: dev\n  outputs:\n    dev:\n      type: postgres\n      host: 127.0.0.1\n      port: ${pg.port}\n      user: ${pg.user}\n      password: ""\n      dbname: postgres\n      schema: floe\n      threads: 1\n`,
+      );
+      await writeFile(
+        dir,
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: items\n",
+      );
+      await writeFile(
+        dir,
+        "models/items_upper.sql",
+        "select id, upper(name) as name from {{ source('raw', 'items') }}\n",
+      );
+      await writeFile(
+        dir,
+        "models/item_count.sql",
+        "select count(*) as n from {{ ref('items_upper') }}\n",
+      );
+      const ref = { projectDir: dir, profilesDir: dir };
+      await build(rt, ref);
+      const same = await build(rt, ref, { skipUnchanged: true });
+      assert.deepEqual(same.metadata.rebuilt, {});
+      assert.deepEqual((same.metadata.reused as string[]).sort(), [
+        "model.pg_skip.item_count",
+        "model.pg_skip.items_upper",
+      ]);
+      assert.equal(
+        (same.metadata.skip_unchanged as {
+          data_versions: Record<string, { method: string }>;
+        }).data_versions["source.pg_skip.raw.items"]!.method,
+        "fingerprint",
+      );
+      await pg.sql("insert into raw.items values (3, 'c')");
+      const r = await build(rt, ref, { skipUnchanged: true });
+      assert.deepEqual(r.metadata.rebuilt, {
+        "model.pg_skip.items_upper":
+          "source data changed: source.pg_skip.raw.items",
+        "model.pg_skip.item_count":
+          "upstream rebuilt: model.pg_skip.items_upper",
+      });
+      assert.equal(await pg.sql("select n from floe.item_count"), "3");
+    } finally {
+      await rt.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
 });
