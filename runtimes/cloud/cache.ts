@@ -23,6 +23,7 @@ import {
   readRegularText,
   removeOwned,
 } from "../../src/os/safe_fs.ts";
+import { writeAtomic } from "../../src/os/atomic.ts";
 
 /** The default cache directory, relative to the project directory. */
 export const DEFAULT_CACHE_DIR = join(".floe", "dbt-cloud-cache");
@@ -62,17 +63,9 @@ export function cacheDirFor(projectDir: string, cacheDir?: string): string {
   return full;
 }
 
-/** Write a file atomically: a temp file beside it, then rename. */
-export async function atomicWrite(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    // createNew (O_EXCL) never writes through a link planted at the temp name.
-    await Deno.writeTextFile(tmp, text, { createNew: true, mode: 0o600 });
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+/** Write a file atomically (src/os/atomic.ts), 0600. */
+export function atomicWrite(path: string, text: string): Promise<void> {
+  return writeAtomic(path, text);
 }
 
 const KEY = /^[A-Za-z0-9_-]+$/;

@@ -23,6 +23,7 @@ import {
   readRegularText,
   removeOwned,
 } from "../../src/os/safe_fs.ts";
+import { writeAtomic } from "../../src/os/atomic.ts";
 
 /** How many finished call directories are kept per project. */
 export const KEEP_CALLS = 20;
@@ -66,14 +67,10 @@ export async function markLatest(
   dirs: CallDirs,
 ): Promise<void> {
   const root = await ensureDirInside(projectDir, callsRoot(projectDir), WHAT);
-  const tmp = join(root, `.latest-${dirs.id}.tmp`);
-  // createNew (O_EXCL) never writes through a link planted at the temp name.
-  await Deno.writeTextFile(
-    tmp,
+  await writeAtomic(
+    join(root, "latest.json"),
     JSON.stringify({ call_id: dirs.id, target: dirs.target }),
-    { createNew: true },
   );
-  await Deno.rename(tmp, join(root, "latest.json"));
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   privateDir,
 } from "../../src/os/private_dir.ts";
 import { WORKER_PROTOCOL, WORKER_PY } from "./worker_py.ts";
+import { writeAtomic } from "../../src/os/atomic.ts";
 
 /** How long importing dbt may take before the start counts as failed. */
 const START_TIMEOUT_MS = 120_000;
@@ -115,16 +116,8 @@ export async function writeScript(): Promise<string> {
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    // createNew (O_EXCL) never writes through a link planted at the name.
-    await Deno.writeFile(tmp, bytes, { createNew: true, mode: PRIVATE_FILE });
-    // rename(2) replaces a changed script or a link, never follows it.
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  // rename(2) replaces a changed script or a link, never follows it.
+  await writeAtomic(path, bytes, PRIVATE_FILE);
   return path;
 }
 

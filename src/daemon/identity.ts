@@ -14,6 +14,7 @@
 import { join } from "node:path";
 import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
 import { PRIVATE_FILE } from "../os/private_dir.ts";
+import { writeAtomic } from "../os/atomic.ts";
 
 /** What `daemon.json` says. */
 export interface DaemonIdentity {
@@ -41,17 +42,7 @@ export async function writeIdentity(
     started_at: new Date().toISOString(),
   };
   const path = identityPath(stateDir);
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeTextFile(tmp, JSON.stringify(me) + "\n", {
-      createNew: true,
-      mode: PRIVATE_FILE,
-    });
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  await writeAtomic(path, JSON.stringify(me) + "\n", PRIVATE_FILE);
 }
 
 /** Remove the record on a clean stop (only when it is still this process's). */

@@ -20,6 +20,7 @@ import {
   openRegularFile,
   readRegularText,
 } from "../os/safe_fs.ts";
+import { writeAtomic } from "../os/atomic.ts";
 
 /** Where a state came from. */
 export const StateSourceSchema = z.enum(["kept", "dir", "cloud"]);
@@ -98,16 +99,7 @@ async function atomicWriteInside(
   name: string,
   text: string,
 ): Promise<void> {
-  const path = join(dir, name);
-  const tmp = join(dir, `.${name}.${crypto.randomUUID().slice(0, 8)}.tmp`);
-  try {
-    // createNew (O_EXCL) never writes through a link planted at the temp name.
-    await Deno.writeTextFile(tmp, text, { createNew: true });
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  await writeAtomic(join(dir, name), text);
 }
 
 /**

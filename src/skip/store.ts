@@ -16,6 +16,7 @@ import {
   readRegularText,
 } from "../os/safe_fs.ts";
 import { keptStateDir } from "../dbt/state.ts";
+import { writeAtomic } from "../os/atomic.ts";
 
 /** The file name inside the target's state directory. */
 export const SKIP_FILE = "skip.json";
@@ -116,14 +117,5 @@ export async function updateSkipStore(
   Object.assign(store.nodes, updates);
   const text = JSON.stringify(SkipStoreSchema.parse(store)) + "\n";
   const path = join(dir, SKIP_FILE);
-  const tmp = join(dir, `.${SKIP_FILE}.${crypto.randomUUID().slice(0, 8)}.tmp`);
-  try {
-    // createNew (O_EXCL) never writes through a link planted at the temp name.
-    await Deno.writeTextFile(tmp, text, { createNew: true, mode: 0o600 });
-    await Deno.chmod(tmp, 0o600);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  await writeAtomic(path, text);
 }
