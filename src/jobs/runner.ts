@@ -19,10 +19,15 @@ import type { ProgressEvent } from "../contract/schemas.ts";
 import { context } from "@opentelemetry/api";
 import { parseTraceparent, startJobSpan } from "../telemetry/mod.ts";
 import { ArtifactStore } from "./artifact_store.ts";
-import { EventLog, type NumberedEvent } from "./event_log.ts";
+import { EventLog } from "./event_log.ts";
 import { Journal } from "./journal.ts";
 import { JobSlots } from "./slots.ts";
 import { Admission } from "./admission.ts";
+import {
+  type Listener,
+  Subscribers,
+  type Subscription,
+} from "./subscriptions.ts";
 import type { JobPolicy } from "./policy.ts";
 import {
   byEnd,
@@ -82,21 +87,8 @@ export interface RunnerOptions {
   ) => void;
 }
 
-/** A job's events for a subscriber: the in-memory tail, older ones on disk. */
-export interface Subscription {
-  /** Id of `replay[0]`. */
-  base: number;
-  replay: ProgressEvent[];
-  /** Events with ids in [from, base), read from the job's events file. */
-  older(from: number): AsyncGenerator<NumberedEvent>;
-  done: boolean;
-  unsubscribe(): void;
-}
-
 /** How often finished jobs past their retention are forgotten. */
 const PRUNE_EVERY_MS = 10 * 60_000;
-
-type Listener = (event: ProgressEvent | null) => void;
 
 function now(): string {
   return new Date().toISOString();
@@ -113,7 +105,7 @@ export class JobRunner {
   readonly events: EventLog;
   /** Idempotency keys and the queue bound. */
   readonly #admission: Admission;
-  readonly #listeners = new Map<string, Set<Listener>>();
+  readonly #subscribers = new Subscribers();
   readonly #runtimes = new Map<RuntimeName, DbtRuntime>();
   readonly #slots = new JobSlots();
   readonly #controllers = new Map<string, AbortController>();
@@ -325,17 +317,13 @@ export class JobRunner {
     const replay = w.events;
     const job = this.#jobs.get(id);
     const done = !job || isFinal(job.status);
-    if (!done) {
-      const set = this.#listeners.get(id) ?? new Set();
-      set.add(listener);
-      this.#listeners.set(id, set);
-    }
+    const unsubscribe = done ? () => {} : this.#subscribers.add(id, listener);
     return {
       base: w.base,
       replay,
       older: (from) => this.events.readFile(id, from, w.base),
       done,
-      unsubscribe: () => this.#listeners.get(id)?.delete(listener),
+      unsubscribe,
     };
   }
 
@@ -456,12 +444,11 @@ export class JobRunner {
 
   #emit(id: string, event: ProgressEvent): void {
     this.events.append(id, event);
-    for (const l of this.#listeners.get(id) ?? []) l(event);
+    this.#subscribers.emit(id, event);
   }
 
   #finish(id: string): void {
-    for (const l of this.#listeners.get(id) ?? []) l(null);
-    this.#listeners.delete(id);
+    this.#subscribers.end(id);
     // Flushed and dropped from memory; the file answers from now on.
     void this.events.end(id).catch(() => {});
     const job = this.#jobs.get(id);
