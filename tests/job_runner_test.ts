@@ -249,3 +249,26 @@ Deno.test(
     await Deno.remove(dir, { recursive: true });
   },
 );
+
+Deno.test(
+  "job runner: concurrent submits with one Idempotency-Key make one job",
+  opts,
+  async () => {
+    const local = new FakeRuntime("local", false);
+    local.hold = true;
+    const { dir, runner } = await setup({ local });
+    const request = { command: "run" as const, project_dir: `${dir}/proj` };
+    const answers = await Promise.all(
+      [1, 2, 3, 4].map(() => runner.submit(request, "same-key")),
+    );
+    assert.equal(new Set(answers.map((a) => a.job.id)).size, 1);
+    assert.deepEqual(
+      answers.map((a) => a.created).sort(),
+      [false, false, false, true],
+    );
+    assert.equal(runner.list().length, 1);
+    local.release();
+    await runner.shutdown(1000);
+    await Deno.remove(dir, { recursive: true });
+  },
+);

@@ -51,20 +51,26 @@ export class Admission {
   }
 
   /**
-   * The job a key already stands for (undefined: a new one may be made),
-   * once a submit with that key in flight has written its journal line.
-   * Throws 422 when the key was used for a different request.
+   * The journal write in flight for `key`, if any: await it before
+   * {@link existing}, and only then (an await with nothing to wait for would
+   * let two submits with one key both pass the check).
    */
-  async existing(
+  writing(key: string): Promise<void> | undefined {
+    return this.#writing.get(key);
+  }
+
+  /**
+   * The job a key already stands for (undefined: a new one may be made).
+   * Synchronous, as is everything from here to {@link creating}: two submits
+   * with one key make one job. Throws 422 when the key was used for a
+   * different request.
+   */
+  existing(
     key: string,
     request: JobRequest,
     runtime: RuntimeName,
     find: (id: string) => Job | undefined,
-  ): Promise<Job | undefined> {
-    // No await after this wait: from the check to `creating` stays
-    // synchronous, so two submits with one key make one job.
-    const writing = this.#writing.get(key);
-    if (writing) await writing.catch(() => {});
+  ): Job | undefined {
     const job = find(this.#keys.get(key) ?? "");
     if (!job) return undefined;
     if (
@@ -99,7 +105,11 @@ export class Admission {
     );
   }
 
-  /** Count a job being written (its journal line `written`) until it is. */
+  /**
+   * Count a job being written (its journal line `written`) until it is;
+   * call it right after {@link existing} and {@link checkQueue}, with no
+   * await between them.
+   */
   async creating(key: string | undefined, written: Promise<void>) {
     if (key) this.#writing.set(key, written);
     this.#creating++;

@@ -186,7 +186,11 @@ export class JobRunner {
     // Past-retention jobs go first: their idempotency keys are free again.
     this.#prune();
     if (idempotencyKey) {
-      const existing = await this.#admission.existing(
+      // A submit with this key may still be writing its journal line; no
+      // await otherwise: from the check to creating() stays synchronous.
+      const writing = this.#admission.writing(idempotencyKey);
+      if (writing) await writing.catch(() => {});
+      const existing = this.#admission.existing(
         idempotencyKey,
         request,
         runtime,
