@@ -31,10 +31,11 @@ export interface LookContext {
 export async function fusionParse(
   ctx: LookContext,
   vars: Record<string, unknown> | undefined,
+  allowJinjaVars = false,
 ): Promise<string> {
-  if (vars !== undefined) checkVars(vars);
+  if (vars !== undefined) checkVars(vars, "vars", allowJinjaVars);
   let path = "";
-  await look(ctx, "parse", varsArgs(vars), (target) => {
+  await look(ctx, "parse", varsArgs(vars, allowJinjaVars), (target) => {
     path = join(target, "manifest.json");
   });
   return path;
@@ -62,7 +63,7 @@ export async function fusionList(
       "json",
       "--output-keys",
       "unique_id",
-      ...varsArgs(selection.vars),
+      ...varsArgs(selection.vars, selection.allowJinjaVars),
     ],
     undefined,
     (ev) => {

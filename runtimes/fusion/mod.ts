@@ -201,12 +201,13 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
    * (inspect.ts); on an adapter Fusion cannot serve, the fallback's.
    */
   readonly inspect: DbtInspector = {
-    parseProject: (ref, vars, options = {}) =>
+    parseProject: (ref, vars, options = {}, allowJinjaVars = false) =>
       this.#look(
         ref,
         options,
-        (ctx) => fusionParse(ctx, vars),
-        (local) => local.inspect.parseProject(ref, vars, options),
+        (ctx) => fusionParse(ctx, vars, allowJinjaVars),
+        (local) =>
+          local.inspect.parseProject(ref, vars, options, allowJinjaVars),
       ),
     listNodes: (ref, selection, options = {}) =>
       this.#look(

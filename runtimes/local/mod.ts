@@ -264,8 +264,8 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
    * DbtInspector): the parsed manifest, dbt's selection, a query's rows.
    */
   readonly inspect: DbtInspector = {
-    parseProject: (ref, vars, options = {}) =>
-      this.#parseProject(ref, vars, options),
+    parseProject: (ref, vars, options = {}, allowJinjaVars = false) =>
+      this.#parseProject(ref, vars, options, allowJinjaVars),
     listNodes: (ref, selection, options = {}) =>
       this.#listNodes(ref, selection, options),
     queryRows: (ref, sql, options = {}) => this.#queryRows(ref, sql, options),
@@ -275,10 +275,11 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
     ref: ProjectRef,
     vars: Record<string, unknown> | undefined,
     options: CallOptions,
+    allowJinjaVars: boolean,
   ): Promise<string> {
     const project = resolveProject(ref);
     checkCall(project);
-    if (vars !== undefined) checkVars(vars);
+    if (vars !== undefined) checkVars(vars, "vars", allowJinjaVars);
     const target = targetDir(project);
     // Not dbt's manifest.json: each run compiles into that one.
     const path = join(target, "floe_parsed_manifest.json");
@@ -291,7 +292,7 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
         await Deno.mkdir(target, { recursive: true });
         const result = await call({
           command: "parse",
-          common: this.#common(project, vars),
+          common: this.#common(project, vars, allowJinjaVars),
           args: [],
           write_manifest: path,
         }, [target]);
@@ -340,7 +341,11 @@ export class LocalRuntime extends RuntimeBase implements DbtRuntime {
       async (call) => {
         const result = await call({
           command: "ls",
-          common: this.#common(project, selection.vars),
+          common: this.#common(
+            project,
+            selection.vars,
+            selection.allowJinjaVars,
+          ),
           args,
           capture: true,
         }, [targetDir(project)]);

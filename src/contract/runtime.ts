@@ -138,11 +138,15 @@ export interface Availability {
  * is (local, fusion) offers it; dbt Cloud does not.
  */
 export interface DbtInspector {
-  /** Parse the project (no SQL compiled); the path of the manifest.json written. */
+  /**
+   * Parse the project (no SQL compiled); the path of the manifest.json
+   * written. `allowJinjaVars`: the operator's allowance, as in Selection.
+   */
   parseProject(
     project: ProjectRef,
     vars: Record<string, unknown> | undefined,
     options?: CallOptions,
+    allowJinjaVars?: boolean,
   ): Promise<string>;
   /** The unique_ids dbt selects for this selection (`dbt ls`). */
   listNodes(

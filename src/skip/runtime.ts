@@ -305,6 +305,7 @@ class SkipRuntime extends RuntimeWrapper {
       ref,
       selection.vars,
       quiet,
+      selection.allowJinjaVars,
     );
     const view = manifestView(
       JSON.parse(
@@ -324,6 +325,7 @@ class SkipRuntime extends RuntimeWrapper {
         selector: selection.selector,
         indirectSelection: selection.indirectSelection,
         vars: selection.vars,
+        allowJinjaVars: selection.allowJinjaVars,
         state: selection.state,
       }, quiet)
       : Object.keys(view.nodes);
@@ -397,6 +399,7 @@ class SkipRuntime extends RuntimeWrapper {
     const result = await this.inner.execute("source-freshness", ref, {
       select,
       vars: selection.vars,
+      allowJinjaVars: selection.allowJinjaVars,
     }, options);
     const out: Record<string, FreshnessSeen> = {};
     for (const s of (result.metadata.sources ?? []) as SourceFreshness[]) {
