@@ -365,12 +365,16 @@ function running(
           grace_seconds: o.graceSeconds,
           pending: runner.pending,
         });
-        const draining = runner.shutdown(o.graceSeconds * 1000);
-        await draining;
-        for (const close of streams) close();
-        await server.shutdown();
-        await removeIdentity(o.stateDir);
-        lock.release();
+        try {
+          await runner.shutdown(o.graceSeconds * 1000);
+          for (const close of streams) close();
+          await server.shutdown();
+        } finally {
+          // Whatever failed above: clients stop sending the token here, and
+          // the next daemon may take the state directory.
+          await removeIdentity(o.stateDir);
+          lock.release();
+        }
         o.log("info", "stopped");
       })();
       return stopping;

@@ -578,7 +578,8 @@ class FloeDbtResource(ConfigurableResource):
                 elif out is not None:
                     yield out
             t.join()
-            result = done.get("result")
+            # A failed job's result still says what it reused.
+            result = done.get("result") or getattr(done.get("error"), "result", None)
             yield from _reused_events(context, m, job.id, result, selected, check_keys)
         err = done.get("error")
         result = done.get("result") if err is None else getattr(err, "result", None)
