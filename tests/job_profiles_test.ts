@@ -235,7 +235,7 @@ Deno.test(
       profiles_dir: w.shared,
       changed: true,
     };
-    for (const state of ["../shared", "/etc", join(w.dir, "home"), ".."]) {
+    for (const state of ["../sibling", "/etc", join(w.dir, "home"), ".."]) {
       const r = await post(d, { ...base, state });
       assert.equal(r.status, 400, `${state}: ${JSON.stringify(r.body)}`);
       assert.equal(r.body.code, "FLOE-DBT-E010");
