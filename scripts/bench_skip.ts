@@ -20,6 +20,7 @@ import type {
 } from "../src/contract/runtime.ts";
 import type { RunResult } from "../src/contract/schemas.ts";
 import { skipRuntime } from "../src/skip/runtime.ts";
+import { duckdbProject } from "./synthetic.ts";
 
 /** What one runtime's part measured (seconds unless named). */
 export interface SkipBench {
@@ -60,7 +61,7 @@ async function duckdb(dir: string, sql: string): Promise<void> {
     args: [
       "-c",
       "import duckdb,sys\nc=duckdb.connect(sys.argv[1])\nc.execute(sys.argv[2])",
-      join(dir, ".floe", "wh.duckdb"),
+      join(dir, ".floe", "skipbench.duckdb"),
       sql,
     ],
     stdout: "null",
@@ -77,22 +78,11 @@ export async function skipBenchProject(
   models: number,
   sources: number,
 ): Promise<void> {
-  const w = async (rel: string, text: string) => {
-    const path = join(dir, rel);
-    await Deno.mkdir(join(path, ".."), { recursive: true });
-    await Deno.writeTextFile(path, text);
-  };
-  // The warehouse lives in .floe/, as in scripts/synthetic.ts: a file the
-  // project fingerprint leaves out, so the warm worker keeps its parse.
-  await Deno.mkdir(join(dir, ".floe"), { recursive: true });
-  await w(
-    "dbt_project.yml",
-    `name: skipbench\nversion: "1.0.0"\nconfig-version: 2\nprofile: skipbench\nmodels:\n  skipbench:\n    +materialized: table\n`,
-  );
-  await w(
-    "profiles.yml",
-    `skipbench:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: .floe/wh.duckdb\n      threads: 4\n`,
-  );
+  const w = await duckdbProject(dir, {
+    name: "skipbench",
+    materialized: "table",
+    threads: 4,
+  });
   const tables = Array.from(
     { length: sources },
     (_, i) => `s_${String(i).padStart(2, "0")}`,

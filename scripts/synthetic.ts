@@ -6,26 +6,47 @@
  */
 import { join } from "node:path";
 
+/** Writes a file of a project (its folders made as needed). */
+export type ProjectWriter = (rel: string, text: string) => Promise<void>;
+
+/**
+ * Start a DuckDB project in `dir`: dbt_project.yml and profiles.yml named
+ * `name`, models materialized as `materialized`, the warehouse file in
+ * .floe/ (a file the project fingerprint leaves out, so the warm worker
+ * keeps its parse; plain dbt does not create the folder). Returns the
+ * writer for the rest of the project.
+ */
+export async function duckdbProject(
+  dir: string,
+  o: { name: string; materialized: string; threads: number },
+): Promise<ProjectWriter> {
+  const w: ProjectWriter = async (rel, text) => {
+    const path = join(dir, rel);
+    await Deno.mkdir(join(path, ".."), { recursive: true });
+    await Deno.writeTextFile(path, text);
+  };
+  await Deno.mkdir(join(dir, ".floe"), { recursive: true });
+  await w(
+    "dbt_project.yml",
+    `name: ${o.name}\nversion: "1.0.0"\nconfig-version: 2\nprofile: ${o.name}\nmodels:\n  ${o.name}:\n    +materialized: ${o.materialized}\n`,
+  );
+  await w(
+    "profiles.yml",
+    `${o.name}:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: .floe/${o.name}.duckdb\n      threads: ${o.threads}\n`,
+  );
+  return w;
+}
+
 /** Write a synthetic project of `models` models into `dir`. */
 export async function generateProject(
   dir: string,
   models: number,
 ): Promise<void> {
-  const w = async (rel: string, text: string) => {
-    const path = join(dir, rel);
-    await Deno.mkdir(join(path, ".."), { recursive: true });
-    await Deno.writeTextFile(path, text);
-  };
-  // The profile's DuckDB file lives in .floe/ (plain dbt does not create it).
-  await Deno.mkdir(join(dir, ".floe"), { recursive: true });
-  await w(
-    "dbt_project.yml",
-    `name: synthetic\nversion: "1.0.0"\nconfig-version: 2\nprofile: synthetic\nmodels:\n  synthetic:\n    +materialized: view\n`,
-  );
-  await w(
-    "profiles.yml",
-    `synthetic:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: .floe/synthetic.duckdb\n      threads: 2\n`,
-  );
+  const w = await duckdbProject(dir, {
+    name: "synthetic",
+    materialized: "view",
+    threads: 2,
+  });
   const rows = Array.from(
     { length: 20 },
     (_, i) => `${i + 1},item_${i + 1},${(i * 7) % 13}`,
