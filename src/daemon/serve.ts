@@ -175,7 +175,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const runner = await openRunner(o);
     // A --token-file is followed: a rotated Secret needs no restart.
     const check = o.tokenFile
-      ? new TokenFile(o.tokenFile, token, o.log)
+      ? new TokenFile(o.tokenFile, token, o.log, !isLoopback(o.host))
       : token;
     // Loopback as asked or as bound: every spelling keeps the Host check.
     const loopback = isLoopback(o.host) || isLoopback(server.hostname);

@@ -4,7 +4,9 @@
  * restart. A changed file is looked at when a request's token does not match
  * and at most every few seconds otherwise, so the old token stops working
  * soon after the rotation; an unreadable or too short file keeps the token
- * that was in effect (and says so in the log).
+ * that was in effect (and says so in the log). A rotated file other users
+ * can read is held to the start-up rule: off loopback it is not taken (the
+ * previous token stays), on loopback it is taken with a warning.
  *
  * @module
  */
@@ -24,21 +26,33 @@ export type TokenLog = (
 export class TokenFile {
   readonly #path: string;
   readonly #log: TokenLog;
+  readonly #refuseShared: boolean;
   #token: string;
   #stamp: string | undefined;
+  #mode = 0;
   #checkedAt = 0;
 
-  /** `token` is what the file held at start. */
-  constructor(path: string, token: string, log: TokenLog) {
+  /**
+   * `token` is what the file held at start; `refuseShared` (a daemon others
+   * reach over the network) refuses a rotated file other users can read.
+   */
+  constructor(
+    path: string,
+    token: string,
+    log: TokenLog,
+    refuseShared = false,
+  ) {
     this.#path = path;
     this.#token = token;
     this.#log = log;
+    this.#refuseShared = refuseShared;
   }
 
   async #stampNow(): Promise<string | undefined> {
     try {
       const st = await Deno.stat(this.#path);
-      return `${st.ino}:${st.size}:${st.mtime?.getTime()}`;
+      this.#mode = (st.mode ?? 0) & 0o777;
+      return `${st.ino}:${st.size}:${st.mtime?.getTime()}:${this.#mode}`;
     } catch {
       return undefined;
     }
@@ -75,6 +89,26 @@ export class TokenFile {
         },
       );
       return;
+    }
+    if (next !== this.#token && (this.#mode & 0o004) !== 0) {
+      const fields = {
+        file: this.#path,
+        mode: this.#mode.toString(8).padStart(3, "0"),
+        hint: `run 'chmod 600 ${this.#path}'`,
+      };
+      if (this.#refuseShared) {
+        this.#log(
+          "warn",
+          "token file changed but is readable by other users: keeping the previous token",
+          fields,
+        );
+        return;
+      }
+      this.#log(
+        "warn",
+        "token file changed and is readable by other users: anyone on this machine can call the daemon",
+        fields,
+      );
     }
     if (next !== this.#token) {
       this.#token = next;
