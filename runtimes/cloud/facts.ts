@@ -1,0 +1,75 @@
+/**
+ * Per-node facts of a dbt Cloud run (src/dbt/node_facts.ts) from the
+ * artifacts the runtime collected: relation and `rows_affected` from
+ * manifest.json and run_results.json, columns with the catalog's types when
+ * the job generated docs (catalog.json), else the manifest's columns with
+ * their `data_type`; no row counts (the agent has no warehouse access here);
+ * column lineage by sqlglot over the manifest's compiled SQL and the
+ * upstream columns the catalog or the manifest knows (src/dbt/lineage.ts).
+ * Anything unreadable gives no facts and a debug line, never an error.
+ *
+ * @module
+ */
+import {
+  factsFromArtifacts,
+  type TypedColumn,
+} from "../../src/dbt/artifact_facts.ts";
+import type { NodeFactsMap } from "../../src/dbt/node_facts.ts";
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown): Obj {
+  return v && typeof v === "object" && !Array.isArray(v) ? v as Obj : {};
+}
+
+function parse(text: string | undefined): Obj | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === "object" && !Array.isArray(v) ? v as Obj : {};
+  } catch {
+    return undefined;
+  }
+}
+
+/** A catalog entry's columns in the relation's order, with their types. */
+export function catalogColumns(entry: unknown): TypedColumn[] | undefined {
+  const cols = Object.values(obj(obj(entry).columns)).map((c) => obj(c));
+  if (!cols.length) return undefined;
+  return cols
+    .sort((a, b) => Number(a.index ?? 0) - Number(b.index ?? 0))
+    .map((c) => ({
+      name: String(c.name ?? ""),
+      data_type: typeof c.type === "string" ? c.type : null,
+    }))
+    .filter((c) => c.name);
+}
+
+/**
+ * The facts of a cloud run's artifacts (`files` by name), or undefined
+ * (with a debug line) when manifest.json or run_results.json is missing or
+ * not JSON.
+ */
+export async function cloudFacts(
+  files: Record<string, string>,
+  python: string | undefined,
+  debug: (message: string) => void,
+): Promise<NodeFactsMap | undefined> {
+  const manifest = parse(files["manifest.json"]);
+  const runResults = parse(files["run_results.json"]);
+  if (!manifest || !runResults) {
+    debug(
+      "no node facts: the run left no readable manifest.json and run_results.json",
+    );
+    return undefined;
+  }
+  const catalog = parse(files["catalog.json"]);
+  const entries = { ...obj(catalog?.sources), ...obj(catalog?.nodes) };
+  return await factsFromArtifacts(manifest, runResults, {
+    columnsOf: (uid) => catalogColumns(entries[uid]),
+    modelZeroIsCount: true,
+    python,
+    adapterType: String(obj(manifest.metadata).adapter_type ?? ""),
+    debug,
+  });
+}
