@@ -45,6 +45,44 @@ export function catalogColumns(entry: unknown): TypedColumn[] | undefined {
     .filter((c) => c.name);
 }
 
+/** The dbt commands whose run_results.json reports what a run built. */
+const BUILDING = /\bdbt\s+(?:build|run|seed|snapshot|retry)\b/;
+
+/**
+ * The run_results.json that says what the run built. An artifact GET gives
+ * the last step's, and a job that generates docs ends with `dbt docs
+ * generate`, whose run_results.json only compiled: then the last building
+ * step's (`?step=N` with the run step's index), or undefined.
+ */
+export async function builtRunResults(
+  files: Record<string, string>,
+  runSteps: readonly Obj[] | null | undefined,
+  fetchStep: (step: number) => Promise<string | undefined>,
+  debug: (message: string) => void,
+): Promise<string | undefined> {
+  const last = files["run_results.json"];
+  const which = obj(obj(parse(last)).args).which;
+  if (which !== "generate") return last;
+  const steps = [...(runSteps ?? [])].map((s, i) => ({
+    name: String(s.name ?? ""),
+    index: typeof s.index === "number" ? s.index : i + 1,
+  })).filter((s) => BUILDING.test(s.name));
+  const step = steps.at(-1);
+  if (!step) {
+    debug(
+      "no node facts: the run's last step generated docs and no step built",
+    );
+    return undefined;
+  }
+  const text = await fetchStep(step.index);
+  if (text === undefined) {
+    debug(
+      `no node facts: dbt Cloud has no run_results.json for step ${step.index} (${step.name})`,
+    );
+  }
+  return text;
+}
+
 /**
  * The facts of a cloud run's artifacts (`files` by name), or undefined
  * (with a debug line) when manifest.json or run_results.json is missing or

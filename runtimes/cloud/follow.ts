@@ -23,7 +23,7 @@ import { logEvent, nodeEvents } from "./events.ts";
 import type { Clock } from "./http.ts";
 import type { Run } from "./schemas.ts";
 import { ARTIFACTS, storeArtifacts } from "./store.ts";
-import { cloudFacts } from "./facts.ts";
+import { builtRunResults, cloudFacts } from "./facts.ts";
 import { FACT_COMMANDS } from "../../src/dbt/node_facts.ts";
 import { dbtCorePython } from "../../src/os/paths.ts";
 
@@ -145,7 +145,17 @@ export async function followRun(
   if (config.node_facts && FACT_COMMANDS.has(command)) {
     const debug = (m: string) => emit(logEvent("debug", `node facts: ${m}`));
     try {
-      const facts = await cloudFacts(files, dbtCorePython(), debug);
+      const built = await builtRunResults(
+        files,
+        run.run_steps,
+        (step) => api.runArtifact(run.id, "run_results.json", signal, step),
+        debug,
+      );
+      const facts = built === undefined ? undefined : await cloudFacts(
+        { ...files, "run_results.json": built },
+        dbtCorePython(),
+        debug,
+      );
       if (facts) result.metadata.nodes = facts;
     } catch (e) {
       // Facts never fail a run.
