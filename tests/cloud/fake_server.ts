@@ -3,8 +3,9 @@
  * document: the same paths (trailing slashes), the envelope
  * `{"status": {code, is_success, user_message, developer_message}, "data"}`,
  * run status codes 1 -> 2 -> 3 -> 10/20/30 (one step per GET of the run, so no
- * test waits on time), raw artifacts per run, list-run filters, ordering and
- * pagination, cancel, retry of a failed run, a small Discovery GraphQL endpoint, bearer
+ * test waits on time), raw artifacts per run (the last step's, or `?step=N`),
+ * list-run filters, ordering and pagination, cancel, retry of a failed run, a
+ * small Discovery GraphQL endpoint, bearer
  * authentication only (as the document's securitySchemes declare), fault
  * injection (statuses with Retry-After, storms while a condition holds, lost
  * answers, hangs, redirects) and recording of each request with its answer.
