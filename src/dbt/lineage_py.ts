@@ -7,9 +7,10 @@
  * `column_lineage(uid, sql, dialect, parents, debug)` takes the compiled SQL
  * of one model and its upstream relations as
  * `(unique_id, database, schema, identifier, [column names] or None)`, and
- * gives `{output column: [{unique_id, column}]}`, or None (with a debug line
- * why) when sqlglot is missing, the adapter has no sqlglot dialect, an
- * upstream relation's columns are unknown, or sqlglot cannot resolve the SQL.
+ * gives `{output column: [{unique_id, column}]}` (each list sorted), or
+ * None (with a debug line why) when sqlglot is missing, the adapter has no
+ * sqlglot dialect, an upstream relation's columns are unknown, or sqlglot
+ * cannot resolve the SQL.
  *
  * @module
  */
@@ -71,7 +72,8 @@ def column_lineage(uid, sql, dialect, parents, debug):
                 item = {"unique_id": pid, "column": exp.to_column(x.name).name}
                 if item not in found:
                     found.append(item)
-            out[col] = found
+            # Sorted: the walk's order varies between processes (set order).
+            out[col] = sorted(found, key=lambda i: (i["unique_id"], i["column"]))
         return out
     except Exception as e:
         debug("no column lineage for %s: %s: %s" % (uid, type(e).__name__, e))
