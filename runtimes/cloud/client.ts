@@ -176,13 +176,21 @@ export class AdminClient {
     return this.#parse(a, RunEnvelopeSchema, `POST runs/${runId}/cancel/`).data;
   }
 
-  /** A run's raw artifact, or undefined when dbt Cloud has none (404). */
+  /**
+   * A run's raw artifact, or undefined when dbt Cloud has none (404): the
+   * last step's, or step `step`'s (1-based, the run step's `index`).
+   */
   async runArtifact(
     runId: string,
     path: string,
     signal?: AbortSignal,
+    step?: number,
   ): Promise<string | undefined> {
-    return await this.#artifact(`runs/${runId}/artifacts/${path}`, signal);
+    return await this.#artifact(
+      `runs/${runId}/artifacts/${path}`,
+      signal,
+      step === undefined ? undefined : { step: String(step) },
+    );
   }
 
   /** The job's latest artifact, or undefined (404). */
@@ -197,10 +205,11 @@ export class AdminClient {
   async #artifact(
     path: string,
     signal?: AbortSignal,
+    query?: Record<string, string>,
   ): Promise<string | undefined> {
     const a = await this.http.send({
       method: "GET",
-      url: this.url(path),
+      url: this.url(path, query),
       signal,
       accept: [404],
     });

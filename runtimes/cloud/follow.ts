@@ -23,6 +23,9 @@ import { logEvent, nodeEvents } from "./events.ts";
 import type { Clock } from "./http.ts";
 import type { Run } from "./schemas.ts";
 import { ARTIFACTS, storeArtifacts } from "./store.ts";
+import { builtRunResults, cloudFacts } from "./facts.ts";
+import { FACT_COMMANDS } from "../../src/dbt/node_facts.ts";
+import { dbtCorePython } from "../../src/os/paths.ts";
 
 /** What following a run needs from the runtime and the call. */
 export interface FollowContext {
@@ -139,6 +142,26 @@ export async function followRun(
     cached: Boolean(ctx.cache),
     artifacts_dir: dir,
   }, run.status === 10);
+  if (config.node_facts && FACT_COMMANDS.has(command)) {
+    const debug = (m: string) => emit(logEvent("debug", `node facts: ${m}`));
+    try {
+      const built = await builtRunResults(
+        files,
+        run.run_steps,
+        (step) => api.runArtifact(run.id, "run_results.json", signal, step),
+        debug,
+      );
+      const facts = built === undefined ? undefined : await cloudFacts(
+        { ...files, "run_results.json": built },
+        dbtCorePython(),
+        debug,
+      );
+      if (facts) result.metadata.nodes = facts;
+    } catch (e) {
+      // Facts never fail a run.
+      debug(`none: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   for (const e of nodeEvents(JSON.parse(files[resultFile]!))) emit(e);
   result.execution_time_seconds = wallSeconds(ctx);
   return { result, run };

@@ -54,6 +54,10 @@ import {
   type LookContext,
 } from "./inspect.ts";
 import type { LocalRuntime } from "../local/mod.ts";
+import { fusionFacts } from "./facts.ts";
+import { FACT_COMMANDS } from "../../src/dbt/node_facts.ts";
+import { dbtCorePython } from "../../src/os/paths.ts";
+import { logEvent } from "../../src/contract/schemas.ts";
 
 /** The dbt Fusion runtime. */
 export class FusionRuntime extends RuntimeBase implements DbtRuntime {
@@ -166,12 +170,25 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
             adapter,
             project.projectDir,
             options.signal,
-            () =>
-              runCommand(bin, command, project, selection, options, {
-                killGraceMs: this.#killGraceMs,
-                inFlight: this.#inFlight,
-                timeoutSeconds: this.#timeoutSeconds(options),
-              }),
+            async () => {
+              const run = await runCommand(
+                bin,
+                command,
+                project,
+                selection,
+                options,
+                {
+                  killGraceMs: this.#killGraceMs,
+                  inFlight: this.#inFlight,
+                  timeoutSeconds: this.#timeoutSeconds(options),
+                },
+              );
+              // In the same turn: the facts query opens the DuckDB file too.
+              if (this.config.node_facts && FACT_COMMANDS.has(command)) {
+                await this.#addFacts(run, bin, project, adapter, options);
+              }
+              return run;
+            },
           )
         );
         run.metadata.adapter = adapter;
@@ -194,6 +211,45 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
       ...this.#fallback.metadata(adapter, why),
     };
     return run;
+  }
+
+  /**
+   * Per-node facts of a finished call into `run.metadata.nodes` (facts.ts):
+   * one facts query through Fusion, lineage by sqlglot. Failing facts never
+   * fail the run: a debug line and no facts.
+   */
+  async #addFacts(
+    run: RunResult,
+    bin: FusionBinary,
+    project: ResolvedProject,
+    adapter: string,
+    options: CallOptions,
+  ): Promise<void> {
+    const debug = (m: string) =>
+      options.onEvent?.(logEvent("debug", `node facts: ${m}`));
+    try {
+      run.metadata.nodes = await fusionFacts(
+        run.manifest_path,
+        run.run_results_path,
+        {
+          adapter,
+          rowCounts: this.config.row_counts,
+          python: dbtCorePython(this.localConfig.python),
+          query: (sql) =>
+            fusionQuery({
+              bin,
+              project,
+              options,
+              killGraceMs: this.#killGraceMs,
+              timeoutSeconds: this.#timeoutSeconds(options),
+              inFlight: this.#inFlight,
+            }, sql),
+          debug,
+        },
+      );
+    } catch (e) {
+      debug(`none: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   /**

@@ -14,12 +14,15 @@
  *   relation cannot be read;
  * - `column_lineage`: for each output column, the upstream columns it is
  *   computed from (`{unique_id, column}`), from the compiled SQL and the
- *   upstream relations' columns with sqlglot. A model sqlglot cannot resolve
+ *   upstream relations' columns with sqlglot (src/dbt/lineage_py.ts, shared
+ *   with the fusion and cloud runtimes). A model sqlglot cannot resolve
  *   (or no sqlglot installed) gets none and a debug line on the worker's
  *   stderr (shown with FLOE_DBT_DEBUG), never an error.
  *
  * @module
  */
+
+import { LINEAGE_PY } from "../../src/dbt/lineage_py.ts";
 
 /** Python: `node_facts(manifest, run_result, opts) -> {unique_id: facts}`. */
 export const FACTS_PY = String.raw`
@@ -28,9 +31,6 @@ def _facts_debug(msg):
 
 _FACT_TYPES = ("model", "seed", "snapshot")
 _COUNTED = ("table", "incremental", "seed", "snapshot")
-_SQLGLOT_DIALECTS = {"postgres": "postgres", "redshift": "redshift", "snowflake": "snowflake",
-                     "bigquery": "bigquery", "databricks": "databricks", "spark": "spark",
-                     "duckdb": "duckdb", "trino": "trino", "clickhouse": "clickhouse"}
 
 def _enum_value(v):
     return getattr(v, "value", v)
@@ -40,53 +40,18 @@ def _identifier(n):
         return n.identifier or n.name
     return getattr(n, "alias", None) or n.name
 
-def _lineage(node, sql, parents, columns_of, relation_of, dialect):
-    """{output column: [{unique_id, column}]} or None (debug line why)."""
-    try:
-        import sqlglot
-        from sqlglot import exp
-        from sqlglot.lineage import lineage
-        from sqlglot.optimizer.qualify import qualify
-    except ImportError:
-        _facts_debug("no column lineage: sqlglot is not installed in the dbt-core environment")
-        return None
-    if dialect is None:
-        _facts_debug("no column lineage for %s: no sqlglot dialect for this adapter" % node.unique_id)
-        return None
-    try:
-        schema = {}
-        by_table = {}
-        for pid, p in parents:
-            cols = columns_of(p)
-            if not cols:
-                raise ValueError("the columns of %s are unknown" % pid)
-            key = ((p.database or ""), p.schema, _identifier(p))
-            schema.setdefault(key[0], {}).setdefault(key[1], {})[key[2]] = {c: "UNKNOWN" for c, _t in cols}
-            by_table[tuple(x.lower() for x in key)] = pid
-            by_table[tuple(x.lower() for x in key[1:])] = pid
-        if not all(k for k in schema):
-            schema = {s: t for d in schema.values() for s, t in d.items()}
-        expr = sqlglot.parse_one(sql, dialect=dialect)
-        q = qualify(expr, schema=schema, dialect=dialect, validate_qualify_columns=False)
-        out = {}
-        for col in q.named_selects:
-            found = []
-            for x in lineage(col, q, schema=schema, dialect=dialect).walk():
-                if x.downstream or not isinstance(x.expression, exp.Table):
-                    continue
-                t = x.expression
-                pid = by_table.get(tuple(s.lower() for s in (t.catalog, t.db, t.name) if s)) \
-                    or by_table.get((t.db.lower(), t.name.lower()))
-                if pid is None:
-                    continue
-                item = {"unique_id": pid, "column": exp.to_column(x.name).name}
-                if item not in found:
-                    found.append(item)
-            out[col] = found
-        return out
-    except Exception as e:
-        _facts_debug("no column lineage for %s: %s: %s" % (node.unique_id, type(e).__name__, e))
-        return None
+${LINEAGE_PY}
+
+class _LazyParents:
+    """The parents column_lineage walks, each one's columns read only when reached."""
+    def __init__(self, items, columns_of):
+        self._items = items
+        self._columns_of = columns_of
+
+    def __iter__(self):
+        for pid, database, schema, identifier, node in self._items:
+            cols = self._columns_of(node)
+            yield pid, database, schema, identifier, [c for c, _t in cols] if cols else None
 
 def node_facts(manifest, run_result, opts):
     from dbt.adapters.factory import FACTORY
@@ -95,13 +60,7 @@ def node_facts(manifest, run_result, opts):
     if adapter is None:
         _facts_debug("no facts: adapter %r is not loaded" % (adapter_type,))
         return {}
-    dialect = _SQLGLOT_DIALECTS.get(adapter_type)
-    if dialect is None:
-        try:
-            from sqlglot.dialects.dialect import Dialect
-            dialect = adapter_type if Dialect.get(adapter_type) else None
-        except ImportError:
-            pass
+    dialect = sqlglot_dialect(adapter_type)
     cache = {}
 
     def relation_of(n):
@@ -158,7 +117,10 @@ def node_facts(manifest, run_result, opts):
                 parents = [(p, n) for p, n in parents
                            if n is not None and _enum_value(n.resource_type) in ("model", "seed", "snapshot", "source")
                            and getattr(getattr(n, "config", None), "materialized", None) != "ephemeral"]
-                facts["column_lineage"] = _lineage(node, sql, parents, columns_of, relation_of, dialect)
+                facts["column_lineage"] = column_lineage(
+                    uid, sql, dialect,
+                    _LazyParents([(pid, p.database, p.schema, _identifier(p), p) for pid, p in parents], columns_of),
+                    _facts_debug)
             out[uid] = facts
     return out
 `;

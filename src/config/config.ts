@@ -105,6 +105,16 @@ export const FusionConfigSchema = z.strictObject({
   timeout_seconds: z.number().positive().default(3600),
   /** Deprecated (seed REQ-091): accepted with a warning, never read. */
   rust_bindings_path: z.string().optional(),
+  /**
+   * Per-node facts in run results (`metadata.nodes`: columns, column
+   * lineage, rows) after run, build, seed, snapshot and retry.
+   */
+  node_facts: z.boolean().default(true),
+  /**
+   * Count the rows of each table built (`select count(*)`) for the node
+   * facts; false for warehouses where a count costs.
+   */
+  row_counts: z.boolean().default(true),
 });
 /** `dbt_runtime_config.fusion`. */
 export type FusionConfig = z.infer<typeof FusionConfigSchema>;
@@ -140,6 +150,11 @@ export const CloudConfigSchema = z.strictObject({
   cache_ttl_seconds: z.number().nonnegative().default(86400),
   cache_dir: z.string().optional(),
   max_parallel: z.number().int().positive().default(8),
+  /**
+   * Per-node facts in run results (`metadata.nodes`) from the run's
+   * artifacts (no row counts: no warehouse access).
+   */
+  node_facts: z.boolean().default(true),
 });
 /** `dbt_runtime_config.cloud`. */
 export type CloudConfig = z.infer<typeof CloudConfigSchema>;

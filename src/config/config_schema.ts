@@ -53,6 +53,10 @@ const DESCRIPTIONS: Record<string, string> = {
   [`${F}.adapters`]:
     "Adapters this Fusion serves (default: the ones the binary supports)",
   [`${F}.max_parallel`]: "Concurrent fusion jobs in the daemon",
+  [`${F}.node_facts`]:
+    "Per-node facts in run results (metadata.nodes: columns, column lineage, row counts) after run, build, seed, snapshot and retry (default true)",
+  [`${F}.row_counts`]:
+    "Count each built table's rows (select count(*), in the one facts query per call) for the node facts; false for warehouses where a count costs (default true)",
   [C]: "The cloud runtime (dbt Cloud Admin API v2)",
   [`${C}.account_id`]: "The dbt Cloud account id",
   [`${C}.api_token_ref`]:
@@ -72,6 +76,8 @@ const DESCRIPTIONS: Record<string, string> = {
   [`${C}.cache_dir`]:
     "Artifact cache directory (default: <project>/.floe/dbt-cloud-cache)",
   [`${C}.max_parallel`]: "Concurrent cloud jobs in the daemon",
+  [`${C}.node_facts`]:
+    "Per-node facts in run results (metadata.nodes: columns, column lineage; no row counts) from the run's artifacts (default true)",
   "plugins.lineage": "OpenLineage events over HTTP; off when absent",
   "plugins.lineage.url":
     "Where events are POSTed, e.g. Marquez's /api/v1/lineage",

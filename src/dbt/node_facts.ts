@@ -1,9 +1,12 @@
 /**
  * Per-node facts of a run (`metadata.nodes` of a run result, keyed by
- * unique_id): what dagster-dbt and OpenLineage consumers read per model. The
- * local runtime computes them in its dbt-core worker after `run`, `build`,
- * `seed`, `snapshot` and `retry` (runtimes/local/facts_py.ts); other runtimes
- * do not report them yet.
+ * unique_id): what dagster-dbt and OpenLineage consumers read per model,
+ * after `run`, `build`, `seed`, `snapshot` and `retry`. Every runtime reports
+ * them: the local runtime in its dbt-core worker (runtimes/local/facts_py.ts);
+ * the fusion runtime from the call's artifacts and one facts query through
+ * Fusion (runtimes/fusion/facts.ts); the cloud runtime from the run's
+ * artifacts, without row counts (runtimes/cloud/facts.ts). Column lineage is
+ * the same sqlglot code everywhere (src/dbt/lineage_py.ts).
  *
  * @module
  */
@@ -52,7 +55,7 @@ export const NodeFactsMapSchema = z.record(z.string(), NodeFactsSchema);
 /** `metadata.nodes`: facts by unique_id. */
 export type NodeFactsMap = z.infer<typeof NodeFactsMapSchema>;
 
-/** The dbt commands after which the local runtime reports node facts. */
+/** The dbt commands after which runtimes report node facts. */
 export const FACT_COMMANDS: ReadonlySet<string> = new Set([
   "run",
   "build",

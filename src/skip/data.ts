@@ -42,6 +42,16 @@ const RELATION = new RegExp(`^${IDENT}(?:\\.${IDENT}){0,2}$`);
 // deno-lint-ignore no-control-regex
 const PLAIN_TEXT = /^[^\u0000-\u001f']*$/;
 
+/** Whether `name` is a plain relation name (identifiers only, not SQL). */
+export function isPlainRelation(name: string): boolean {
+  return RELATION.test(name);
+}
+
+/** Whether `text` can be written as a SQL string literal as it is. */
+export function isPlainText(text: string): boolean {
+  return PLAIN_TEXT.test(text);
+}
+
 /** A relation's identity, lower case, as `database.schema.name`. */
 export function relationKey(
   database: unknown,

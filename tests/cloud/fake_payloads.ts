@@ -190,6 +190,6 @@ export function runJson(
       }
       : {}),
     artifacts_saved: done,
-    has_docs_generated: false,
+    has_docs_generated: r.artifacts["catalog.json"] !== undefined,
   };
 }

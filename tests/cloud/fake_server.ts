@@ -3,8 +3,9 @@
  * document: the same paths (trailing slashes), the envelope
  * `{"status": {code, is_success, user_message, developer_message}, "data"}`,
  * run status codes 1 -> 2 -> 3 -> 10/20/30 (one step per GET of the run, so no
- * test waits on time), raw artifacts per run, list-run filters, ordering and
- * pagination, cancel, retry of a failed run, a small Discovery GraphQL endpoint, bearer
+ * test waits on time), raw artifacts per run (the last step's, or `?step=N`),
+ * list-run filters, ordering and pagination, cancel, retry of a failed run, a
+ * small Discovery GraphQL endpoint, bearer
  * authentication only (as the document's securitySchemes declare), fault
  * injection (statuses with Retry-After, storms while a condition holds, lost
  * answers, hangs, redirects) and recording of each request with its answer.
@@ -23,7 +24,13 @@ import {
 /** What the fake "dbt Cloud" executes for a run's steps. */
 export type Executor = (
   steps: string[],
-) => Promise<{ ok: boolean; artifacts: Record<string, string> }>;
+) => Promise<{
+  ok: boolean;
+  /** The last step's artifacts (what an artifact GET without `step` gives). */
+  artifacts: Record<string, string>;
+  /** Each step's artifacts, in order (`?step=N` is the N-th, 1-based). */
+  stepArtifacts?: Record<string, string>[];
+}>;
 
 /** A recorded request. */
 export interface Recorded {
@@ -84,6 +91,8 @@ export interface FakeRun {
   steps: string[] | null;
   created: Date;
   artifacts: Record<string, string>;
+  /** Each step's artifacts, when the executor gave them (`?step=N`). */
+  stepArtifacts?: Record<string, string>[];
   message: string | null;
   /** target_name_override of the trigger. */
   target?: string | null;
@@ -405,7 +414,11 @@ export class FakeDbtCloud {
         return this.#retry(Number(p.run));
       case "run_artifact": {
         const run = this.runs.get(Number(p.run));
-        const text = run?.artifacts[p.path!];
+        // ?step=N: the N-th step's artifacts (1-based); none: the last step's.
+        const step = url.searchParams.get("step");
+        const text = step === null
+          ? run?.artifacts[p.path!]
+          : run?.stepArtifacts?.[Number(step) - 1]?.[p.path!];
         return text === undefined
           ? envelope(404, null, "The requested artifact was not found.")
           : raw(text);
@@ -479,6 +492,7 @@ export class FakeDbtCloud {
       const steps = run.steps ?? this.jobs.get(run.job) ?? [];
       const r = await this.executor(steps);
       run.artifacts = r.artifacts;
+      if (r.stepArtifacts) run.stepArtifacts = r.stepArtifacts;
       run.status = r.ok ? 10 : 20;
       run.message = r.ok ? null : "Job run failed: a step errored";
     }

@@ -14,6 +14,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -164,6 +165,23 @@ class _LocalDaemonAuth(httpx.Auth):
         yield request
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One request to the daemon, as both clients send it: built once by
+    ``_Base`` (method, path, query, body, headers with the token and the
+    idempotency key), so the sync and async clients cannot drift."""
+
+    method: str
+    path: str
+    params: dict[str, str] | None = None
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    #: httpx timeout of this request (None: the client's).
+    timeout: httpx.Timeout | float | None = None
+    #: False: no token is sent or looked up (``/healthz``).
+    auth: bool = True
+
+
 class _Base:
     def __init__(
         self,
@@ -183,11 +201,116 @@ class _Base:
         self._headers = {"Accept": "application/json", "User-Agent": "floe-dbt-python/0.1.0"}
         # Without a token of the caller's, the local daemon's is looked up
         # before each request: it goes only to the daemon that wrote it.
-        self._auth: httpx.Auth | None = None
-        if self.token:
-            self._headers["Authorization"] = f"Bearer {self.token}"
-        else:
-            self._auth = _LocalDaemonAuth(self.url)
+        self._auth: httpx.Auth | None = None if self.token else _LocalDaemonAuth(self.url)
+
+    # --- the one request builder ------------------------------------------
+    def _request_of(self, call: _Call) -> httpx.Request:
+        """The httpx request of a call: the client's base URL and headers, the
+        call's own, and the caller's token (never on an ``auth=False`` call)."""
+        headers: dict[str, str] = {}
+        if call.auth and self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        headers.update(call.headers)
+        http: httpx.Client | httpx.AsyncClient = self._http  # type: ignore[attr-defined]
+        return http.build_request(
+            call.method,
+            call.path,
+            params=call.params,
+            json=call.json,
+            headers=headers,
+            timeout=call.timeout if call.timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+
+    def _auth_of(self, call: _Call) -> httpx.Auth | None:
+        return self._auth if call.auth else None
+
+    # --- the calls ----------------------------------------------------------
+    def _submit_call(
+        self,
+        command: str,
+        project_dir: Any,
+        profiles_dir: Any,
+        target: str | None,
+        select: str | list[str] | None,
+        exclude: str | list[str] | None,
+        full_refresh: bool,
+        fix: bool,
+        runtime: str | None,
+        idempotency_key: str | None,
+        options: dict[str, Any],
+    ) -> _Call:
+        body = _job_body(
+            command,
+            project_dir,
+            profiles_dir,
+            target,
+            select,
+            exclude,
+            full_refresh,
+            fix,
+            runtime,
+            options,
+        )
+        key = idempotency_key or uuid.uuid4().hex
+        return _Call("POST", "/v1/jobs", json=body, headers={"Idempotency-Key": key})
+
+    @staticmethod
+    def _job_call(job_id: str) -> _Call:
+        return _Call("GET", f"/v1/jobs/{job_id}")
+
+    @staticmethod
+    def _jobs_call(params: dict[str, str]) -> _Call:
+        return _Call("GET", "/v1/jobs", params=dict(params))
+
+    @staticmethod
+    def _cancel_call(job_id: str) -> _Call:
+        return _Call(
+            "POST", f"/v1/jobs/{job_id}/cancel", headers={"Content-Type": "application/json"}
+        )
+
+    def _events_call(self, job_id: str, after: int, read_timeout: float | None) -> _Call:
+        headers = {"Accept": "text/event-stream"}
+        if after >= 0:
+            headers["Last-Event-ID"] = str(after)
+        return _Call(
+            "GET",
+            f"/v1/jobs/{job_id}/events",
+            headers=headers,
+            timeout=httpx.Timeout(self.timeout, read=read_timeout),
+        )
+
+    @staticmethod
+    def _artifact_call(job_id: str, name: str) -> _Call:
+        return _Call("GET", f"/v1/jobs/{job_id}/artifacts/{name}")
+
+    @staticmethod
+    def _project_call(
+        what: str, project_dir: Any, profiles_dir: Any, target: str | None, runtime: str | None
+    ) -> _Call:
+        return _Call(
+            "GET",
+            f"/v1/project/{what}",
+            params=_project_query(project_dir, profiles_dir, target, runtime),
+        )
+
+    @staticmethod
+    def _runtime_call(name: str | None = None) -> _Call:
+        return _Call("GET", f"/v1/runtimes/{name}" if name else "/v1/runtimes")
+
+    @staticmethod
+    def _version_call() -> _Call:
+        return _Call("GET", "/v1/version")
+
+    @staticmethod
+    def _health_call() -> _Call:
+        # /healthz needs no token: none is looked up or sent.
+        return _Call("GET", "/healthz", timeout=2.0, auth=False)
+
+    @staticmethod
+    def _jobs_params(status: str | JobStatus | None) -> dict[str, str]:
+        """The first page's query of ``jobs()``."""
+        first = {"limit": "1000"}
+        return {**first, "status": JobStatus(status).value} if status else first
 
     def _delay(self, attempt: int, resp: httpx.Response | None = None) -> float:
         if resp is not None:
@@ -240,11 +363,11 @@ class FloeDbtClient(_Base):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+    def _request(self, call: _Call) -> httpx.Response:
         last: Exception | None = None
         for attempt in range(self.retries + 1):
             try:
-                resp = self._http.request(method, path, **kw)
+                resp = self._http.send(self._request_of(call), auth=self._auth_of(call))
             except httpx.TransportError as e:
                 last = e
                 if attempt < self.retries:
@@ -278,8 +401,7 @@ class FloeDbtClient(_Base):
         YAML/JSON text), ``threads``, ``fail_fast``, ``selector``,
         ``indirect_selection``, ``changed``, ``skip_unchanged``, ``skip_stale_sources``, ``state``, ``state_from``
         (``"cloud"``), ``timeout_seconds``."""
-        key = idempotency_key or uuid.uuid4().hex
-        body = _job_body(
+        call = self._submit_call(
             command,
             project_dir,
             profiles_dir,
@@ -289,23 +411,21 @@ class FloeDbtClient(_Base):
             full_refresh,
             fix,
             runtime,
+            idempotency_key,
             options,
         )
-        resp = self._request("POST", "/v1/jobs", json=body, headers={"Idempotency-Key": key})
-        return Job.model_validate(resp.json())
+        return Job.model_validate(self._request(call).json())
 
     def job(self, job_id: str) -> Job:
         """One job, as it is now."""
-        return Job.model_validate(self._request("GET", f"/v1/jobs/{job_id}").json())
+        return Job.model_validate(self._request(self._job_call(job_id)).json())
 
     def jobs(self, status: str | JobStatus | None = None) -> list[JobSummary]:
         """The daemon's jobs (newest first, every page), optionally one status."""
-        params: dict[str, str] = {"limit": "1000"}
-        if status:
-            params["status"] = JobStatus(status).value
+        params = self._jobs_params(status)
         out: list[JobSummary] = []
         while True:
-            data = self._request("GET", "/v1/jobs", params=params).json()
+            data = self._request(self._jobs_call(params)).json()
             out += [JobSummary.model_validate(j) for j in data["jobs"]]
             if not data.get("next_cursor"):
                 return out
@@ -313,10 +433,7 @@ class FloeDbtClient(_Base):
 
     def cancel(self, job_id: str) -> Job:
         """Ask the daemon to cancel a job; returns the job as it is then."""
-        resp = self._request(
-            "POST", f"/v1/jobs/{job_id}/cancel", headers={"Content-Type": "application/json"}
-        )
-        return Job.model_validate(resp.json())
+        return Job.model_validate(self._request(self._cancel_call(job_id)).json())
 
     def events(
         self, job_id: str, after: int = -1, read_timeout: float | None = None
@@ -324,13 +441,9 @@ class FloeDbtClient(_Base):
         """The job's progress events ``(n, event)`` from its SSE stream, skipping
         numbers up to ``after``; ends when the stream closes (or raises
         ``httpx.ReadTimeout`` after ``read_timeout`` seconds without data)."""
-        headers = {"Accept": "text/event-stream"}
-        if after >= 0:
-            headers["Last-Event-ID"] = str(after)
-        timeout = httpx.Timeout(self.timeout, read=read_timeout)
-        with self._http.stream(
-            "GET", f"/v1/jobs/{job_id}/events", headers=headers, timeout=timeout
-        ) as resp:
+        call = self._events_call(job_id, after, read_timeout)
+        resp = self._http.send(self._request_of(call), auth=self._auth_of(call), stream=True)
+        try:
             if resp.status_code >= 400:
                 resp.read()
                 _raise_for(resp)
@@ -343,6 +456,8 @@ class FloeDbtClient(_Base):
                     continue
                 after = n
                 yield n, parse_event(ev.data)
+        finally:
+            resp.close()
 
     def wait(
         self,
@@ -406,7 +521,7 @@ class FloeDbtClient(_Base):
         """A finished job's artifact: ``manifest``, ``run_results``, ``catalog``
         (parsed JSON) or ``dbt_log`` (text). HTTP 410 (pruned) raises
         ``FloeDbtArtifactPrunedError``."""
-        resp = self._request("GET", f"/v1/jobs/{job_id}/artifacts/{name}")
+        resp = self._request(self._artifact_call(job_id, name))
         if name.startswith("dbt_log"):
             return resp.text
         return resp.json()
@@ -419,8 +534,8 @@ class FloeDbtClient(_Base):
         runtime: str | None = None,
     ) -> dict[str, Any]:
         """The project's current manifest.json, as the daemon sees it."""
-        q = _project_query(project_dir, profiles_dir, target, runtime)
-        return self._request("GET", "/v1/project/manifest", params=q).json()
+        call = self._project_call("manifest", project_dir, profiles_dir, target, runtime)
+        return self._request(call).json()
 
     def run_results(
         self,
@@ -430,26 +545,27 @@ class FloeDbtClient(_Base):
         runtime: str | None = None,
     ) -> dict[str, Any]:
         """The project's latest run_results.json."""
-        q = _project_query(project_dir, profiles_dir, target, runtime)
-        return self._request("GET", "/v1/project/run_results", params=q).json()
+        call = self._project_call("run_results", project_dir, profiles_dir, target, runtime)
+        return self._request(call).json()
 
     def runtimes(self) -> list[dict[str, Any]]:
         """The runtimes, with availability, capabilities and metadata."""
-        return self._request("GET", "/v1/runtimes").json()["runtimes"]
+        return self._request(self._runtime_call()).json()["runtimes"]
 
     def runtime(self, name: str) -> dict[str, Any]:
         """One runtime's availability, capabilities and metadata."""
-        return self._request("GET", f"/v1/runtimes/{name}").json()
+        return self._request(self._runtime_call(name)).json()
 
     def version(self) -> dict[str, Any]:
         """The agent's version, floe API version and runtimes."""
-        return self._request("GET", "/v1/version").json()
+        return self._request(self._version_call()).json()
 
     def healthy(self) -> bool:
         """True when the daemon answers ``/healthz`` (no retries)."""
+        call = self._health_call()
         try:
-            # /healthz needs no token: none is looked up or sent.
-            return self._http.get("/healthz", timeout=2.0, auth=None).status_code == 200
+            resp = self._http.send(self._request_of(call), auth=self._auth_of(call))
+            return resp.status_code == 200
         except httpx.TransportError:
             return False
 
@@ -491,11 +607,11 @@ class AsyncFloeDbtClient(_Base):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+    async def _request(self, call: _Call) -> httpx.Response:
         last: Exception | None = None
         for attempt in range(self.retries + 1):
             try:
-                resp = await self._http.request(method, path, **kw)
+                resp = await self._http.send(self._request_of(call), auth=self._auth_of(call))
             except httpx.TransportError as e:
                 last = e
                 if attempt < self.retries:
@@ -528,8 +644,7 @@ class AsyncFloeDbtClient(_Base):
         YAML/JSON text), ``threads``, ``fail_fast``, ``selector``,
         ``indirect_selection``, ``changed``, ``skip_unchanged``, ``skip_stale_sources``, ``state``, ``state_from``
         (``"cloud"``), ``timeout_seconds``."""
-        key = idempotency_key or uuid.uuid4().hex
-        body = _job_body(
+        call = self._submit_call(
             command,
             project_dir,
             profiles_dir,
@@ -539,25 +654,21 @@ class AsyncFloeDbtClient(_Base):
             full_refresh,
             fix,
             runtime,
+            idempotency_key,
             options,
         )
-        resp = await self._request(
-            "POST", "/v1/jobs", json=body, headers={"Idempotency-Key": key}
-        )
-        return Job.model_validate(resp.json())
+        return Job.model_validate((await self._request(call)).json())
 
     async def job(self, job_id: str) -> Job:
         """One job, as it is now."""
-        return Job.model_validate((await self._request("GET", f"/v1/jobs/{job_id}")).json())
+        return Job.model_validate((await self._request(self._job_call(job_id))).json())
 
     async def jobs(self, status: str | JobStatus | None = None) -> list[JobSummary]:
         """The daemon's jobs (newest first, every page), optionally one status."""
-        params: dict[str, str] = {"limit": "1000"}
-        if status:
-            params["status"] = JobStatus(status).value
+        params = self._jobs_params(status)
         out: list[JobSummary] = []
         while True:
-            data = (await self._request("GET", "/v1/jobs", params=params)).json()
+            data = (await self._request(self._jobs_call(params))).json()
             out += [JobSummary.model_validate(j) for j in data["jobs"]]
             if not data.get("next_cursor"):
                 return out
@@ -565,10 +676,7 @@ class AsyncFloeDbtClient(_Base):
 
     async def cancel(self, job_id: str) -> Job:
         """Ask the daemon to cancel a job; returns the job as it is then."""
-        resp = await self._request(
-            "POST", f"/v1/jobs/{job_id}/cancel", headers={"Content-Type": "application/json"}
-        )
-        return Job.model_validate(resp.json())
+        return Job.model_validate((await self._request(self._cancel_call(job_id))).json())
 
     async def wait(
         self,
@@ -609,14 +717,12 @@ class AsyncFloeDbtClient(_Base):
         on_event: EventHandler | None,
         deadline: float | None,
     ) -> int:
-        headers = {"Accept": "text/event-stream"}
-        if after >= 0:
-            headers["Last-Event-ID"] = str(after)
         left = None if deadline is None else max(0.1, deadline - time.monotonic())
-        timeout = httpx.Timeout(self.timeout, read=left)
-        async with self._http.stream(
-            "GET", f"/v1/jobs/{job_id}/events", headers=headers, timeout=timeout
-        ) as resp:
+        call = self._events_call(job_id, after, left)
+        resp = await self._http.send(
+            self._request_of(call), auth=self._auth_of(call), stream=True
+        )
+        try:
             if resp.status_code >= 400:
                 await resp.aread()
                 _raise_for(resp)
@@ -638,6 +744,8 @@ class AsyncFloeDbtClient(_Base):
                         await out
                 if deadline is not None and time.monotonic() > deadline:
                     break
+        finally:
+            await resp.aclose()
         return after
 
     async def run(
@@ -655,7 +763,7 @@ class AsyncFloeDbtClient(_Base):
 
     async def artifact(self, job_id: str, name: str) -> Any:
         """A finished job's artifact (parsed JSON, or text for ``dbt_log``)."""
-        resp = await self._request("GET", f"/v1/jobs/{job_id}/artifacts/{name}")
+        resp = await self._request(self._artifact_call(job_id, name))
         return resp.text if name.startswith("dbt_log") else resp.json()
 
     async def manifest(
@@ -666,8 +774,8 @@ class AsyncFloeDbtClient(_Base):
         runtime: str | None = None,
     ) -> dict[str, Any]:
         """The project's current manifest.json, as the daemon sees it."""
-        q = _project_query(project_dir, profiles_dir, target, runtime)
-        return (await self._request("GET", "/v1/project/manifest", params=q)).json()
+        call = self._project_call("manifest", project_dir, profiles_dir, target, runtime)
+        return (await self._request(call)).json()
 
     async def run_results(
         self,
@@ -677,14 +785,27 @@ class AsyncFloeDbtClient(_Base):
         runtime: str | None = None,
     ) -> dict[str, Any]:
         """The project's latest run_results.json."""
-        q = _project_query(project_dir, profiles_dir, target, runtime)
-        return (await self._request("GET", "/v1/project/run_results", params=q)).json()
+        call = self._project_call("run_results", project_dir, profiles_dir, target, runtime)
+        return (await self._request(call)).json()
 
     async def runtimes(self) -> list[dict[str, Any]]:
         """The runtimes, with availability, capabilities and metadata."""
-        return (await self._request("GET", "/v1/runtimes")).json()["runtimes"]
+        return (await self._request(self._runtime_call())).json()["runtimes"]
+
+    async def runtime(self, name: str) -> dict[str, Any]:
+        """One runtime's availability, capabilities and metadata."""
+        return (await self._request(self._runtime_call(name))).json()
 
     async def version(self) -> dict[str, Any]:
         """The agent's version, floe API version and runtimes."""
-        return (await self._request("GET", "/v1/version")).json()
+        return (await self._request(self._version_call())).json()
+
+    async def healthy(self) -> bool:
+        """True when the daemon answers ``/healthz`` (no retries)."""
+        call = self._health_call()
+        try:
+            resp = await self._http.send(self._request_of(call), auth=self._auth_of(call))
+            return resp.status_code == 200
+        except httpx.TransportError:
+            return False
 

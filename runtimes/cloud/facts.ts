@@ -1,0 +1,113 @@
+/**
+ * Per-node facts of a dbt Cloud run (src/dbt/node_facts.ts) from the
+ * artifacts the runtime collected: relation and `rows_affected` from
+ * manifest.json and run_results.json, columns with the catalog's types when
+ * the job generated docs (catalog.json), else the manifest's columns with
+ * their `data_type`; no row counts (the agent has no warehouse access here);
+ * column lineage by sqlglot over the manifest's compiled SQL and the
+ * upstream columns the catalog or the manifest knows (src/dbt/lineage.ts).
+ * Anything unreadable gives no facts and a debug line, never an error.
+ *
+ * @module
+ */
+import {
+  factsFromArtifacts,
+  type TypedColumn,
+} from "../../src/dbt/artifact_facts.ts";
+import type { NodeFactsMap } from "../../src/dbt/node_facts.ts";
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown): Obj {
+  return v && typeof v === "object" && !Array.isArray(v) ? v as Obj : {};
+}
+
+function parse(text: string | undefined): Obj | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === "object" && !Array.isArray(v) ? v as Obj : {};
+  } catch {
+    return undefined;
+  }
+}
+
+/** A catalog entry's columns in the relation's order, with their types. */
+export function catalogColumns(entry: unknown): TypedColumn[] | undefined {
+  const cols = Object.values(obj(obj(entry).columns)).map((c) => obj(c));
+  if (!cols.length) return undefined;
+  return cols
+    .sort((a, b) => Number(a.index ?? 0) - Number(b.index ?? 0))
+    .map((c) => ({
+      name: String(c.name ?? ""),
+      data_type: typeof c.type === "string" ? c.type : null,
+    }))
+    .filter((c) => c.name);
+}
+
+/** The dbt commands whose run_results.json reports what a run built. */
+const BUILDING = /\bdbt\s+(?:build|run|seed|snapshot|retry)\b/;
+
+/**
+ * The run_results.json that says what the run built. An artifact GET gives
+ * the last step's, and a job that generates docs ends with `dbt docs
+ * generate`, whose run_results.json only compiled: then the last building
+ * step's (`?step=N` with the run step's index), or undefined.
+ */
+export async function builtRunResults(
+  files: Record<string, string>,
+  runSteps: readonly Obj[] | null | undefined,
+  fetchStep: (step: number) => Promise<string | undefined>,
+  debug: (message: string) => void,
+): Promise<string | undefined> {
+  const last = files["run_results.json"];
+  const which = obj(obj(parse(last)).args).which;
+  if (which !== "generate") return last;
+  const steps = [...(runSteps ?? [])].map((s, i) => ({
+    name: String(s.name ?? ""),
+    index: typeof s.index === "number" ? s.index : i + 1,
+  })).filter((s) => BUILDING.test(s.name));
+  const step = steps.at(-1);
+  if (!step) {
+    debug(
+      "no node facts: the run's last step generated docs and no step built",
+    );
+    return undefined;
+  }
+  const text = await fetchStep(step.index);
+  if (text === undefined) {
+    debug(
+      `no node facts: dbt Cloud has no run_results.json for step ${step.index} (${step.name})`,
+    );
+  }
+  return text;
+}
+
+/**
+ * The facts of a cloud run's artifacts (`files` by name), or undefined
+ * (with a debug line) when manifest.json or run_results.json is missing or
+ * not JSON.
+ */
+export async function cloudFacts(
+  files: Record<string, string>,
+  python: string | undefined,
+  debug: (message: string) => void,
+): Promise<NodeFactsMap | undefined> {
+  const manifest = parse(files["manifest.json"]);
+  const runResults = parse(files["run_results.json"]);
+  if (!manifest || !runResults) {
+    debug(
+      "no node facts: the run left no readable manifest.json and run_results.json",
+    );
+    return undefined;
+  }
+  const catalog = parse(files["catalog.json"]);
+  const entries = { ...obj(catalog?.sources), ...obj(catalog?.nodes) };
+  return await factsFromArtifacts(manifest, runResults, {
+    columnsOf: (uid) => catalogColumns(entries[uid]),
+    modelZeroIsCount: true,
+    python,
+    adapterType: String(obj(manifest.metadata).adapter_type ?? ""),
+    debug,
+  });
+}

@@ -1,0 +1,186 @@
+/**
+ * Per-node facts from the cloud runtime, against the fake dbt Cloud serving
+ * the artifacts of a real dbt-core build of the example project (with a
+ * model that renames and aggregates): a job that generates docs (its last
+ * step's run_results.json is `docs generate`'s, so the build step's is
+ * fetched with `?step=N`, and catalog.json gives the columns' types), and a
+ * job without docs (the manifest's columns). No row counts: the agent has no
+ * warehouse access.
+ */
+import assert from "node:assert/strict";
+import { LocalRuntime } from "../runtimes/local/mod.ts";
+import type { NodeFactsMap } from "../src/dbt/node_facts.ts";
+import type { ProgressEvent } from "../src/contract/schemas.ts";
+import { copyExample, writeFile } from "./_helpers.ts";
+import { join } from "./_path.ts";
+import { ACCOUNT, cloudSetup } from "./cloud/setup.ts";
+import {
+  addRevenueModel,
+  assertExampleLineage,
+  REVENUE,
+  rows,
+} from "./_facts.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+const DOCS_JOB = 102;
+const BUILT = [
+  "model.jaffle_duck.customer_revenue",
+  "model.jaffle_duck.customers",
+  "model.jaffle_duck.orders",
+  "model.jaffle_duck.stg_customers",
+  "model.jaffle_duck.stg_orders",
+  "model.jaffle_duck.stg_payments",
+  "seed.jaffle_duck.raw_payments",
+];
+
+async function read(dir: string, names: string[]) {
+  const out: Record<string, string> = {};
+  for (const n of names) {
+    out[n] = await Deno.readTextFile(join(dir, "target", n));
+  }
+  return out;
+}
+
+Deno.test(
+  "cloud node facts: from a real build's artifacts, with and without docs",
+  opts,
+  async (t) => {
+    // The real thing dbt Cloud would run: dbt build, then dbt docs generate.
+    await using copy = await copyExample("floe-cloud-facts-");
+    await addRevenueModel(copy.dir);
+    // A column type the manifest declares (used when there is no catalog).
+    await writeFile(
+      copy.dir,
+      "models/marts/customer_revenue.yml",
+      `version: 2
+models:
+  - name: customer_revenue
+    columns:
+      - name: revenue
+        description: Sum of the customer's order amounts.
+        data_type: decimal(38,2)
+`,
+    );
+    const local = new LocalRuntime();
+    const project = { projectDir: copy.dir, profilesDir: copy.dir };
+    let build: Record<string, string>;
+    let docs: Record<string, string>;
+    try {
+      const b = await local.execute("build", project);
+      assert.equal(b.success, true);
+      build = await read(copy.dir, ["manifest.json", "run_results.json"]);
+      const d = await local.execute("docs-generate", project);
+      assert.equal(d.success, true);
+      docs = await read(copy.dir, [
+        "manifest.json",
+        "run_results.json",
+        "catalog.json",
+      ]);
+    } finally {
+      await local.close();
+    }
+    assert.equal(JSON.parse(docs["run_results.json"]!).args.which, "generate");
+
+    await t.step("a job that generates docs: catalog types", async () => {
+      await using s = await cloudSetup({
+        job_ids: { run: 101, build: DOCS_JOB },
+      });
+      s.server.jobs.set(DOCS_JOB, ["dbt build", "dbt docs generate"]);
+      s.server.executor = () =>
+        Promise.resolve({
+          ok: true,
+          artifacts: docs,
+          stepArtifacts: [build, docs],
+        });
+      const events: ProgressEvent[] = [];
+      const r = await s.runtime.execute("build", s.project, {}, {
+        onEvent: (e) => events.push(e),
+      });
+      assert.equal(r.success, true);
+      const nodes = r.metadata.nodes as NodeFactsMap;
+      assert.deepEqual(Object.keys(nodes).sort(), BUILT);
+      // The build step's run_results.json, asked for by its step index.
+      const stepGets = s.server.calls(/\/artifacts\/run_results\.json$/)
+        .filter((c) => c.query.step !== undefined);
+      assert.deepEqual(stepGets.map((c) => c.query.step), ["1"]);
+      assert.ok(
+        stepGets[0]!.path.startsWith(`/api/v2/accounts/${ACCOUNT}/runs/`),
+      );
+      for (const id of BUILT) {
+        const name = id.split(".").at(-1)!;
+        const want = await rows(
+          copy.dir,
+          `select column_name, data_type from information_schema.columns where table_schema = 'main' and table_name = '${name}' order by ordinal_position`,
+        );
+        assert.ok(want.length > 0, name);
+        assert.deepEqual(
+          nodes[id]!.columns.map((c) => [c.name, c.data_type]),
+          want,
+          name,
+        );
+        assert.equal(nodes[id]!.row_count, null, name);
+      }
+      const [[seeded]] = await rows(
+        copy.dir,
+        "select count(*) from main.raw_payments",
+      );
+      const seed = nodes["seed.jaffle_duck.raw_payments"]!;
+      assert.equal(seed.rows_affected, seeded);
+      assert.equal(seed.relation, "jaffle_duck.main.raw_payments");
+      assert.equal(
+        nodes[REVENUE]!.columns.find((c) => c.name === "revenue")
+          ?.description,
+        "Sum of the customer's order amounts.",
+      );
+      assertExampleLineage((id) => nodes[id]!.column_lineage);
+      // An external CSV source has no catalog entry: no lineage, no error.
+      assert.equal(nodes["model.jaffle_duck.stg_orders"]!.column_lineage, null);
+      assert.ok(
+        events.some((e) =>
+          e.type === "log" && e.level === "debug" &&
+          /stg_orders/.test(e.message)
+        ),
+      );
+    });
+
+    await t.step("a job without docs: the manifest's columns", async () => {
+      await using s = await cloudSetup();
+      s.server.executor = () => Promise.resolve({ ok: true, artifacts: build });
+      const r = await s.runtime.execute("build", s.project);
+      assert.equal(r.success, true);
+      const nodes = r.metadata.nodes as NodeFactsMap;
+      assert.deepEqual(Object.keys(nodes).sort(), BUILT);
+      assert.equal(
+        s.server.calls(/\/artifacts\//).filter((c) => c.query.step).length,
+        0,
+      );
+      const rev = nodes[REVENUE]!;
+      assert.deepEqual(rev.columns, [{
+        name: "revenue",
+        data_type: "decimal(38,2)",
+        description: "Sum of the customer's order amounts.",
+      }]);
+      assert.equal(rev.row_count, null);
+      // The manifest declares customers' columns; the orders mart's too.
+      const cust = nodes["model.jaffle_duck.customers"]!;
+      assert.ok(cust.columns.some((c) => c.name === "customer_id"));
+      // Its parents declare only some columns: sqlglot refuses to guess.
+      assert.equal(cust.column_lineage, null);
+    });
+
+    await t.step("node_facts: false reports none", async () => {
+      await using s = await cloudSetup({ node_facts: false });
+      s.server.executor = () => Promise.resolve({ ok: true, artifacts: build });
+      const r = await s.runtime.execute("build", s.project);
+      assert.equal(r.success, true);
+      assert.equal(r.metadata.nodes, undefined);
+    });
+
+    await t.step("a test run reports no node facts", async () => {
+      await using s = await cloudSetup();
+      s.server.executor = () => Promise.resolve({ ok: true, artifacts: build });
+      const r = await s.runtime.execute("test", s.project);
+      assert.equal(r.metadata.nodes, undefined);
+    });
+  },
+);
