@@ -97,6 +97,15 @@ models:
         onEvent: (e) => events.push(e),
       });
       assert.equal(r.success, true);
+      // The counts are the build step's, not docs generate's (no tests).
+      const built = JSON.parse(build["run_results.json"]!) as {
+        results: { unique_id: string }[];
+      };
+      const count = (prefix: string) =>
+        built.results.filter((n) => n.unique_id.startsWith(prefix)).length;
+      assert.ok(count("test.") > 0);
+      assert.equal(r.tests_run, count("test."));
+      assert.equal(r.models_run, count("model."));
       const nodes = r.metadata.nodes as NodeFactsMap;
       assert.deepEqual(Object.keys(nodes).sort(), BUILT);
       // The build step's run_results.json, asked for by its step index.

@@ -15,6 +15,10 @@ import {
   type TypedColumn,
 } from "../../src/dbt/artifact_facts.ts";
 import type { NodeFactsMap } from "../../src/dbt/node_facts.ts";
+import {
+  type DbtCommand,
+  dbtCommandWords,
+} from "../../src/contract/schemas.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -45,16 +49,15 @@ export function catalogColumns(entry: unknown): TypedColumn[] | undefined {
     .filter((c) => c.name);
 }
 
-/** The dbt commands whose run_results.json reports what a run built. */
-const BUILDING = /\bdbt\s+(?:build|run|seed|snapshot|retry)\b/;
-
 /**
- * The run_results.json that says what the run built. An artifact GET gives
- * the last step's, and a job that generates docs ends with `dbt docs
- * generate`, whose run_results.json only compiled: then the last building
- * step's (`?step=N` with the run step's index), or undefined.
+ * The run_results.json of the step that ran `command`. An artifact GET
+ * gives the last step's, and a job that generates docs ends with `dbt docs
+ * generate`, whose run_results.json only compiled: then the last step that
+ * ran the command (`?step=N` with the run step's index), or undefined when
+ * no step did or dbt Cloud has no file for it.
  */
-export async function builtRunResults(
+export async function commandRunResults(
+  command: DbtCommand,
   files: Record<string, string>,
   runSteps: readonly Obj[] | null | undefined,
   fetchStep: (step: number) => Promise<string | undefined>,
@@ -62,22 +65,23 @@ export async function builtRunResults(
 ): Promise<string | undefined> {
   const last = files["run_results.json"];
   const which = obj(obj(parse(last)).args).which;
-  if (which !== "generate") return last;
+  if (which !== "generate" || command === "docs-generate") return last;
+  const words = new RegExp(
+    `\\bdbt\\s+${dbtCommandWords(command).join("\\s+")}\\b`,
+  );
   const steps = [...(runSteps ?? [])].map((s, i) => ({
     name: String(s.name ?? ""),
     index: typeof s.index === "number" ? s.index : i + 1,
-  })).filter((s) => BUILDING.test(s.name));
+  })).filter((s) => words.test(s.name));
   const step = steps.at(-1);
   if (!step) {
-    debug(
-      "no node facts: the run's last step generated docs and no step built",
-    );
+    debug(`the run's last step generated docs and no step ran dbt ${command}`);
     return undefined;
   }
   const text = await fetchStep(step.index);
   if (text === undefined) {
     debug(
-      `no node facts: dbt Cloud has no run_results.json for step ${step.index} (${step.name})`,
+      `dbt Cloud has no run_results.json for step ${step.index} (${step.name})`,
     );
   }
   return text;

@@ -23,7 +23,7 @@ import { logEvent, nodeEvents } from "./events.ts";
 import type { Clock } from "./http.ts";
 import type { Run } from "./schemas.ts";
 import { ARTIFACTS, storeArtifacts } from "./store.ts";
-import { builtRunResults, cloudFacts } from "./facts.ts";
+import { cloudFacts, commandRunResults } from "./facts.ts";
 import { FACT_COMMANDS } from "../../src/dbt/node_facts.ts";
 import { dbtCorePython } from "../../src/os/paths.ts";
 
@@ -128,6 +128,20 @@ export async function followRun(
       },
     );
   }
+  // A job that generates docs ends with `dbt docs generate`: the counts,
+  // the statuses, the kept file and the facts are the command's step's.
+  let ownResults = true;
+  if (resultFile === "run_results.json") {
+    const own = await commandRunResults(
+      command,
+      files,
+      run.run_steps,
+      (step) => api.runArtifact(run.id, "run_results.json", signal, step),
+      (m) => emit(logEvent("warn", `run results: ${m}`)),
+    );
+    if (own !== undefined) files["run_results.json"] = own;
+    else ownResults = false;
+  }
   const dir = await storeArtifacts(ctx.cache, run.id, files, {
     run_id: run.id,
     account_id: config.account_id,
@@ -142,20 +156,10 @@ export async function followRun(
     cached: Boolean(ctx.cache),
     artifacts_dir: dir,
   }, run.status === 10);
-  if (config.node_facts && FACT_COMMANDS.has(command)) {
+  if (config.node_facts && ownResults && FACT_COMMANDS.has(command)) {
     const debug = (m: string) => emit(logEvent("debug", `node facts: ${m}`));
     try {
-      const built = await builtRunResults(
-        files,
-        run.run_steps,
-        (step) => api.runArtifact(run.id, "run_results.json", signal, step),
-        debug,
-      );
-      const facts = built === undefined ? undefined : await cloudFacts(
-        { ...files, "run_results.json": built },
-        dbtCorePython(),
-        debug,
-      );
+      const facts = await cloudFacts(files, dbtCorePython(), debug);
       if (facts) result.metadata.nodes = facts;
     } catch (e) {
       // Facts never fail a run.
