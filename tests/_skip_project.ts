@@ -3,12 +3,14 @@
  * by setup SQL (one with a dbt freshness, one opted out of fingerprints),
  * a seed, two macros, a var, staging views and mart tables, generic tests;
  * plus helpers that change it and read the warehouse (through the dbt-core
- * venv's real duckdb).
+ * venv's real duckdb), and what a `--skip-unchanged` result and dbt's graph
+ * say was built.
  *
  * @module
  */
 import { join } from "./_path.ts";
 import { ROOT, writeFile } from "./_helpers.ts";
+import type { RunResult } from "../src/contract/schemas.ts";
 
 const PYTHON = join(ROOT, ".venv", "dbt-core", "bin", "python");
 
@@ -214,4 +216,41 @@ export async function copyProject(from: string, to: string): Promise<void> {
     if (e.isDirectory) await copyProject(src, dst);
     else if (e.isFile) await Deno.copyFile(src, dst);
   }
+}
+
+/** Non-test node ids dbt executed (empty when dbt did not run). */
+export async function executedNodes(r: RunResult): Promise<string[]> {
+  if (!r.run_results_path) return [];
+  const rr = JSON.parse(await Deno.readTextFile(r.run_results_path));
+  return (rr.results as { unique_id: string }[]).map((x) => x.unique_id)
+    .filter((id) => !id.startsWith("test.")).sort();
+}
+
+/** The non-test nodes a `--skip-unchanged` call reports rebuilt. */
+export function rebuiltNodes(r: RunResult): string[] {
+  return Object.keys(r.metadata.rebuilt as Record<string, string>).filter((
+    id,
+  ) => !id.startsWith("test.")).sort();
+}
+
+/** A resource type a build builds (a relation of its own). */
+const BUILT = /^(model|seed|snapshot)\./;
+
+/** `ids` and every model, seed or snapshot downstream, from dbt's child_map. */
+export function downstream(dir: string, ids: string[]): string[] {
+  const m = JSON.parse(
+    Deno.readTextFileSync(join(dir, "target", "manifest.json")),
+  );
+  const childMap = m.child_map as Record<string, string[]>;
+  const seen = new Set<string>();
+  const todo = [...ids];
+  while (todo.length) {
+    const id = todo.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    for (const c of childMap[id] ?? []) {
+      if (!c.startsWith("test.")) todo.push(c);
+    }
+  }
+  return [...seen].filter((id) => BUILT.test(id)).sort();
 }

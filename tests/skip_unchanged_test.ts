@@ -14,9 +14,12 @@ import assert from "node:assert/strict";
 import { join } from "./_path.ts";
 import {
   copyProject,
+  downstream,
   duckdb,
+  executedNodes,
   makeSkipProject,
   MODELS,
+  rebuiltNodes,
   warehouseContents,
   writeCents,
   writeModel,
@@ -69,39 +72,6 @@ async function build(
   });
   assert.ok(r.success, `build failed: ${JSON.stringify(r.metadata.errors)}`);
   return r;
-}
-
-/** Non-test node ids dbt executed (empty when dbt did not run). */
-async function executedNodes(r: RunResult): Promise<string[]> {
-  if (!r.run_results_path) return [];
-  const rr = JSON.parse(await Deno.readTextFile(r.run_results_path));
-  return (rr.results as { unique_id: string }[]).map((x) => x.unique_id)
-    .filter((id) => !id.startsWith("test.")).sort();
-}
-
-function rebuiltNodes(r: RunResult): string[] {
-  return Object.keys(r.metadata.rebuilt as Record<string, string>).filter((
-    id,
-  ) => !id.startsWith("test.")).sort();
-}
-
-/** `ids` and every model, seed or snapshot downstream, from dbt's child_map. */
-function downstream(dir: string, ids: string[]): string[] {
-  const m = JSON.parse(
-    Deno.readTextFileSync(join(dir, "target", "manifest.json")),
-  );
-  const childMap = m.child_map as Record<string, string[]>;
-  const seen = new Set<string>();
-  const todo = [...ids];
-  while (todo.length) {
-    const id = todo.pop()!;
-    if (seen.has(id)) continue;
-    if (!id.startsWith("source.")) seen.add(id);
-    for (const c of childMap[id] ?? []) {
-      if (!c.startsWith("test.")) todo.push(c);
-    }
-  }
-  return [...seen].sort();
 }
 
 /** Tests dbt's graph attaches to any of `ids`. */

@@ -4,12 +4,15 @@
  * result) depends on: its definition (checksum, config, contract, relation
  * name, the macros it uses, the invocation's vars and the project's vars,
  * the target), the keys its parents have in the warehouse, and the data
- * version of each source it reads. Pure functions over the manifest; the
- * data versions and seed file checksums come from the caller.
+ * version of each source it reads; and whether it reads the clock (its
+ * relation differs from one build to the next whatever its inputs, so it
+ * is never reused). Pure functions over the manifest; the data versions and
+ * seed file checksums come from the caller.
  *
  * @module
  */
 import { createHash } from "node:crypto";
+import { MacroCalls, recordsMacroCalls } from "./macro_calls.ts";
 /** The parts of a node's definition, hashed one by one (for the reasons). */
 export interface DefinitionParts {
   code: string;
@@ -30,6 +33,11 @@ export interface NodeKey {
   parents: Record<string, string>;
   /** A source upstream without a data version: never reused (its id). */
   unknown: string | null;
+  /**
+   * What in the node's own code or macros reads the clock (a macro id, or
+   * an SQL function or dbt variable), or null: such a node is never reused.
+   */
+  clock: string | null;
 }
 
 /** A source's data version; `null`: no signal (descendants always rebuilt). */
@@ -134,9 +142,41 @@ class MacroIndex {
   readonly #hash = new Map<string, { hash: string; vars: boolean }>();
   readonly #materializations = new Map<string, string[]>();
   readonly #closures = new Map<string, { hash: string; vars: boolean }>();
+  readonly #clocks = new Map<string, string | null>();
+
+  /** Set when the manifest does not record macro calls (Fusion's parse). */
+  readonly #scan: MacroCalls | undefined;
+  readonly #scanned = new Map<string, string[]>();
 
   constructor(view: ManifestView) {
     this.#view = view;
+    this.#scan = recordsMacroCalls(view.macros)
+      ? undefined
+      : new MacroCalls(view.macros);
+  }
+
+  /** The macros a node's code calls (as recorded, plus read when not). */
+  #nodeCalls(node: Obj): string[] {
+    const recorded = strings(obj(node.depends_on).macros);
+    if (!this.#scan) return recorded;
+    return [
+      ...new Set([
+        ...recorded,
+        ...this.#scan.calls(String(node.raw_code ?? "")),
+      ]),
+    ];
+  }
+
+  /** The macros a macro calls (as recorded, plus read when not). */
+  #macroCalls(id: string): string[] {
+    const recorded = strings(obj(this.#view.macros[id]?.depends_on).macros);
+    if (!this.#scan) return recorded;
+    let read = this.#scanned.get(id);
+    if (!read) {
+      read = this.#scan.calls(String(this.#view.macros[id]?.macro_sql ?? ""));
+      this.#scanned.set(id, read);
+    }
+    return [...new Set([...recorded, ...read])];
   }
 
   #macro(id: string): { hash: string; vars: boolean } {
@@ -169,7 +209,7 @@ class MacroIndex {
    * turn), and whether any of them mentions `var`.
    */
   closure(node: Obj): { hash: string; vars: boolean } {
-    const direct = [...strings(obj(node.depends_on).macros)];
+    const direct = this.#nodeCalls(node);
     const mat = String(obj(node.config).materialized ?? "");
     if (mat) direct.push(...this.#materialization(mat));
     const memo = direct.sort().join("\n");
@@ -181,7 +221,7 @@ class MacroIndex {
       const id = stack.pop()!;
       if (seen.has(id)) continue;
       seen.add(id);
-      stack.push(...strings(obj(this.#view.macros[id]?.depends_on).macros));
+      stack.push(...this.#macroCalls(id));
     }
     let vars = false;
     const parts = [...seen].sort().map((id) => {
@@ -193,6 +233,56 @@ class MacroIndex {
     this.#closures.set(memo, out);
     return out;
   }
+
+  /**
+   * The first macro (by id) reading the clock among those the node's code
+   * calls, closed over the macros they call; the materialization is left
+   * out (it may stamp times in its own bookkeeping, not in the relation).
+   */
+  clock(node: Obj): string | null {
+    const direct = this.#nodeCalls(node).sort();
+    const memo = direct.join("\n");
+    const have = this.#clocks.get(memo);
+    if (have !== undefined) return have;
+    const seen = new Set<string>();
+    const stack = [...direct];
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      stack.push(...this.#macroCalls(id));
+    }
+    const hit =
+      [...seen].sort().find((id) =>
+        CLOCK_MACROS.has(String(this.#view.macros[id]?.name ?? ""))
+      ) ?? null;
+    this.#clocks.set(memo, hit);
+    return hit;
+  }
+}
+
+/**
+ * dbt's macros that return the time of the call (adapters implement them
+ * as `<adapter>__current_timestamp`, reached through these).
+ */
+const CLOCK_MACROS: ReadonlySet<string> = new Set([
+  "current_timestamp",
+  "current_timestamp_backcompat",
+  "current_timestamp_in_utc_backcompat",
+]);
+
+/** SQL functions and dbt context variables whose value is the time of the run. */
+const CLOCK_SQL =
+  /\b(?:(current_timestamp|current_date|current_time|localtimestamp|localtime|sysdate|sysdatetime|systimestamp|run_started_at)\b|(now|getdate|unix_timestamp)\s*\(\s*\))/i;
+
+/** SQL and Jinja comments, left out before looking for a clock. */
+const COMMENTS = /\{#[\s\S]*?#\}|\/\*[\s\S]*?\*\/|--[^\n]*/g;
+
+/** What in a node's own code reads the clock, or null. */
+export function clockInCode(code: string): string | null {
+  const m = CLOCK_SQL.exec(code.replace(COMMENTS, " "));
+  if (!m) return null;
+  return m[1] ? m[1].toLowerCase() : `${m[2]!.toLowerCase()}()`;
 }
 
 /** A mention of dbt's `var` in Jinja code. */
@@ -285,6 +375,9 @@ export function computeKeys(
     }
     const parts = definition(macros, id, node, inputs);
     const key = sha256(stableJson({ parts, parents }));
+    const clock = node.resource_type === "seed"
+      ? null
+      : clockInCode(String(node.raw_code ?? "")) ?? macros.clock(node);
     const k: NodeKey = {
       unique_id: id,
       resource_type: String(node.resource_type),
@@ -292,6 +385,7 @@ export function computeKeys(
       parts,
       parents,
       unknown,
+      clock,
     };
     visiting.delete(id);
     out.set(id, k);

@@ -3,7 +3,9 @@
  * reuse it (its key equals the key of its last success on the target and
  * its relation still exists) or rebuild it, with the reason; a node that
  * failed or was skipped last time is never reused, and a test runs again
- * when a parent is rebuilt. Then the dbt selection that builds exactly the
+ * when a parent is rebuilt. A node reading the clock is never reused, nor
+ * is anything built on it in the same call (its relation changed though
+ * its key did not). Then the dbt selection that builds exactly the
  * rebuilt nodes, as `fqn:` selectors (dbt takes no unique_id).
  *
  * @module
@@ -44,10 +46,24 @@ export function decide(
 ): Decision {
   const rebuild = new Map<string, string>();
   const reuse = new Map<string, NodeRecord>();
+  // Rebuilt here with contents its key does not tell: its children too.
+  const clocked = new Set<string>();
   // keys is in build order (parents first).
   for (const [id, k] of keys) {
     if (!candidates.has(id)) continue;
     const node = view.nodes[id] ?? {};
+    const onClock = Object.keys(k.parents).find((p) => clocked.has(p));
+    if (k.clock || onClock) {
+      if (k.resource_type !== "test") clocked.add(id);
+      const reason = reasonFor(id, k, records[id], rebuild);
+      rebuild.set(
+        id,
+        k.clock && (!reason || reason.startsWith("upstream"))
+          ? `reads the clock: ${k.clock}`
+          : reason ?? `upstream rebuilt: ${onClock}`,
+      );
+      continue;
+    }
     const reason = reasonFor(id, k, records[id], rebuild);
     if (reason) {
       rebuild.set(id, reason);
