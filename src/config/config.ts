@@ -163,8 +163,16 @@ export type CloudConfig = z.infer<typeof CloudConfigSchema>;
 export const LineageConfigSchema = z.strictObject({
   /** Where events are POSTed, e.g. Marquez's `/api/v1/lineage`. */
   url: secureUrl,
-  /** The OpenLineage namespace of the jobs and datasets. */
+  /** The OpenLineage namespace of the jobs (and datasets, by default). */
   namespace: z.string().min(1).default("floe-dbt"),
+  /**
+   * The OpenLineage namespace of the datasets: the warehouse, as OpenLineage
+   * names it (`postgres://{host}:{port}`, `bigquery`, ...); default `namespace`.
+   * The Python client's `asset_namespace` takes the same value.
+   */
+  dataset_namespace: z.string().min(1).refine((s) => !s.includes("@"), {
+    message: "give <scheme>://<host>:<port> only, no user or password",
+  }).optional(),
   /** Bound on each POST, seconds. */
   timeout_seconds: z.number().positive().default(5),
   /** Secret reference of a bearer API key for the endpoint. */

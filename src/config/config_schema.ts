@@ -81,7 +81,10 @@ const DESCRIPTIONS: Record<string, string> = {
   "plugins.lineage": "OpenLineage events over HTTP; off when absent",
   "plugins.lineage.url":
     "Where events are POSTed, e.g. Marquez's /api/v1/lineage",
-  "plugins.lineage.namespace": "Namespace of the jobs and datasets",
+  "plugins.lineage.namespace":
+    "Namespace of the jobs (and of the datasets without dataset_namespace)",
+  "plugins.lineage.dataset_namespace":
+    "Namespace of the datasets, the warehouse as OpenLineage names it (postgres://{host}:{port}, bigquery); default namespace",
   "plugins.lineage.timeout_seconds": "Bound on each POST, seconds",
   "plugins.lineage.api_key_ref":
     "Secret reference of a bearer API key for the endpoint",

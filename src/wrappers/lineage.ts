@@ -112,7 +112,7 @@ class LineageRuntime extends RuntimeWrapper {
         command,
         manifest,
         runResults,
-        this.#config.namespace,
+        this.#config.dataset_namespace ?? this.#config.namespace,
         (result.metadata.nodes ?? {}) as NodeFactsMap,
       ),
       facets: {

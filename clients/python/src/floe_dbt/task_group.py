@@ -13,9 +13,12 @@ its tests did, fails on a node error or a failed error-severity test, and is
 skipped when dbt skipped the node (a node whose upstream task failed is
 ``upstream_failed`` by Airflow's own rules). Retrying a node's task re-runs
 that node alone (``build --select <node>``, with its tests) through the agent.
-Each task's outlet is an Airflow Asset named like an OpenLineage dataset
-(``<adapter>://<database>/<schema>/<table>``; ``asset_uri`` changes it), so
-other DAGs can be scheduled on a model.
+Each task's outlet is an Airflow Asset for the node's table, named as
+Airflow's provider URI normalizers and OpenLineage name it (``floe_dbt.lineage``):
+``postgres://<host>:<port>/<database>/<schema>/<table>`` for Postgres, where
+``asset_namespace="postgres://<host>:<port>"`` gives the host a manifest does
+not hold; ``duckdb://<database>/<schema>/<table>`` for DuckDB. ``asset_uri``
+replaces the naming, so other DAGs can be scheduled on a model.
 
 The token: ``token``, else ``FLOE_DBT_TOKEN``/``FLOE_DBT_TOKEN_FILE`` or the
 local daemon's token file, in the worker; the triggerer resolves its own and
@@ -41,6 +44,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from .client import AsyncFloeDbtClient, FloeDbtClient
 from .errors import FloeDbtError
+from .lineage import asset_uri as _lineage_asset_uri
 from .models import NodeFinishedEvent
 from .selection import DbtManifest
 
@@ -225,12 +229,11 @@ class FloeDbtNodeOperator(BaseOperator):
         raise AirflowException(message or f"{self.unique_id} failed")
 
 
-def default_asset_uri(manifest: Mapping[str, Any], node: Mapping[str, Any]) -> str:
-    """``<adapter>://<database>/<schema>/<table>``: an OpenLineage dataset's
-    namespace scheme and its ``database.schema.table`` name, as a URI."""
-    adapter = (manifest.get("metadata") or {}).get("adapter_type") or "dbt"
-    parts = [node.get("database"), node.get("schema"), node.get("alias") or node.get("name")]
-    return f"{adapter}://" + "/".join(str(p) for p in parts if p)
+def default_asset_uri(manifest: Mapping[str, Any], node: Mapping[str, Any], namespace: str | None = None) -> str:
+    """The node's Asset URI: its OpenLineage dataset (``namespace``, e.g.
+    ``postgres://db.internal:5432``, and ``database.schema.table``) in the
+    form Airflow's provider normalizers keep (``floe_dbt.lineage.asset_uri``)."""
+    return _lineage_asset_uri(manifest, node, namespace)
 
 
 class FloeDbtTaskGroup(TaskGroup):
@@ -241,8 +244,11 @@ class FloeDbtTaskGroup(TaskGroup):
     node selection grammar, read from the manifest as ``floe_dbt_assets``
     reads it; ``project_dir``, ``profiles_dir``, ``target``, ``runtime``,
     ``vars`` (templated), ``url``, ``token`` as for ``FloeDbtOperator``;
-    ``timeout``: seconds a node's task waits; ``asset_uri(manifest, node)``:
-    the Asset URI of a node (None: no outlets); ``node_kwargs``: more
+    ``timeout``: seconds a node's task waits; ``asset_namespace``: the
+    warehouse's OpenLineage namespace (``postgres://<host>:<port>``; required
+    for host-based adapters: postgres, mysql, redshift, trino, snowflake);
+    ``asset_uri(manifest, node)``: the Asset URI of a node instead (None: no
+    outlets); ``node_kwargs``: more
     operator arguments for every node task (``retries``, ``retry_delay``...).
     """
 
@@ -251,11 +257,20 @@ class FloeDbtTaskGroup(TaskGroup):
                  profiles_dir: str | None = None, target: str | None = None,
                  runtime: str | None = None, vars: dict[str, Any] | str | None = None,
                  url: str | None = None, token: str | None = None, timeout: float | None = None,
+                 asset_namespace: str | None = None,
                  asset_uri: Callable[[Mapping[str, Any], Mapping[str, Any]], str] | None = default_asset_uri,
                  node_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:  # fmt: skip
-        super().__init__(group_id=group_id, **kwargs)
         m = DbtManifest(manifest)
         ids = m.select(select, exclude)
+        # URIs first: a missing or bad asset_namespace fails before the group exists
+        uris: dict[str, str] = {}
+        for u in ids if asset_uri else []:
+            if asset_uri is default_asset_uri:
+                uris[u] = default_asset_uri(m.raw, m.nodes[u], asset_namespace)
+            else:
+                assert asset_uri is not None
+                uris[u] = asset_uri(m.raw, m.nodes[u])
+        super().__init__(group_id=group_id, **kwargs)
         chosen = set(ids)
         tests: dict[str, list[str]] = {u: [] for u in ids}
         for t, n in sorted(m.nodes.items()):
@@ -273,7 +288,7 @@ class FloeDbtTaskGroup(TaskGroup):
             self.submit_task = submit
             for u in ids:
                 node = m.nodes[u]
-                outlets = [Asset(asset_uri(m.raw, node))] if asset_uri else []
+                outlets = [Asset(uris[u])] if u in uris else []
                 self.node_tasks[u] = FloeDbtNodeOperator(
                     task_id=f"{node['resource_type']}_{node['name']}",
                     unique_id=u,
