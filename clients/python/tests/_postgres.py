@@ -34,7 +34,7 @@ def _free_port() -> int:
 def _run(args: list[str], as_postgres: bool) -> str:
     if as_postgres and os.getuid() == 0:
         args = ["runuser", "-u", "postgres", "--", *args]
-    out = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    out = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{args[0]} failed: {out.stderr}{out.stdout}")
     return out.stdout.strip()

@@ -46,7 +46,7 @@ from typing import Any
 
 from .errors import FloeDbtUsageError
 
-__all__ = ["openlineage_dataset", "asset_uri", "HOST_BASED"]
+__all__ = ["HOST_BASED", "asset_uri", "openlineage_dataset"]
 
 #: Adapters whose OpenLineage namespace names a server, with the port Airflow's
 #: normalizer adds when none is given (None: the port is required).
@@ -99,7 +99,9 @@ def _namespace(adapter: str, namespace: str | None) -> str:
             f"asset_namespace {namespace!r} must be <scheme>://<host>[:<port>], with no path or query"
         )
     if scheme != adapter and adapter != "dbt":
-        raise FloeDbtUsageError(f"asset_namespace {namespace!r} is not a {adapter}:// namespace (the manifest's adapter)")
+        raise FloeDbtUsageError(
+            f"asset_namespace {namespace!r} is not a {adapter}:// namespace (the manifest's adapter)"
+        )
     host = u.netloc
     if port is None and adapter in HOST_BASED:
         default = HOST_BASED[adapter]
