@@ -50,6 +50,7 @@ import { hasLintCommand, lintWithFusion } from "./lint.ts";
 import {
   fusionList,
   fusionParse,
+  fusionParseAndQuery,
   fusionQuery,
   type LookContext,
 } from "./inspect.ts";
@@ -222,6 +223,22 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
         options,
         (ctx) => fusionQuery(ctx, sql),
         (local) => local.inspect.queryRows(ref, sql, options),
+      ),
+    parseAndQuery: (ref, vars, sql, options = {}, allowJinjaVars = false) =>
+      this.#look(
+        ref,
+        options,
+        (ctx) => fusionParseAndQuery(ctx, sql, vars, allowJinjaVars),
+        async (local) => ({
+          manifestPath: await local.inspect.parseProject(
+            ref,
+            vars,
+            options,
+            allowJinjaVars,
+          ),
+          rows: await local.inspect.queryRows(ref, sql, options),
+          queryDir: "",
+        }),
       ),
   };
 
