@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "./_path.ts";
-import { duckdb, makeSkipProject } from "./_skip_project.ts";
+import { duckdb, makeSkipProject, writeModel } from "./_skip_project.ts";
 import { writeFile } from "./_helpers.ts";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
 import { skipRuntime } from "../src/skip/runtime.ts";
@@ -188,6 +188,24 @@ Deno.test({
       assert.equal(
         await duckdb(dir, "select count(*) from main.stg_orders"),
         "[[4]]",
+      );
+
+      // Within a selection (resolved by `dbt ls` while the parse runs):
+      // only the selected node whose source changed is built, an edited
+      // model outside the selection is not.
+      await duckdb(dir, "insert into raw.orders_v3 values (10, 1, 3)");
+      await writeModel(dir, "stg_customers", 1);
+      const picked = await build(rt, ref, {
+        skipUnchanged: true,
+        select: ["stg_orders", "stg_payments"],
+      });
+      assert.deepEqual(models(picked), {
+        [STG_ORDERS]: "source data changed: source.skipper.raw.orders",
+      });
+      assert.deepEqual(picked.metadata.reused, [STG_PAYMENTS]);
+      assert.equal(
+        await duckdb(dir, "select count(*) from main.stg_orders"),
+        "[[5]]",
       );
 
       // Nothing to build (a selection of reused nodes): dbt does not run,

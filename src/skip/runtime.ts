@@ -322,6 +322,28 @@ class SkipRuntime extends RuntimeWrapper {
       ? await readLook(project.projectDir, target).catch(() => undefined)
       : undefined;
     const guessSql = guess && lookSql(guess);
+    // The selection, resolved by dbt: where the runtime takes calls in
+    // parallel, at the same time as the parse (it needs no manifest).
+    const listing = () =>
+      inspect.listNodes(ref, {
+        select: selection.select,
+        exclude: selection.exclude,
+        selector: selection.selector,
+        indirectSelection: selection.indirectSelection,
+        vars: selection.vars,
+        allowJinjaVars: selection.allowJinjaVars,
+        state: selection.state,
+      }, quiet);
+    const selected = Boolean(
+      selection.select?.length || selection.exclude?.length ||
+        selection.selector,
+    );
+    let early: Promise<string[]> | undefined;
+    if (selected && this.inner.supportsParallelExecution()) {
+      early = listing();
+      // Awaited below; a failure meanwhile is not unhandled.
+      early.catch(() => {});
+    }
     let manifestPath: string | undefined;
     let done: LookRows | undefined;
     let queryDir = "";
@@ -366,17 +388,8 @@ class SkipRuntime extends RuntimeWrapper {
     const view = manifestView(manifest);
     lap(done ? "parse_and_query_ms" : "parse_ms");
     const types = candidateTypes(command);
-    const chosen = selection.select?.length || selection.exclude?.length ||
-        selection.selector
-      ? await inspect.listNodes(ref, {
-        select: selection.select,
-        exclude: selection.exclude,
-        selector: selection.selector,
-        indirectSelection: selection.indirectSelection,
-        vars: selection.vars,
-        allowJinjaVars: selection.allowJinjaVars,
-        state: selection.state,
-      }, quiet)
+    const chosen = selected
+      ? await (early ?? listing())
       : Object.keys(view.nodes);
     const candidates = buildable(view, chosen, types);
     lap("select_ms");
