@@ -268,7 +268,7 @@ export async function lookAtWarehouse(
       });
     }
   }
-  const look = neededLook(
+  const need = neededLook(
     view.adapterType,
     prints.map((p) => p.relation),
     relations,
@@ -279,7 +279,7 @@ export async function lookAtWarehouse(
   let rows: Obj[] | undefined;
   // Fingerprint rows by relation (a guessed look's indexes are its own).
   let printOf: (i: number) => Obj | undefined;
-  if (done && lookCovers(done.look, look) && (exists || !relations.length)) {
+  if (done && lookCovers(done.look, need) && (exists || !relations.length)) {
     rows = done.rows;
     const byRelation = new Map<string, Obj>();
     for (const r of rows) {
@@ -355,7 +355,13 @@ export async function lookAtWarehouse(
   return {
     versions,
     existing,
-    look,
+    // What the next plan may guess: without the tables found missing (a
+    // query naming one fails).
+    look: neededLook(
+      view.adapterType,
+      prints.map((p) => p.relation),
+      relations,
+    ),
     fingerprint_ms: fingerprintMs,
     freshness_ms: freshnessMs,
     freshness: got,
