@@ -40,9 +40,17 @@ export interface SkipBench {
   unchanged_plan_median_ms: number;
   unchanged_fingerprint_median_ms: number;
   unchanged_reused: number;
+  /** Each step of that plan (skip runtime timings), median, ms. */
+  unchanged_plan_steps_ms: Record<string, number>;
+  /** Whether dbt ran at all when nothing changed. */
+  unchanged_dbt_invoked: boolean;
   /** New rows in 5% of the sources: --skip-unchanged build, median. */
   new_rows_median_s: number;
   new_rows_rebuilt_models: number;
+  /** Its plan's steps, median, ms. */
+  new_rows_plan_steps_ms: Record<string, number>;
+  /** Its build after the plan (total - plan), median, ms. */
+  new_rows_build_median_ms: number;
   ratio_unchanged: number;
   ratio_new_rows: number;
   ratio_keys_overhead: number;
@@ -54,6 +62,14 @@ const PYTHON = join(ROOT, ".venv", "dbt-core", "bin", "python");
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
+}
+
+/** The median of each named step over the rounds (a step missing counts 0). */
+function medians(rows: Record<string, number>[]): Record<string, number> {
+  const names = new Set(rows.flatMap((r) => Object.keys(r)));
+  return Object.fromEntries(
+    [...names].map((n) => [n, median(rows.map((r) => r[n] ?? 0))]),
+  );
 }
 
 async function duckdb(dir: string, sql: string): Promise<void> {
@@ -161,6 +177,10 @@ export async function benchSkip(
     const prints: number[] = [];
     const fresh: number[] = [];
     let reused = 0;
+    let invoked = true;
+    const steps: Record<string, number>[] = [];
+    const newSteps: Record<string, number>[] = [];
+    const newBuild: number[] = [];
     let rebuilt = 0;
     for (let i = 0; i < rounds; i++) {
       noKeys.push((await timed(build(bare))).s);
@@ -174,7 +194,10 @@ export async function benchSkip(
       const meta = u.r.metadata.skip_unchanged as {
         plan_seconds: number;
         fingerprint_ms: number | null;
+        plan_ms: Record<string, number>;
       };
+      steps.push(meta.plan_ms);
+      invoked = u.r.metadata.dbt_invoked !== false;
       plan.push(meta.plan_seconds * 1000);
       prints.push(meta.fingerprint_ms ?? 0);
       reused = (u.r.metadata.reused as string[]).length;
@@ -191,6 +214,12 @@ export async function benchSkip(
       }
       const n = await timed(build(rt, { skipUnchanged: true }));
       fresh.push(n.s);
+      const nMeta = n.r.metadata.skip_unchanged as {
+        plan_seconds: number;
+        plan_ms: Record<string, number>;
+      };
+      newSteps.push(nMeta.plan_ms);
+      newBuild.push((n.s - nMeta.plan_seconds) * 1000);
       rebuilt = Object.keys(n.r.metadata.rebuilt as Record<string, string>)
         .filter((id) => id.startsWith("model.")).length;
     }
@@ -212,8 +241,12 @@ export async function benchSkip(
       unchanged_plan_median_ms: median(plan),
       unchanged_fingerprint_median_ms: median(prints),
       unchanged_reused: reused,
+      unchanged_plan_steps_ms: medians(steps),
+      unchanged_dbt_invoked: invoked,
       new_rows_median_s: m.fresh,
       new_rows_rebuilt_models: rebuilt,
+      new_rows_plan_steps_ms: medians(newSteps),
+      new_rows_build_median_ms: Math.round(median(newBuild)),
       ratio_unchanged: m.full / m.same,
       ratio_new_rows: m.full / m.fresh,
       ratio_keys_overhead: m.full / m.noKeys,
@@ -223,6 +256,11 @@ export async function benchSkip(
     await bare.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+function steps(ms: Record<string, number>): string {
+  return Object.entries(ms).map(([k, v]) => `${k.replace(/_ms$/, "")} ${v}`)
+    .join(", ");
 }
 
 /** Table rows for bench.ts. */
@@ -241,16 +279,20 @@ export function skipRows(b: SkipBench): string[][] {
     [
       `skip-unchanged (${tag}): nothing changed`,
       b.unchanged_median_s.toFixed(3),
-      `plan ${b.unchanged_plan_median_ms.toFixed(0)} ms, fingerprint ${
-        b.unchanged_fingerprint_median_ms.toFixed(0)
-      } ms`,
+      `plan ${b.unchanged_plan_median_ms.toFixed(0)} ms (${
+        steps(b.unchanged_plan_steps_ms)
+      }), fingerprint ${b.unchanged_fingerprint_median_ms.toFixed(0)} ms${
+        b.unchanged_dbt_invoked ? "" : ", no dbt build"
+      }`,
       String(b.rounds),
       `${b.ratio_unchanged.toFixed(1)}x faster than full`,
     ],
     [
       `skip-unchanged (${tag}): new rows in 5% of sources`,
       b.new_rows_median_s.toFixed(3),
-      `rebuilt ${b.new_rows_rebuilt_models} models`,
+      `rebuilt ${b.new_rows_rebuilt_models} models; plan ${
+        steps(b.new_rows_plan_steps_ms)
+      }, build ${b.new_rows_build_median_ms} ms`,
       String(b.rounds),
       `${b.ratio_new_rows.toFixed(1)}x faster than full`,
     ],

@@ -2,7 +2,8 @@
  * The fusion runtime's read-only looks (src/contract/runtime.ts DbtInspector), each
  * one Fusion call in a call directory of its own: `dbt parse` (the
  * manifest it writes), `dbt ls` (its printed unique ids) and `dbt show
- * --inline` of the agent's own SQL (the rows of its JSON preview).
+ * --inline` of the agent's own SQL (the rows of its JSON preview, and the
+ * manifest it writes too: parse and query in one process).
  *
  * @module
  */
@@ -10,7 +11,11 @@ import { join } from "node:path";
 import { checkVars, optionArgs, varsArgs } from "../../src/dbt/dbt_options.ts";
 import type { DbtEvent } from "../../src/dbt/dbt_events.ts";
 import type { ResolvedProject } from "../../src/dbt/project.ts";
-import type { CallOptions, Selection } from "../../src/contract/runtime.ts";
+import type {
+  CallOptions,
+  ParsedQuery,
+  Selection,
+} from "../../src/contract/runtime.ts";
 import { checkCall } from "../../src/dbt/validate.ts";
 import { callFusion } from "./call.ts";
 import { newCallDirs, pruneCalls } from "./calls.ts";
@@ -86,12 +91,39 @@ export async function fusionQuery(
   ctx: LookContext,
   sql: string,
 ): Promise<Record<string, unknown>[]> {
+  return (await fusionShow(ctx, sql, [])).rows;
+}
+
+/**
+ * The rows of one of the agent's own queries and the manifest the same
+ * process parsed: `dbt show --inline` writes manifest.json (with the
+ * query's own `inline` node, from a file in its target directory) where
+ * `dbt parse` would. One Fusion process instead of two.
+ */
+export async function fusionParseAndQuery(
+  ctx: LookContext,
+  sql: string,
+  vars: Record<string, unknown> | undefined,
+  allowJinjaVars = false,
+): Promise<ParsedQuery> {
+  if (vars !== undefined) checkVars(vars, "vars", allowJinjaVars);
+  return await fusionShow(ctx, sql, varsArgs(vars, allowJinjaVars));
+}
+
+async function fusionShow(
+  ctx: LookContext,
+  sql: string,
+  extra: string[],
+): Promise<ParsedQuery> {
   let preview: string | undefined;
+  let target = "";
   await look(
     ctx,
     "show",
-    ["--inline", sql, "--output", "json", "--limit", "-1"],
-    undefined,
+    ["--inline", sql, "--output", "json", "--limit", "-1", ...extra],
+    (t) => {
+      target = t;
+    },
     (ev) => {
       if (ev.name === "ShowNode" && typeof ev.data?.preview === "string") {
         preview = ev.data.preview;
@@ -99,7 +131,11 @@ export async function fusionQuery(
     },
   );
   const rows = preview ? JSON.parse(preview) as unknown : [];
-  return Array.isArray(rows) ? rows as Record<string, unknown>[] : [];
+  return {
+    manifestPath: join(target, "manifest.json"),
+    rows: Array.isArray(rows) ? rows as Record<string, unknown>[] : [],
+    queryDir: target,
+  };
 }
 
 async function look(

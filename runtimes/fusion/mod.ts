@@ -50,6 +50,7 @@ import { hasLintCommand, lintWithFusion } from "./lint.ts";
 import {
   fusionList,
   fusionParse,
+  fusionParseAndQuery,
   fusionQuery,
   type LookContext,
 } from "./inspect.ts";
@@ -265,12 +266,15 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
         (local) =>
           local.inspect.parseProject(ref, vars, options, allowJinjaVars),
       ),
+    // `dbt ls` does not open the warehouse (checked: it runs while another
+    // process holds DuckDB's lock), so it need not wait for DuckDB's turn.
     listNodes: (ref, selection, options = {}) =>
       this.#look(
         ref,
         options,
         (ctx) => fusionList(ctx, selection),
         (local) => local.inspect.listNodes(ref, selection, options),
+        false,
       ),
     queryRows: (ref, sql, options = {}) =>
       this.#look(
@@ -279,6 +283,22 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
         (ctx) => fusionQuery(ctx, sql),
         (local) => local.inspect.queryRows(ref, sql, options),
       ),
+    parseAndQuery: (ref, vars, sql, options = {}, allowJinjaVars = false) =>
+      this.#look(
+        ref,
+        options,
+        (ctx) => fusionParseAndQuery(ctx, sql, vars, allowJinjaVars),
+        async (local) => ({
+          manifestPath: await local.inspect.parseProject(
+            ref,
+            vars,
+            options,
+            allowJinjaVars,
+          ),
+          rows: await local.inspect.queryRows(ref, sql, options),
+          queryDir: "",
+        }),
+      ),
   };
 
   async #look<T>(
@@ -286,27 +306,26 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
     options: CallOptions,
     work: (ctx: LookContext) => Promise<T>,
     fallback: (local: LocalRuntime) => Promise<T>,
+    opensWarehouse = true,
   ): Promise<T> {
     const { project, adapter, unsupported } = this.#prepare(ref);
     let reason = unsupported;
     if (!reason) {
       const bin = await this.binary();
+      const call = () =>
+        work({
+          bin,
+          project,
+          options,
+          killGraceMs: this.#killGraceMs,
+          timeoutSeconds: this.#timeoutSeconds(options),
+          inFlight: this.#inFlight,
+        });
       try {
         return await this.#limit(() =>
-          this.#turns.run(
-            adapter,
-            project.projectDir,
-            options.signal,
-            () =>
-              work({
-                bin,
-                project,
-                options,
-                killGraceMs: this.#killGraceMs,
-                timeoutSeconds: this.#timeoutSeconds(options),
-                inFlight: this.#inFlight,
-              }),
-          )
+          opensWarehouse
+            ? this.#turns.run(adapter, project.projectDir, options.signal, call)
+            : call()
         );
       } catch (e) {
         if (!(e instanceof AdapterRefused)) throw e;

@@ -176,18 +176,85 @@ export interface FreshnessSeen {
 }
 
 /**
+ * What one warehouse query looked at: the source relations it
+ * fingerprinted (row `a` is the index here) and the schemas whose tables it
+ * listed (lower case). A plan may run the query of a look guessed before
+ * parsing (from the last plan) and use its rows when they cover what the
+ * new manifest needs (`lookCovers`).
+ */
+export interface WarehouseLook {
+  adapterType: string;
+  prints: string[];
+  schemas: string[];
+}
+
+/** Rows of a look's query, taken before the manifest was known. */
+export interface LookRows {
+  look: WarehouseLook;
+  rows: Obj[];
+}
+
+/** The look's query (fingerprints, then existence), or undefined when empty. */
+export function lookSql(look: WarehouseLook): string | undefined {
+  if (look.prints.length && !FINGERPRINT_SQL[look.adapterType]) {
+    return undefined;
+  }
+  if (!look.prints.every((r) => RELATION.test(r))) return undefined;
+  const parts: string[] = [];
+  if (look.prints.length) {
+    parts.push(fingerprintSql(look.adapterType, look.prints));
+  }
+  const exists = existenceSql(
+    look.schemas.map((schema) => ({ database: "", schema })),
+  );
+  if (look.schemas.length && !exists) return undefined;
+  if (exists) parts.push(exists);
+  return parts.length ? parts.join("\nunion all\n") : undefined;
+}
+
+/**
+ * True when the rows of `done` answer everything `need` asks: the same
+ * adapter, every relation to fingerprint among its fingerprints, every
+ * schema among the schemas it listed.
+ */
+export function lookCovers(done: WarehouseLook, need: WarehouseLook): boolean {
+  if (done.adapterType !== need.adapterType) return false;
+  const prints = new Set(done.prints);
+  const schemas = new Set(done.schemas);
+  return need.prints.every((r) => prints.has(r)) &&
+    need.schemas.every((s) => schemas.has(s));
+}
+
+/** The look a plan needs: these relations to fingerprint, these relations' schemas. */
+export function neededLook(
+  adapterType: string,
+  prints: readonly string[],
+  relations: readonly { schema: string }[],
+): WarehouseLook {
+  return {
+    adapterType,
+    prints: [...new Set(prints)],
+    schemas: [...new Set(relations.map((r) => r.schema.toLowerCase()))]
+      .sort(),
+  };
+}
+
+/**
  * Which of `relations` exist, and the data version of each source in
  * `ids`: one query for both (the fingerprints and the existence rows); when
  * it fails (a fingerprinted table is missing), the existence query alone,
  * then the fingerprints of the tables that exist. A source whose relation
  * does not exist gets no version (its descendants fail in dbt, loudly).
+ * `done`: the rows of a query run before the manifest was known, used
+ * instead of a query when they cover what is needed.
  */
 export async function lookAtWarehouse(
   view: ManifestView,
   ids: readonly string[],
   relations: { database: string; schema: string; name: string }[],
   warehouse: Warehouse,
-): Promise<DataVersionReport & { existing: Set<string> }> {
+  done?: LookRows,
+): Promise<DataVersionReport & { existing: Set<string>; look: WarehouseLook }> {
   const versions: Record<string, DataVersion> = {};
   const fresh: string[] = [];
   let prints: { id: string; relation: string; key: string }[] = [];
@@ -211,42 +278,67 @@ export async function lookAtWarehouse(
       });
     }
   }
+  const need = neededLook(
+    view.adapterType,
+    prints.map((p) => p.relation),
+    relations,
+  );
   const existing = new Set<string>();
   const exists = existenceSql(relations);
   const t0 = performance.now();
   let rows: Obj[] | undefined;
-  if (prints.length) {
-    const sql = fingerprintSql(view.adapterType, prints.map((p) => p.relation));
-    rows = await warehouse.query(exists ? `${sql}\nunion all\n${exists}` : sql)
-      .catch(() => undefined);
-  }
-  if (!rows) {
-    rows = exists ? await warehouse.query(exists) : [];
-    for (const r of rows) existing.add(relationKey(r.a, r.b, r.c));
-    const missing = prints.filter((p) => !existing.has(p.key));
-    for (const p of missing) {
-      versions[p.id] = {
-        version: null,
-        method: "its relation does not exist in the warehouse",
-      };
+  // Fingerprint rows by relation (a guessed look's indexes are its own).
+  let printOf: (i: number) => Obj | undefined;
+  if (done && lookCovers(done.look, need) && (exists || !relations.length)) {
+    rows = done.rows;
+    const byRelation = new Map<string, Obj>();
+    for (const r of rows) {
+      const relation = r.k === "f" ? done.look.prints[Number(r.a)] : undefined;
+      if (relation !== undefined) byRelation.set(relation, r);
     }
-    prints = prints.filter((p) => existing.has(p.key));
+    printOf = (i) => byRelation.get(prints[i]!.relation);
+  } else {
     if (prints.length) {
-      rows.push(
-        ...await warehouse.query(
-          fingerprintSql(view.adapterType, prints.map((p) => p.relation)),
-        ),
+      const sql = fingerprintSql(
+        view.adapterType,
+        prints.map((p) => p.relation),
       );
+      rows = await warehouse.query(
+        exists ? `${sql}\nunion all\n${exists}` : sql,
+      ).catch(() => undefined);
     }
+    if (!rows) {
+      rows = exists ? await warehouse.query(exists) : [];
+      for (const r of rows) existing.add(relationKey(r.a, r.b, r.c));
+      const missing = prints.filter((p) => !existing.has(p.key));
+      for (const p of missing) {
+        versions[p.id] = {
+          version: null,
+          method: "its relation does not exist in the warehouse",
+        };
+      }
+      prints = prints.filter((p) => existing.has(p.key));
+      if (prints.length) {
+        rows.push(
+          ...await warehouse.query(
+            fingerprintSql(view.adapterType, prints.map((p) => p.relation)),
+          ),
+        );
+      }
+    }
+    const byIndex = new Map<number, Obj>();
+    for (const r of rows) if (r.k === "f") byIndex.set(Number(r.a), r);
+    printOf = (i) => byIndex.get(i);
   }
-  const byIndex = new Map<number, Obj>();
   for (const r of rows) {
     if (r.k === "r") existing.add(relationKey(r.a, r.b, r.c));
-    else if (r.k === "f") byIndex.set(Number(r.a), r);
   }
-  const fingerprintMs = prints.length ? performance.now() - t0 : null;
+  // Taken by the guessed look (with the parse): its cost is the plan's.
+  const fingerprintMs = prints.length && rows !== done?.rows
+    ? performance.now() - t0
+    : null;
   for (const [i, p] of prints.entries()) {
-    const row = byIndex.get(i);
+    const row = printOf(i);
     versions[p.id] = row
       ? { version: fingerprintVersion(row), method: "fingerprint" }
       : { version: null, method: "the fingerprint query gave no row" };
@@ -273,6 +365,13 @@ export async function lookAtWarehouse(
   return {
     versions,
     existing,
+    // What the next plan may guess: without the tables found missing (a
+    // query naming one fails).
+    look: neededLook(
+      view.adapterType,
+      prints.map((p) => p.relation),
+      relations,
+    ),
     fingerprint_ms: fingerprintMs,
     freshness_ms: freshnessMs,
     freshness: got,

@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join, resolve, sep } from "node:path";
+import { writeAtomic } from "../os/atomic.ts";
 import { optionMetadata } from "../dbt/dbt_options.ts";
 import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
 import { type ResolvedProject, resolveProject } from "../dbt/project.ts";
@@ -36,7 +37,10 @@ import {
   type DataVersionReport,
   type FreshnessSeen,
   lookAtWarehouse,
+  type LookRows,
+  lookSql,
   relationParts,
+  type WarehouseLook,
 } from "./data.ts";
 import type { SourceFreshness } from "../dbt/artifacts.ts";
 import {
@@ -57,9 +61,11 @@ import {
 } from "./plan.ts";
 import {
   type NodeRecord,
+  readLook,
   readSkipStore,
   REUSABLE,
   updateSkipStore,
+  writeLook,
 } from "./store.ts";
 
 /** Commands whose nodes are keyed and recorded. */
@@ -70,6 +76,11 @@ interface Plan {
   project: ResolvedProject;
   target: string;
   manifestPath: string;
+  /**
+   * The manifest without the query's own node, when the parse came with a
+   * query (written back when it becomes the call's manifest).
+   */
+  cleaned: Record<string, unknown> | undefined;
   view: ManifestView;
   keys: Map<string, NodeKey>;
   candidates: Set<string>;
@@ -187,6 +198,9 @@ class SkipRuntime extends RuntimeWrapper {
     if (!toBuild) {
       result = await this.inner.execute(command, ref, rest, options);
     } else if (toBuild.size === 0) {
+      if (plan.cleaned) {
+        await writeAtomic(plan.manifestPath, JSON.stringify(plan.cleaned));
+      }
       result = this.#nothingToBuild(command, plan, rest, options);
     } else if (!selectors) {
       log(
@@ -301,25 +315,17 @@ class SkipRuntime extends RuntimeWrapper {
     const target = targetName(project);
     // The looks are quiet: their progress is not the call's.
     const quiet: CallOptions = { ...options, onEvent: undefined };
-    const manifestPath = await inspect.parseProject(
-      ref,
-      selection.vars,
-      quiet,
-      selection.allowJinjaVars,
-    );
-    const view = manifestView(
-      JSON.parse(
-        await readRegularText(manifestPath, {
-          root: project.projectDir,
-          what: "manifest",
-        }),
-      ),
-    );
-    lap("parse_ms");
-    const types = candidateTypes(command);
-    const chosen = selection.select?.length || selection.exclude?.length ||
-        selection.selector
-      ? await inspect.listNodes(ref, {
+    // Where one dbt process can parse and query (fusion), the warehouse
+    // query of the last plan runs with the parse; its rows are used only
+    // when they cover what the new manifest needs (lookAtWarehouse).
+    const guess = inspect.parseAndQuery
+      ? await readLook(project.projectDir, target).catch(() => undefined)
+      : undefined;
+    const guessSql = guess && lookSql(guess);
+    // The selection, resolved by dbt: where the runtime takes calls in
+    // parallel, at the same time as the parse (it needs no manifest).
+    const listing = () =>
+      inspect.listNodes(ref, {
         select: selection.select,
         exclude: selection.exclude,
         selector: selection.selector,
@@ -327,7 +333,63 @@ class SkipRuntime extends RuntimeWrapper {
         vars: selection.vars,
         allowJinjaVars: selection.allowJinjaVars,
         state: selection.state,
-      }, quiet)
+      }, quiet);
+    const selected = Boolean(
+      selection.select?.length || selection.exclude?.length ||
+        selection.selector,
+    );
+    let early: Promise<string[]> | undefined;
+    if (selected && this.inner.supportsParallelExecution()) {
+      early = listing();
+      // Awaited below; a failure meanwhile is not unhandled.
+      early.catch(() => {});
+    }
+    let manifestPath: string | undefined;
+    let done: LookRows | undefined;
+    let queryDir = "";
+    if (guess && guessSql && inspect.parseAndQuery) {
+      try {
+        const got = await inspect.parseAndQuery(
+          ref,
+          selection.vars,
+          guessSql,
+          quiet,
+          selection.allowJinjaVars,
+        );
+        manifestPath = got.manifestPath;
+        done = { look: guess, rows: got.rows };
+        queryDir = got.queryDir;
+      } catch (e) {
+        if (
+          e instanceof FloeDbtError &&
+          (e.code === ERROR_CODES.cancelled || e.code === ERROR_CODES.timeout)
+        ) {
+          throw e;
+        }
+        options.signal?.throwIfAborted();
+        // The guessed query failed (a relation is gone): parse alone.
+      }
+    }
+    manifestPath ??= await inspect.parseProject(
+      ref,
+      selection.vars,
+      quiet,
+      selection.allowJinjaVars,
+    );
+    const manifest = JSON.parse(
+      await readRegularText(manifestPath, {
+        root: project.projectDir,
+        what: "manifest",
+      }),
+    );
+    const cleaned = queryDir && dropQueryNodes(manifest, project, queryDir)
+      ? manifest
+      : undefined;
+    const view = manifestView(manifest);
+    lap(done ? "parse_and_query_ms" : "parse_ms");
+    const types = candidateTypes(command);
+    const chosen = selected
+      ? await (early ?? listing())
       : Object.keys(view.nodes);
     const candidates = buildable(view, chosen, types);
     lap("select_ms");
@@ -335,8 +397,10 @@ class SkipRuntime extends RuntimeWrapper {
     const sources = upstreamSources(view, candidates);
     // Which relations exist (with the flag: the candidates'), and the
     // sources' data versions.
+    // (Kept in the look without the flag too, so the next plan's guess
+    // covers a --skip-unchanged call.)
     const relations: { database: string; schema: string; name: string }[] = [];
-    if (skip) {
+    if (skip || inspect.parseAndQuery) {
       for (const id of candidates) {
         if (view.nodes[id]?.resource_type !== "test") {
           relations.push(relationParts(view.nodes[id]!));
@@ -346,8 +410,11 @@ class SkipRuntime extends RuntimeWrapper {
     const data = await lookAtWarehouse(view, sources, relations, {
       query: (sql) => inspect.queryRows(ref, sql, quiet),
       freshness: (ids) => this.#freshness(ref, view, ids, selection, quiet),
-    });
+    }, done);
     const existing = data.existing;
+    if (inspect.parseAndQuery && !sameLook(guess, data.look)) {
+      await writeLook(project.projectDir, target, data.look).catch(() => {});
+    }
     lap("warehouse_ms");
     const keys = computeKeys(view, {
       vars: selection.vars,
@@ -371,6 +438,7 @@ class SkipRuntime extends RuntimeWrapper {
       project,
       target,
       manifestPath,
+      cleaned,
       view,
       keys,
       candidates,
@@ -559,6 +627,38 @@ function staleNodes(plan: Plan): Map<string, string> {
     if (hit) out.set(id, hit);
   }
   return out;
+}
+
+/**
+ * Remove from a manifest the nodes of a query's own files (under
+ * `queryDir`); true when there were some.
+ */
+function dropQueryNodes(
+  manifest: Record<string, unknown>,
+  project: ResolvedProject,
+  queryDir: string,
+): boolean {
+  const nodes = manifest.nodes;
+  if (!nodes || typeof nodes !== "object") return false;
+  const inside = resolve(queryDir) + sep;
+  let dropped = false;
+  for (const [id, node] of Object.entries(nodes as Record<string, unknown>)) {
+    const file = (node as { original_file_path?: unknown } | null)
+      ?.original_file_path;
+    if (typeof file !== "string" || !file) continue;
+    if (resolve(project.projectDir, file).startsWith(inside)) {
+      delete (nodes as Record<string, unknown>)[id];
+      dropped = true;
+    }
+  }
+  return dropped;
+}
+
+function sameLook(
+  a: WarehouseLook | undefined,
+  b: WarehouseLook,
+): boolean {
+  return a !== undefined && JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** sha256 of each seed's file (dbt's own checksum is a path for big seeds). */

@@ -20,6 +20,8 @@ import { writeAtomic } from "../os/atomic.ts";
 
 /** The file name inside the target's state directory. */
 export const SKIP_FILE = "skip.json";
+/** The warehouse look of the last plan (a guess for the next one). */
+export const LOOK_FILE = "look.json";
 /** The largest skip.json read. */
 const MAX_BYTES = 64 * 1024 * 1024;
 
@@ -118,4 +120,55 @@ export async function updateSkipStore(
   const text = JSON.stringify(SkipStoreSchema.parse(store)) + "\n";
   const path = join(dir, SKIP_FILE);
   await writeAtomic(path, text);
+}
+
+/** look.json: what the last plan asked the warehouse. */
+export const LookSchema = z.object({
+  adapterType: z.string(),
+  prints: z.array(z.string()),
+  schemas: z.array(z.string()),
+});
+
+/**
+ * The warehouse look of the target's last plan, or undefined (none yet, or
+ * not a file floe-dbt wrote). Only a guess: the plan checks it against the
+ * manifest it parses, and the SQL built from it checks every name again.
+ */
+export async function readLook(
+  projectDir: string,
+  target: string,
+): Promise<z.infer<typeof LookSchema> | undefined> {
+  const dir = keptStateDir(projectDir, target);
+  if (!(await checkDirInside(projectDir, dir, "floe-dbt state directory"))) {
+    return undefined;
+  }
+  try {
+    const text = await readRegularText(join(dir, LOOK_FILE), {
+      root: projectDir,
+      what: "skip look",
+      maxBytes: MAX_BYTES,
+    });
+    const parsed = LookSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch (e) {
+    if (e instanceof FloeDbtError) throw e;
+    return undefined;
+  }
+}
+
+/** Keep the warehouse look of this plan (atomic, 0600). */
+export async function writeLook(
+  projectDir: string,
+  target: string,
+  look: z.infer<typeof LookSchema>,
+): Promise<void> {
+  const dir = await ensureDirInside(
+    projectDir,
+    keptStateDir(projectDir, target),
+    "floe-dbt state directory",
+  );
+  await writeAtomic(
+    join(dir, LOOK_FILE),
+    JSON.stringify(LookSchema.parse(look)) + "\n",
+  );
 }
