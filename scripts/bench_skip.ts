@@ -159,7 +159,11 @@ export async function benchSkip(
   const sources = 20;
   const dir = await Deno.makeTempDir({ prefix: `floe-bench-skip-${runtime}-` });
   const make = (): DbtRuntime =>
-    runtime === "local" ? new LocalRuntime() : new FusionRuntime();
+    // Node facts off on both sides: the ratios measure the skip machinery,
+    // not the facts query a full build adds (and a reused node skips).
+    runtime === "local"
+      ? new LocalRuntime({ node_facts: false })
+      : new FusionRuntime({ node_facts: false }, { node_facts: false });
   const bare = make();
   const rt = skipRuntime(make());
   try {
