@@ -39,9 +39,11 @@ import {
   relationParts,
 } from "./data.ts";
 import type { SourceFreshness } from "../dbt/artifacts.ts";
+import { fixtureChecksums } from "./fixtures.ts";
 import {
   computeKeys,
   isEphemeral,
+  isTest,
   type ManifestView,
   manifestView,
   type NodeKey,
@@ -338,7 +340,7 @@ class SkipRuntime extends RuntimeWrapper {
     const relations: { database: string; schema: string; name: string }[] = [];
     if (skip) {
       for (const id of candidates) {
-        if (view.nodes[id]?.resource_type !== "test") {
+        if (!isTest(view.nodes[id]?.resource_type)) {
           relations.push(relationParts(view.nodes[id]!));
         }
       }
@@ -355,6 +357,7 @@ class SkipRuntime extends RuntimeWrapper {
       target,
       sources: data.versions,
       seeds: await seedChecksums(project, view),
+      fixtures: await fixtureChecksums(project.projectDir, view),
       builtKey: (id, current) => {
         const node = view.nodes[id];
         if (candidates.has(id) || (node && isEphemeral(node))) return current;
