@@ -40,6 +40,7 @@ import {
 } from "./data.ts";
 import type { SourceFreshness } from "../dbt/artifacts.ts";
 import { fixtureChecksums } from "./fixtures.ts";
+import { buildWithUnitTests } from "./unit_tests.ts";
 import {
   computeKeys,
   isEphemeral,
@@ -201,12 +202,24 @@ class SkipRuntime extends RuntimeWrapper {
       decision?.reuse.clear();
       stale.clear();
     } else {
-      result = await this.inner.execute(command, ref, {
-        ...rest,
-        select: selectors,
-        exclude: undefined,
-        selector: undefined,
-      }, options);
+      // Unit tests whose model is reused run in a test call of their own.
+      result = await buildWithUnitTests(
+        plan.view,
+        toBuild,
+        command,
+        plan.project.projectDir,
+        (cmd, ids) =>
+          this.inner.execute(cmd, ref, {
+            ...(cmd === command ? rest : {
+              vars: rest.vars,
+              allowJinjaVars: rest.allowJinjaVars,
+              failFast: rest.failFast,
+            }),
+            select: fqnSelectors(plan.view, ids),
+            exclude: undefined,
+            selector: undefined,
+          }, options),
+      );
       planned = decision?.rebuild;
     }
     const executed = await this.#record(plan, result, options);
