@@ -141,8 +141,9 @@ async function scenario(rt: DbtRuntime, dir: string): Promise<void> {
   const build = async (
     skipUnchanged: boolean,
     events: ProgressEvent[] = [],
+    exclude?: string[],
   ) =>
-    await rt.execute("build", ref, { skipUnchanged }, {
+    await rt.execute("build", ref, { skipUnchanged, exclude }, {
       onEvent: (e) => events.push(e),
     });
 
@@ -230,6 +231,19 @@ async function scenario(rt: DbtRuntime, dir: string): Promise<void> {
   assert.equal(rebuilt(fixture)[FIX], "unit test changed");
   assert.deepEqual(await ran(fixture, "unit_test."), [FIX]);
   assert.deepEqual(await ran(fixture, "model."), [AUDIT]);
+
+  // ... with nothing else to build (the always-rebuilt model left out):
+  // only the unit test runs, and the result is the build's.
+  await writeUnitTests(dir, 90, 80, 170);
+  const alone = await build(true, [], ["audit_copy"]);
+  assert.ok(alone.success, JSON.stringify(alone.metadata.errors));
+  assert.equal(alone.metadata.command, "build");
+  assert.deepEqual(alone.metadata.unit_tests_alone, [SUM]);
+  assert.deepEqual((await results(alone)).map(([id]) => id), [SUM]);
+  assert.deepEqual(Object.keys(rebuilt(alone)), [SUM]);
+  assert.equal(alone.models_run, 0);
+  assert.equal(alone.tests_run, 1);
+  assert.ok((alone.metadata.reused as string[]).includes(TOTALS));
 
   // (c) The model edited: it and its unit tests run, the tests first.
   await writeModel(dir, "region_totals", 1);
