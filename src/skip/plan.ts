@@ -162,7 +162,12 @@ export function fqnSelectors(
     const fqn = view.nodes[id]?.fqn;
     if (!Array.isArray(fqn) || fqn.length === 0) return undefined;
     const node = view.nodes[id]!;
-    const token = node.resource_type === "unit_test"
+    const unit = node.resource_type === "unit_test";
+    if (
+      unit &&
+      (typeof node.package_name !== "string" || typeof node.name !== "string")
+    ) return undefined;
+    const token = unit
       ? `unit_test:${node.package_name}.${node.name},fqn:${
         fqn.map(String).join(".")
       }`
