@@ -1,6 +1,6 @@
 /**
- * Input keys of `--skip-unchanged`: for every model, seed, snapshot and
- * test of a parsed manifest, a hash of what its built relation (or its
+ * Input keys of `--skip-unchanged`: for every model, seed, snapshot, data
+ * test and unit test of a parsed manifest, a hash of what its built relation (or its
  * result) depends on: its definition (checksum, config, contract, relation
  * name, the macros it uses, the invocation's vars and the project's vars,
  * the target), the keys its parents have in the warehouse, and the data
@@ -60,6 +60,11 @@ export interface KeyInputs {
   /** Seed file checksums (sha256 of the file), per seed unique_id. */
   seeds: Record<string, string>;
   /**
+   * Unit test fixture file checksums, per path the manifest names (Fusion
+   * names the file and records no rows; dbt-core records the rows).
+   */
+  fixtures?: Record<string, string>;
+  /**
    * The key a parent node counts with in its children's keys, given its
    * current key: the current key when this call builds it (or it is
    * ephemeral), else the key it has in the warehouse (its last recorded
@@ -74,7 +79,13 @@ export const KEYED_TYPES: ReadonlySet<string> = new Set([
   "seed",
   "snapshot",
   "test",
+  "unit_test",
 ]);
+
+/** A data test or a unit test: a result, no relation of its own. */
+export function isTest(resourceType: unknown): boolean {
+  return resourceType === "test" || resourceType === "unit_test";
+}
 
 /** JSON with object keys sorted: one text per value. */
 export function stableJson(value: unknown): string {
@@ -107,6 +118,7 @@ function strings(v: unknown): string[] {
 
 /** The manifest's nodes, sources and macros, read loosely. */
 export interface ManifestView {
+  /** The manifest's nodes and its unit tests (resource_type `unit_test`). */
   nodes: Record<string, Obj>;
   sources: Record<string, Obj>;
   macros: Record<string, Obj>;
@@ -118,7 +130,10 @@ export interface ManifestView {
 export function manifestView(manifest: Obj): ManifestView {
   const meta = obj(manifest.metadata);
   return {
-    nodes: obj(manifest.nodes) as Record<string, Obj>,
+    nodes: {
+      ...obj(manifest.nodes),
+      ...obj(manifest.unit_tests),
+    } as Record<string, Obj>,
     sources: obj(manifest.sources) as Record<string, Obj>,
     macros: obj(manifest.macros) as Record<string, Obj>,
     adapterType: String(meta.adapter_type ?? ""),
@@ -210,7 +225,10 @@ class MacroIndex {
    */
   closure(node: Obj): { hash: string; vars: boolean } {
     const direct = this.#nodeCalls(node);
-    const mat = String(obj(node.config).materialized ?? "");
+    // A unit test runs through dbt's `unit` materialization.
+    const mat = node.resource_type === "unit_test"
+      ? "unit"
+      : String(obj(node.config).materialized ?? "");
     if (mat) direct.push(...this.#materialization(mat));
     const memo = direct.sort().join("\n");
     const have = this.#closures.get(memo);
@@ -297,13 +315,15 @@ function definition(
   const checksum = node.resource_type === "seed" && inputs.seeds[id]
     ? inputs.seeds[id]
     : String(obj(node.checksum).checksum ?? "");
-  const code = sha256(stableJson({
-    checksum,
-    // A test's or snapshot's SQL may be generated: keep the text too.
-    raw_code: node.raw_code ?? null,
-    language: node.language ?? null,
-    test_metadata: node.test_metadata ?? null,
-  }));
+  const code = node.resource_type === "unit_test"
+    ? unitTestCode(node, inputs)
+    : sha256(stableJson({
+      checksum,
+      // A test's or snapshot's SQL may be generated: keep the text too.
+      raw_code: node.raw_code ?? null,
+      language: node.language ?? null,
+      test_metadata: node.test_metadata ?? null,
+    }));
   const contract = obj(node.contract);
   const config = sha256(stableJson({
     config: node.config ?? null,
@@ -333,6 +353,37 @@ function definition(
     ),
     target: sha256(inputs.target),
   };
+}
+
+/**
+ * What defines a unit test: its tested model (and version), given rows,
+ * expected rows and overrides, each fixture file's contents where the
+ * manifest names a file instead of recording its rows (Fusion), and
+ * dbt-core's own checksum (a string; Fusion records none). Its description
+ * is left out, as dbt-core's checksum leaves it out.
+ */
+function unitTestCode(node: Obj, inputs: KeyInputs): string {
+  const files: Record<string, string> = {};
+  const expect = obj(node.expect);
+  for (
+    const part of [...(Array.isArray(node.given) ? node.given : []), expect]
+  ) {
+    const fixture = obj(part).fixture;
+    if (typeof fixture !== "string" || Array.isArray(obj(part).rows)) continue;
+    // A file that could not be read has no version: the test always runs.
+    files[fixture] = inputs.fixtures?.[fixture] ??
+      `unread:${crypto.randomUUID()}`;
+  }
+  return sha256(stableJson({
+    checksum: typeof node.checksum === "string" ? node.checksum : null,
+    model: node.model ?? null,
+    versions: node.versions ?? null,
+    version: node.version ?? null,
+    given: node.given ?? null,
+    expect: node.expect ?? null,
+    overrides: node.overrides ?? null,
+    fixtures: files,
+  }));
 }
 
 /**
@@ -371,7 +422,11 @@ export function computeKeys(
         continue;
       }
       unknown ??= pk.unknown;
-      parents[p] = inputs.builtKey(p, pk.key);
+      // A unit test tests its model's code, not its relation: the model
+      // counts with its current key even when this call does not build it.
+      parents[p] = node.resource_type === "unit_test"
+        ? pk.key
+        : inputs.builtKey(p, pk.key);
     }
     const parts = definition(macros, id, node, inputs);
     const key = sha256(stableJson({ parts, parents }));

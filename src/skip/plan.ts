@@ -6,12 +6,18 @@
  * when a parent is rebuilt. A node reading the clock is never reused, nor
  * is anything built on it in the same call (its relation changed though
  * its key did not). Then the dbt selection that builds exactly the
- * rebuilt nodes, as `fqn:` selectors (dbt takes no unique_id).
+ * rebuilt nodes, as `fqn:` selectors (dbt takes no unique_id). Unit
+ * tests are keyed and decided like data tests.
  *
  * @module
  */
 import { selectorProblem } from "../dbt/validate.ts";
-import { isEphemeral, type ManifestView, type NodeKey } from "./keys.ts";
+import {
+  isEphemeral,
+  isTest,
+  type ManifestView,
+  type NodeKey,
+} from "./keys.ts";
 import { relationKey, relationParts } from "./data.ts";
 import { type NodeRecord, REUSABLE } from "./store.ts";
 
@@ -24,7 +30,11 @@ export interface Decision {
 }
 
 function changedPart(k: NodeKey, r: NodeRecord): string | undefined {
-  if (k.parts.code !== r.parts.code) return "code changed";
+  if (k.parts.code !== r.parts.code) {
+    return k.resource_type === "unit_test"
+      ? "unit test changed"
+      : "code changed";
+  }
   if (k.parts.macros !== r.parts.macros) return "macro changed";
   if (k.parts.config !== r.parts.config) return "config changed";
   if (k.parts.target !== r.parts.target) return "config changed";
@@ -54,7 +64,7 @@ export function decide(
     const node = view.nodes[id] ?? {};
     const onClock = Object.keys(k.parents).find((p) => clocked.has(p));
     if (k.clock || onClock) {
-      if (k.resource_type !== "test") clocked.add(id);
+      if (!isTest(k.resource_type)) clocked.add(id);
       const reason = reasonFor(id, k, records[id], rebuild);
       rebuild.set(
         id,
@@ -69,7 +79,7 @@ export function decide(
       rebuild.set(id, reason);
       continue;
     }
-    if (k.resource_type !== "test") {
+    if (!isTest(k.resource_type)) {
       const p = relationParts(node);
       if (!existing.has(relationKey(p.database, p.schema, p.name))) {
         rebuild.set(id, "relation missing");
@@ -90,8 +100,8 @@ function reasonFor(
   if (k.unknown) return `source has no freshness signal: ${k.unknown}`;
   if (!r) return "no previous build";
   if (!REUSABLE.has(r.status)) return "failed last time";
-  // A test runs again with any parent that is rebuilt.
-  if (k.resource_type === "test") {
+  // A test (data or unit) runs again with any parent that is rebuilt.
+  if (isTest(k.resource_type)) {
     const p = Object.keys(k.parents).find((p) => rebuilt.has(p));
     if (p) return `upstream rebuilt: ${p}`;
   }
@@ -103,6 +113,10 @@ function reasonFor(
     if (k.parents[p] === r.parents[p]) continue;
     if (!(p in k.parents) || !(p in r.parents)) return "code changed";
     if (p.startsWith("source.")) return `source data changed: ${p}`;
+    // A unit test's model counts with its current definition.
+    if (k.resource_type === "unit_test" && !rebuilt.has(p)) {
+      return `model changed: ${p}`;
+    }
     return rebuilt.has(p) ? `upstream rebuilt: ${p}` : `upstream changed: ${p}`;
   }
   return `key changed: ${id}`;
@@ -112,7 +126,7 @@ function reasonFor(
 export function candidateTypes(command: string): ReadonlySet<string> {
   return command === "run"
     ? new Set(["model"])
-    : new Set(["model", "seed", "snapshot", "test"]);
+    : new Set(["model", "seed", "snapshot", "test", "unit_test"]);
 }
 
 /** Keep only the nodes a call builds: keyed types, no ephemeral models. */
@@ -132,8 +146,12 @@ export function buildable(
 }
 
 /**
- * dbt selectors for exactly these nodes (`fqn:a.b.c`), or undefined when
- * one of them has no name dbt's selector syntax can carry.
+ * dbt selectors for exactly these nodes (`fqn:a.b.c`; a unit test:
+ * `unit_test:<package>.<name>,fqn:a.b.c`, as its fqn may also be a model
+ * folder's and its name is unique only per model), or undefined when one
+ * of them has no name dbt's selector syntax can carry. dbt-core and Fusion
+ * both take these; a model's fqn selects its unit tests too in a build
+ * (eager indirect selection), and dbt runs them before the model.
  */
 export function fqnSelectors(
   view: ManifestView,
@@ -143,7 +161,17 @@ export function fqnSelectors(
   for (const id of ids) {
     const fqn = view.nodes[id]?.fqn;
     if (!Array.isArray(fqn) || fqn.length === 0) return undefined;
-    const token = `fqn:${fqn.map(String).join(".")}`;
+    const node = view.nodes[id]!;
+    const unit = node.resource_type === "unit_test";
+    if (
+      unit &&
+      (typeof node.package_name !== "string" || typeof node.name !== "string")
+    ) return undefined;
+    const token = unit
+      ? `unit_test:${node.package_name}.${node.name},fqn:${
+        fqn.map(String).join(".")
+      }`
+      : `fqn:${fqn.map(String).join(".")}`;
     if (selectorProblem(token) || /[*?]/.test(token)) return undefined;
     out.push(token);
   }

@@ -43,9 +43,12 @@ import {
   type WarehouseLook,
 } from "./data.ts";
 import type { SourceFreshness } from "../dbt/artifacts.ts";
+import { fixtureChecksums } from "./fixtures.ts";
+import { buildWithUnitTests } from "./unit_tests.ts";
 import {
   computeKeys,
   isEphemeral,
+  isTest,
   type ManifestView,
   manifestView,
   type NodeKey,
@@ -213,12 +216,24 @@ class SkipRuntime extends RuntimeWrapper {
       decision?.reuse.clear();
       stale.clear();
     } else {
-      result = await this.inner.execute(command, ref, {
-        ...rest,
-        select: selectors,
-        exclude: undefined,
-        selector: undefined,
-      }, options);
+      // Unit tests whose model is reused run in a test call of their own.
+      result = await buildWithUnitTests(
+        plan.view,
+        toBuild,
+        command,
+        plan.project.projectDir,
+        (cmd, ids) =>
+          this.inner.execute(cmd, ref, {
+            ...(cmd === command ? rest : {
+              vars: rest.vars,
+              allowJinjaVars: rest.allowJinjaVars,
+              failFast: rest.failFast,
+            }),
+            select: fqnSelectors(plan.view, ids),
+            exclude: undefined,
+            selector: undefined,
+          }, options),
+      );
       planned = decision?.rebuild;
     }
     const executed = await this.#record(plan, result, options);
@@ -402,7 +417,7 @@ class SkipRuntime extends RuntimeWrapper {
     const relations: { database: string; schema: string; name: string }[] = [];
     if (skip || inspect.parseAndQuery) {
       for (const id of candidates) {
-        if (view.nodes[id]?.resource_type !== "test") {
+        if (!isTest(view.nodes[id]?.resource_type)) {
           relations.push(relationParts(view.nodes[id]!));
         }
       }
@@ -422,6 +437,7 @@ class SkipRuntime extends RuntimeWrapper {
       target,
       sources: data.versions,
       seeds: await seedChecksums(project, view),
+      fixtures: await fixtureChecksums(project.projectDir, view),
       builtKey: (id, current) => {
         const node = view.nodes[id];
         if (candidates.has(id) || (node && isEphemeral(node))) return current;
