@@ -111,7 +111,8 @@ models:
       // The build step's run_results.json, asked for by its step index.
       const stepGets = s.server.calls(/\/artifacts\/run_results\.json$/)
         .filter((c) => c.query.step !== undefined);
-      assert.deepEqual(stepGets.map((c) => c.query.step), ["1"]);
+      // Index 3: after the clone and profile set-up steps.
+      assert.deepEqual(stepGets.map((c) => c.query.step), ["3"]);
       assert.ok(
         stepGets[0]!.path.startsWith(`/api/v2/accounts/${ACCOUNT}/runs/`),
       );

@@ -49,42 +49,67 @@ export function catalogColumns(entry: unknown): TypedColumn[] | undefined {
     .filter((c) => c.name);
 }
 
+/** The dbt commands whose run_results.json reports nodes built or tested. */
+const BUILDING = ["build", "run", "seed", "snapshot", "test", "retry"];
+
+/**
+ * What a step's run_results.json may say ran (`args.which`) for `command`:
+ * a job mapped to a building command may run another one (its own steps,
+ * or a retry repeating them), never docs generate or a run-operation.
+ */
+function whichOf(command: DbtCommand): ReadonlySet<string> {
+  if (command === "docs-generate") return new Set(["generate"]);
+  if (BUILDING.includes(command)) return new Set(BUILDING);
+  return new Set([command]);
+}
+
+/** `dbt <one of words>` as a step names it (`dbt run`, not `dbt run-operation`). */
+function stepPattern(words: string[]): RegExp {
+  return new RegExp(`\\bdbt\\s+(?:${words.join("|")})(?=[\\s\`'"]|$)`);
+}
+
+/** The command's own run_results.json, or why there is none. */
+export type CommandRunResults = { text: string } | { problem: string };
+
 /**
  * The run_results.json of the step that ran `command`. An artifact GET
- * gives the last step's, and a job that generates docs ends with `dbt docs
- * generate`, whose run_results.json only compiled: then the last step that
- * ran the command (`?step=N` with the run step's index), or undefined when
- * no step did or dbt Cloud has no file for it.
+ * gives the last step's; a job that generates docs ends with `dbt docs
+ * generate` (whose run_results.json only compiled), and a job may end with
+ * another step (`dbt run-operation`): then the last step that ran the
+ * command (`?step=N` with the run step's `index`, which the Admin API
+ * counts over all of a run's steps, set-up steps included).
  */
 export async function commandRunResults(
   command: DbtCommand,
   files: Record<string, string>,
   runSteps: readonly Obj[] | null | undefined,
   fetchStep: (step: number) => Promise<string | undefined>,
-  debug: (message: string) => void,
-): Promise<string | undefined> {
-  const last = files["run_results.json"];
+): Promise<CommandRunResults> {
+  const last = files["run_results.json"]!;
   const which = obj(obj(parse(last)).args).which;
-  if (which !== "generate" || command === "docs-generate") return last;
-  const words = new RegExp(
-    `\\bdbt\\s+${dbtCommandWords(command).join("\\s+")}\\b`,
-  );
-  const steps = [...(runSteps ?? [])].map((s, i) => ({
-    name: String(s.name ?? ""),
-    index: typeof s.index === "number" ? s.index : i + 1,
-  })).filter((s) => words.test(s.name));
-  const step = steps.at(-1);
+  const wanted = whichOf(command);
+  if (typeof which !== "string" || wanted.has(which)) return { text: last };
+  // The command's own step, else (a building command) the last building one.
+  const own = stepPattern([dbtCommandWords(command).join("\\s+")]);
+  const any = stepPattern([...wanted]);
+  const indexed = (runSteps ?? []).filter((s) => typeof s.index === "number");
+  const step = indexed.filter((s) => own.test(String(s.name ?? ""))).at(-1) ??
+    indexed.filter((s) => any.test(String(s.name ?? ""))).at(-1);
   if (!step) {
-    debug(`the run's last step generated docs and no step ran dbt ${command}`);
-    return undefined;
+    return {
+      problem:
+        `the run's last dbt step was dbt ${which} and no step with an index ran dbt ${command}`,
+    };
   }
-  const text = await fetchStep(step.index);
-  if (text === undefined) {
-    debug(
-      `dbt Cloud has no run_results.json for step ${step.index} (${step.name})`,
-    );
+  const text = await fetchStep(step.index as number);
+  if (text === undefined || obj(obj(parse(text)).args).which === undefined) {
+    return {
+      problem: `dbt Cloud has no run_results.json for step ${step.index} (${
+        String(step.name)
+      })`,
+    };
   }
-  return text;
+  return { text };
 }
 
 /**

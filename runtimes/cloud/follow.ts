@@ -130,17 +130,16 @@ export async function followRun(
   }
   // A job that generates docs ends with `dbt docs generate`: the counts,
   // the statuses, the kept file and the facts are the command's step's.
-  let ownResults = true;
+  let problem: string | undefined;
   if (resultFile === "run_results.json") {
     const own = await commandRunResults(
       command,
       files,
       run.run_steps,
       (step) => api.runArtifact(run.id, "run_results.json", signal, step),
-      (m) => emit(logEvent("warn", `run results: ${m}`)),
     );
-    if (own !== undefined) files["run_results.json"] = own;
-    else ownResults = false;
+    if ("text" in own) files["run_results.json"] = own.text;
+    else problem = own.problem;
   }
   const dir = await storeArtifacts(ctx.cache, run.id, files, {
     run_id: run.id,
@@ -156,7 +155,23 @@ export async function followRun(
     cached: Boolean(ctx.cache),
     artifacts_dir: dir,
   }, run.status === 10);
-  if (config.node_facts && ownResults && FACT_COMMANDS.has(command)) {
+  if (problem) {
+    // Another step's counts would be wrong: none, and why.
+    emit(logEvent("warn", `run results: ${problem}`));
+    result.models_run = 0;
+    result.tests_run = 0;
+    result.failures = 0;
+    Object.assign(result.metadata, {
+      seeds_run: 0,
+      snapshots_run: 0,
+      skipped: 0,
+      statuses: {},
+      run_results_unavailable: problem,
+    });
+    result.execution_time_seconds = wallSeconds(ctx);
+    return { result, run };
+  }
+  if (config.node_facts && FACT_COMMANDS.has(command)) {
     const debug = (m: string) => emit(logEvent("debug", `node facts: ${m}`));
     try {
       const facts = await cloudFacts(files, dbtCorePython(), debug);

@@ -6,6 +6,12 @@
  */
 import type { FakeRun } from "./fake_server.ts";
 
+/** The steps a real dbt Cloud run has before its dbt commands. */
+export const SETUP_STEPS = [
+  "Clone git repository",
+  "Create profile from connection",
+];
+
 const HUMAN: Record<number, string> = {
   1: "Queued",
   2: "Starting",
@@ -175,13 +181,19 @@ export function runJson(
       : {}),
     ...(related.has("run_steps")
       ? {
+        // A real run starts with its set-up steps; `index` counts them.
         run_steps: done
-          ? (r.steps ?? server.jobs.get(r.job) ?? []).map((s, i) => ({
+          ? [
+            ...SETUP_STEPS,
+            ...(r.steps ?? server.jobs.get(r.job) ?? []).map((s) =>
+              `Invoke dbt with \`${s}\``
+            ),
+          ].map((name, i) => ({
             id: i + 1,
             run_id: r.id,
             account_id: server.accountId,
             index: i + 1,
-            name: `Invoke ${s}`,
+            name,
             status: r.status,
             status_humanized: HUMAN[r.status],
             logs: "",

@@ -19,6 +19,7 @@ import {
   HUMAN_HTTP,
   raw,
   runJson,
+  SETUP_STEPS,
 } from "./fake_payloads.ts";
 
 /** What the fake "dbt Cloud" executes for a run's steps. */
@@ -28,7 +29,10 @@ export type Executor = (
   ok: boolean;
   /** The last step's artifacts (what an artifact GET without `step` gives). */
   artifacts: Record<string, string>;
-  /** Each step's artifacts, in order (`?step=N` is the N-th, 1-based). */
+  /**
+   * Each dbt step's artifacts, in order: `?step=N` asks for the run step
+   * with index N, and the set-up steps before them have none.
+   */
   stepArtifacts?: Record<string, string>[];
 }>;
 
@@ -414,11 +418,13 @@ export class FakeDbtCloud {
         return this.#retry(Number(p.run));
       case "run_artifact": {
         const run = this.runs.get(Number(p.run));
-        // ?step=N: the N-th step's artifacts (1-based); none: the last step's.
+        // ?step=N: the artifacts of the run step with index N (1-based,
+        // set-up steps counted, which have none); none: the last step's.
         const step = url.searchParams.get("step");
         const text = step === null
           ? run?.artifacts[p.path!]
-          : run?.stepArtifacts?.[Number(step) - 1]?.[p.path!];
+          : run?.stepArtifacts?.[Number(step) - 1 - SETUP_STEPS.length]
+            ?.[p.path!];
         return text === undefined
           ? envelope(404, null, "The requested artifact was not found.")
           : raw(text);
