@@ -285,7 +285,7 @@ def airflow_env(root: Path) -> dict[str, str]:
            "AIRFLOW__CORE__UNIT_TEST_MODE": "False", "NO_COLOR": "1",
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}  # fmt: skip
     if not home.exists():
-        home.mkdir()
+        (home / "dags").mkdir(parents=True)
         airflow = str(Path(sys.executable).parent / "airflow")
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
     return env
@@ -356,13 +356,17 @@ def bench_build(root: Path, dbt: str, size: int) -> dict[str, Any]:
     floe_manifest = dbt_parse(dbt, floe_proj)
     cosmos_manifest = dbt_parse(dbt, cosmos_proj)
     out: dict[str, Any] = {"models": size}
+    dags = Path(env["AIRFLOW_HOME"]) / "dags"
 
     daemon = Daemon(root / "daemon", "t-" + secrets.token_hex(16)).start()
     try:
         with FloeDbtClient(daemon.url, token=daemon.token) as client:
-            client.run("parse", floe_proj, timeout=900)  # a warm agent: worker started, project parsed
-        floe_file, _ = write_dags(root / "dags_floe_build", floe_proj, floe_manifest, dbt, daemon.url)
+            # a warm agent: its worker started and the project parsed
+            client.run("compile", floe_proj, select=["m_0001"], timeout=900)
+        floe_file, cosmos_file = write_dags(dags, floe_proj, floe_manifest, dbt, daemon.url)
+        cosmos_file.unlink()  # dag.test() parses the whole DAG folder: this DAG alone
         wall, states, total = run_dag(floe_file, {**env, "FLOE_DBT_TOKEN": daemon.token})
+        floe_file.unlink()
     finally:
         daemon.stop()
     bad = {k: v for k, v in states.items() if v != "success"}
@@ -373,7 +377,8 @@ def bench_build(root: Path, dbt: str, size: int) -> dict[str, Any]:
                                   "tasks": len(states), "relations": made}  # fmt: skip
     print(f"bench_orch: airflow build {size}: floe {wall:.1f}s", file=sys.stderr)
 
-    _, cosmos_file = write_dags(root / "dags_cosmos_build", cosmos_proj, cosmos_manifest, dbt, "")
+    floe_file, cosmos_file = write_dags(dags, cosmos_proj, cosmos_manifest, dbt, "")
+    floe_file.unlink()
     wall, states, total = run_dag(cosmos_file, env)
     bad = {k: v for k, v in states.items() if v != "success"}
     assert len(states) == size and not bad, (len(states), bad)
