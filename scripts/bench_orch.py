@@ -409,7 +409,8 @@ def main() -> int:
     only = set(args.only.split(","))
     rounds = args.rounds or (2 if args.quick else 5)
     dbt = str(Path(sys.executable).parent / "dbt")
-    out: dict[str, Any] = {"quick": args.quick, "rounds": rounds, "cores": os.cpu_count()}
+    out: dict[str, Any] = {"quick": args.quick, "rounds": rounds, "cores": os.cpu_count(),
+                           "load_average_at_start": os.getloadavg()}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="floe-bench-orch-") as tmp:
         root = Path(tmp)
         if "dagster" in only:
@@ -421,6 +422,7 @@ def main() -> int:
             out["airflow_parse"] = bench_parse(root, dbt, 200 if args.quick else 1000, rounds)
         if "build" in only:
             out["airflow_build"] = bench_build(root, dbt, 20 if args.quick else 200)
+    out["load_average_at_end"] = os.getloadavg()
     dest = REPO / "bench" / "results"
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "orchestrators.json").write_text(json.dumps(out, indent=2))
