@@ -12,6 +12,7 @@ import { defaultConfig } from "../src/config/config.ts";
 import { createRuntime } from "../src/registry.ts";
 import type { DbtRuntime } from "../src/contract/runtime.ts";
 import { benchDaemon } from "./bench_daemon.ts";
+import { benchOrch, orchRows } from "./bench_orch.ts";
 import { benchParallel } from "./bench_parallel.ts";
 import { benchScale, scaleRows } from "./bench_scale.ts";
 import { benchSkip, skipRows } from "./bench_skip.ts";
@@ -346,61 +347,10 @@ results.plugin_init = init;
 
 // Orchestrators at scale: Dagster definitions load (floe_dbt_assets vs
 // dagster-dbt), Airflow DAG parse and a 200-model build (FloeDbtTaskGroup vs
-// cosmos); scripts/bench_orch.sh makes its venvs, writes orchestrators.json.
+// cosmos); scripts/bench_orch.ts.
 {
-  const out = await new Deno.Command("bash", {
-    args: [join(ROOT, "scripts/bench_orch.sh"), ...(quick ? ["--quick"] : [])],
-    cwd: ROOT,
-    stdout: "null",
-    stderr: "inherit",
-  }).output();
-  if (!out.success) throw new Error("scripts/bench_orch.sh failed");
-  const o = JSON.parse(
-    await Deno.readTextFile(join(ROOT, "bench/results/orchestrators.json")),
-  );
-  const x = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
-  type Side = {
-    median_seconds: number;
-    median_peak_rss_mb: number;
-    rounds: unknown[];
-  };
-  type Load = { models: number; floe_dbt_assets: Side; dagster_dbt: Side };
-  for (const d of Object.values(o.dagster_load) as Load[]) {
-    const f = d.floe_dbt_assets, p = d.dagster_dbt;
-    rows.push([
-      `dagster load, ${d.models} models: floe_dbt_assets vs @dbt_assets`,
-      f.median_seconds.toFixed(3),
-      `dagster-dbt ${p.median_seconds.toFixed(3)}`,
-      String(f.rounds.length),
-      `dagster-dbt / floe ${x(p.median_seconds, f.median_seconds)}`,
-    ]);
-    rows.push([
-      `dagster load, ${d.models} models: peak RSS MiB (floe / dagster-dbt)`,
-      f.median_peak_rss_mb.toFixed(0),
-      `dagster-dbt ${p.median_peak_rss_mb.toFixed(0)}`,
-      String(f.rounds.length),
-      `dagster-dbt / floe ${x(p.median_peak_rss_mb, f.median_peak_rss_mb)}`,
-    ]);
-  }
-  const ps = o.airflow_parse, f = ps.floe_dbt_task_group;
-  const c = ps.cosmos_dbt_task_group;
-  rows.push([
-    `airflow parse, ${ps.models} models: FloeDbtTaskGroup vs cosmos`,
-    f.median_seconds.toFixed(3),
-    `cosmos ${c.median_seconds.toFixed(3)}`,
-    String(f.rounds.length),
-    `cosmos / floe ${x(c.median_seconds, f.median_seconds)}`,
-  ]);
-  const b = o.airflow_build;
-  rows.push([
-    `airflow build, ${b.models} models: task group vs cosmos local`,
-    b.floe_dbt_task_group.dag_test_seconds.toFixed(3),
-    `cosmos ${b.cosmos_local.dag_test_seconds.toFixed(3)}`,
-    "1",
-    `cosmos / floe ${
-      x(b.cosmos_local.dag_test_seconds, b.floe_dbt_task_group.dag_test_seconds)
-    }`,
-  ]);
+  const o = await benchOrch(ROOT, quick);
+  rows.push(...orchRows(o));
   results.orchestrators = o;
 }
 

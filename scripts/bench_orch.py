@@ -50,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +80,15 @@ def child_dagster_load(impl: str, manifest: str, project: str) -> dict[str, Any]
     else:
         from dagster_dbt import DbtCliResource, dbt_assets
 
-        dbt = str(Path(sys.executable).parent / "dbt")
-
+        dbt_exe = str(Path(sys.executable).parent / "dbt")
         t_import = time.perf_counter()
 
         @dbt_assets(manifest=manifest)
         def assets(context, dbt: DbtCliResource):
             yield from dbt.cli(["build"], context=context).stream()
 
-        defs = Definitions(assets=[assets], resources={"dbt": DbtCliResource(project_dir=project, dbt_executable=dbt)})
+        res = DbtCliResource(project_dir=project, dbt_executable=dbt_exe)
+        defs = Definitions(assets=[assets], resources={"dbt": res})
     t_built = time.perf_counter()
     Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
@@ -296,7 +297,8 @@ def bench_parse(root: Path, dbt: str, size: int, rounds: int) -> dict[str, Any]:
     proj = root / f"airflow_parse_{size}"
     generate(proj, size)
     manifest = dbt_parse(dbt, proj)
-    floe_file, cosmos_file = write_dags(root / f"dags_parse_{size}", proj, manifest, dbt, "http://127.0.0.1:9")
+    folder = root / f"dags_parse_{size}"
+    floe_file, cosmos_file = write_dags(folder, proj, manifest, dbt, "http://127.0.0.1:9")
     floe, cosmos = [], []
     for _ in range(rounds):
         floe.append(run_child(sys.executable, ["airflow-parse", str(floe_file), "floe_bench"], env))
@@ -367,14 +369,24 @@ def bench_build(root: Path, dbt: str, size: int) -> dict[str, Any]:
         cosmos_file.unlink()  # dag.test() parses the whole DAG folder: this DAG alone
         wall, states, total = run_dag(floe_file, {**env, "FLOE_DBT_TOKEN": daemon.token})
         floe_file.unlink()
+        with FloeDbtClient(daemon.url, token=daemon.token) as client:
+            builds = [client.job(j.id) for j in client.jobs() if j.request.command == "build"]
     finally:
         daemon.stop()
+    # the whole group was one agent job
+    assert len(builds) == 1 and builds[0].result is not None, [(j.id, j.status) for j in builds]
+    job = builds[0]
+    job_seconds = (
+        datetime.fromisoformat(job.finished_at) - datetime.fromisoformat(job.started_at)
+    ).total_seconds()
     bad = {k: v for k, v in states.items() if v != "success"}
     assert len(states) == size + 1 and not bad, (len(states), bad)
     made = relations(floe_proj)
     assert made == size, (made, size)
     out["floe_dbt_task_group"] = {"dag_test_seconds": wall, "process_seconds": total,
-                                  "tasks": len(states), "relations": made}  # fmt: skip
+                                  "tasks": len(states), "relations": made,
+                                  "agent_job_seconds": job_seconds,
+                                  "agent_job_models_run": job.result.models_run}  # fmt: skip
     print(f"bench_orch: airflow build {size}: floe {wall:.1f}s", file=sys.stderr)
 
     floe_file, cosmos_file = write_dags(dags, cosmos_proj, cosmos_manifest, dbt, "")
