@@ -23,9 +23,12 @@ ratios (issue 22, item 5):
    agent job through a real floe-dbt daemon, local runtime, warm worker) vs
    cosmos' local execution mode (``ExecutionMode.LOCAL`` with
    ``InvocationMode.SUBPROCESS``: one ``dbt build --select <model>`` process
-   per model), each on its own copy of the project with a fresh DuckDB file;
-   afterwards every task must have succeeded and the 200 relations must exist
-   (a query of the DuckDB file).
+   per model, its tests included, as the agent's build runs them), each on its
+   own copy of the project with a fresh DuckDB file (the agent is warmed first
+   by compiling one model: a daemon's worker is up and has parsed the
+   project); ``dag.test()`` runs the tasks one after another on both sides.
+   Afterwards every task must have succeeded, the 200 relations must exist (a
+   query of the DuckDB file), and the task group must have been one agent job.
 
 Run it with ``scripts/bench_orch.sh`` (makes .venv/bench with Dagster and
 dagster-dbt, .venv/bench-airflow with Airflow and cosmos; both with
