@@ -12,6 +12,7 @@ import { defaultConfig } from "../src/config/config.ts";
 import { createRuntime } from "../src/registry.ts";
 import type { DbtRuntime } from "../src/contract/runtime.ts";
 import { benchDaemon } from "./bench_daemon.ts";
+import { benchOrch, orchRows } from "./bench_orch.ts";
 import { benchParallel } from "./bench_parallel.ts";
 import { benchScale, scaleRows } from "./bench_scale.ts";
 import { benchSkip, skipRows } from "./bench_skip.ts";
@@ -342,6 +343,15 @@ results.plugin_init = init;
     "",
   ]);
   results.python = py;
+}
+
+// Orchestrators at scale: Dagster definitions load (floe_dbt_assets vs
+// dagster-dbt), Airflow DAG parse and a 200-model build (FloeDbtTaskGroup vs
+// cosmos); scripts/bench_orch.ts.
+{
+  const o = await benchOrch(ROOT, quick);
+  rows.push(...orchRows(o));
+  results.orchestrators = o;
 }
 
 const header = ["measure", "median s", "min-max s", "n", "vs plain dbt"];
