@@ -4,9 +4,10 @@
  * restart. A changed file is looked at when a request's token does not match
  * and at most every few seconds otherwise, so the old token stops working
  * soon after the rotation; an unreadable or too short file keeps the token
- * that was in effect (and says so in the log). A rotated file other users
- * can read is held to the start-up rule: off loopback it is not taken (the
- * previous token stays), on loopback it is taken with a warning.
+ * that was in effect (and says so in the log). A file other users can read
+ * is held to the start-up rule: off loopback nothing is accepted while it
+ * stays so (neither its token nor the previous one, which a rotation may be
+ * revoking), on loopback its token is taken with a warning.
  *
  * @module
  */
@@ -27,21 +28,26 @@ export class TokenFile {
   readonly #path: string;
   readonly #log: TokenLog;
   readonly #refuseShared: boolean;
+  readonly #recheckMs: number;
   #token: string;
   #stamp: string | undefined;
   #mode = 0;
+  #refusing = false;
   #checkedAt = 0;
 
   /**
    * `token` is what the file held at start; `refuseShared` (a daemon others
-   * reach over the network) refuses a rotated file other users can read.
+   * reach over the network) refuses a file other users can read;
+   * `recheckMs`: how often a matching token still looks at the file.
    */
   constructor(
     path: string,
     token: string,
     log: TokenLog,
     refuseShared = false,
+    recheckMs = RECHECK_MS,
   ) {
+    this.#recheckMs = recheckMs;
     this.#path = path;
     this.#token = token;
     this.#log = log;
@@ -90,20 +96,32 @@ export class TokenFile {
       );
       return;
     }
-    if (next !== this.#token && (this.#mode & 0o004) !== 0) {
-      const fields = {
-        file: this.#path,
-        mode: this.#mode.toString(8).padStart(3, "0"),
-        hint: `run 'chmod 600 ${this.#path}'`,
-      };
-      if (this.#refuseShared) {
+    const shared = (this.#mode & 0o004) !== 0;
+    const fields = {
+      file: this.#path,
+      mode: this.#mode.toString(8).padStart(3, "0"),
+      hint: `run 'chmod 600 ${this.#path}'`,
+    };
+    if (shared && this.#refuseShared) {
+      // Neither the file's token (others can read it) nor the previous one
+      // (the rotation may be revoking it): nothing is accepted until fixed.
+      if (!this.#refusing) {
         this.#log(
           "warn",
-          "token file changed but is readable by other users: keeping the previous token",
+          "token file is readable by other users: every request is refused until it is private",
           fields,
         );
-        return;
       }
+      this.#refusing = true;
+      return;
+    }
+    if (this.#refusing) {
+      this.#refusing = false;
+      this.#log("info", "token file is private again: requests are accepted", {
+        file: this.#path,
+      });
+    }
+    if (next !== this.#token && shared) {
       this.#log(
         "warn",
         "token file changed and is readable by other users: anyone on this machine can call the daemon",
@@ -121,12 +139,13 @@ export class TokenFile {
   /** True when `given` is the token in effect (the file is re-read if it changed). */
   async matches(given: string): Promise<boolean> {
     if (
-      this.#stamp === undefined || Date.now() - this.#checkedAt > RECHECK_MS
+      this.#stamp === undefined ||
+      Date.now() - this.#checkedAt >= this.#recheckMs
     ) {
       await this.#refresh();
     }
-    if (await tokenMatches(given, this.#token)) return true;
+    if (!this.#refusing && await tokenMatches(given, this.#token)) return true;
     await this.#refresh();
-    return await tokenMatches(given, this.#token);
+    return !this.#refusing && await tokenMatches(given, this.#token);
   }
 }

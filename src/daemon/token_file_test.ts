@@ -11,21 +11,28 @@ async function rotate(file: string, text: string, mode: number) {
   await Deno.rename(`${file}.new`, file);
 }
 
-Deno.test("TokenFile: off loopback, a rotated file other users can read is not taken; a private one is", async () => {
+Deno.test("TokenFile: off loopback, a file other users can read accepts nothing (neither its token nor the revoked one) until it is private", async () => {
   const dir = await Deno.makeTempDir({ prefix: "floe-tokenfile-" });
   try {
     const file = join(dir, "token");
     await rotate(file, FIRST, 0o600);
     const logs: string[] = [];
-    const check = new TokenFile(file, FIRST, (_l, m) => logs.push(m), true);
+    // Every request looks at the file (the daemon: every 5 s at most).
+    const check = new TokenFile(file, FIRST, (_l, m) => logs.push(m), true, 0);
     assert.equal(await check.matches(FIRST), true);
     await rotate(file, SECOND, 0o644);
     assert.equal(await check.matches(SECOND), false, "shared file refused");
-    assert.equal(await check.matches(FIRST), true, "previous token kept");
-    assert.match(logs.join("\n"), /readable by other users: keeping/);
+    assert.equal(await check.matches(FIRST), false, "revoked token refused");
+    assert.match(logs.join("\n"), /every request is refused/);
     await rotate(file, SECOND, 0o600);
     assert.equal(await check.matches(SECOND), true, "private file taken");
     assert.equal(await check.matches(FIRST), false);
+    // A chmod alone, without a new token, is noticed too.
+    await Deno.chmod(file, 0o644);
+    assert.equal(await check.matches(SECOND), false);
+    await Deno.chmod(file, 0o600);
+    assert.equal(await check.matches(SECOND), true);
+    for (const line of logs) assert.doesNotMatch(line, /token-0123/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
