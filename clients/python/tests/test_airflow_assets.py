@@ -240,3 +240,15 @@ def test_bad_namespaces_are_usage_errors(adapter, namespace, says):
     with pytest.raises(FloeDbtUsageError, match=says) as e:
         asset_uri({"metadata": {"adapter_type": adapter}}, NODE, namespace)
     assert "secret" not in str(e.value)
+
+
+def test_a_slash_or_question_mark_in_a_name_stays_in_its_part():
+    manifest = {"metadata": {"adapter_type": "postgres"}}
+    node = {**NODE, "alias": "orders/2024?x#y"}
+    uri = asset_uri(manifest, node, "postgres://db.internal:5432")
+    assert uri == "postgres://db.internal:5432/analytics/marts/orders%2F2024%3Fx%23y"
+    # Airflow's own Asset keeps it as one table (the provider's normalizer
+    # checks database/schema/table are exactly three parts).
+    from airflow.sdk import Asset
+
+    assert Asset(uri).uri == uri

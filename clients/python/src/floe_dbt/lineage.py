@@ -121,8 +121,10 @@ def openlineage_dataset(
 
 
 def asset_uri(manifest: Mapping[str, Any], node: Mapping[str, Any], namespace: str | None = None) -> str:
-    """The node's Airflow Asset URI (the OpenLineage dataset, path-separated)."""
+    """The node's Airflow Asset URI (the OpenLineage dataset, path-separated;
+    each part percent-encoded, so a ``/``, ``?`` or ``#`` in a name stays in
+    its part)."""
     adapter = _adapter(manifest)
     ns = _namespace(adapter, namespace)
-    path = "/".join(_parts(adapter, node))
+    path = "/".join(urllib.parse.quote(p, safe="") for p in _parts(adapter, node))
     return f"{ns}/{path}" if "://" in ns else f"{ns}://{path}"
