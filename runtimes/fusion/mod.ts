@@ -246,6 +246,7 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
               inFlight: this.#inFlight,
             }, sql),
           debug,
+          warn: (m) => options.onEvent?.(logEvent("warn", `node facts: ${m}`)),
         },
       );
     } catch (e) {
