@@ -232,7 +232,7 @@ Deno.test(
 );
 
 Deno.test(
-  "fusion: a model named 'inline' fails --skip-unchanged with E003 naming it; facts warn",
+  "fusion: a model named 'inline' (or a seed) fails --skip-unchanged with E003 naming it; facts warn",
   opts,
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "floe-inline-node-" });
@@ -272,6 +272,18 @@ Deno.test(
       assert.equal(err.code, "FLOE-DBT-E003");
       assert.match(err.message, /a model named 'inline'/);
       assert.match(err.hint ?? "", /rename .*--runtime local/);
+
+      // A seed named `inline` clashes by its relation: said as plainly.
+      await Deno.remove(`${dir}/models/inline.sql`);
+      await writeFile(dir, "seeds/inline.csv", "a\n1\n");
+      const seedErr = await rt.execute("build", ref, { skipUnchanged: true })
+        .then(() => undefined, (e) => e);
+      assert.ok(seedErr instanceof FloeDbtError, String(seedErr));
+      assert.equal(seedErr.code, "FLOE-DBT-E003");
+      assert.match(
+        seedErr.message,
+        /a node \(seed\.clash\.inline\) whose relation is .*"inline"/,
+      );
     } finally {
       await rt.close();
       await Deno.remove(dir, { recursive: true });

@@ -197,22 +197,38 @@ async function look(
 }
 
 /**
- * Fusion names the node of `show --inline` `inline`, and no option renames
- * it: a project node of that name fails every such query ("Found duplicate
- * model 'inline'"). Marked `blocks_queries` (the agent's queries cannot run
- * on this project through Fusion at all).
+ * Fusion names the node of `show --inline` `inline` (unique_id
+ * `model.<project>.inline`, relation `inline` in the target schema), and no
+ * option renames it: a project model named `inline` ("Found duplicate
+ * model 'inline'"), or another node whose relation is `inline` ("two
+ * resources with the database relation ... Nodes: seed.p.inline,
+ * model.p.inline"), fails every such query. Marked `blocks_queries` (the
+ * agent's queries cannot run on this project through Fusion at all).
  */
 function inlineClash(errors: FusionError[]): FloeDbtError | undefined {
-  const m = errors.map((e) => e.message.match(/duplicate (\w+) 'inline'/))
-    .find(Boolean);
-  if (!m) return undefined;
-  return configError(
-    `the project has a ${
-      m[1]
-    } named 'inline', the name dbt Fusion gives the node of 'dbt show --inline', which the agent's own queries use (Fusion reported: duplicate ${
-      m[1]
-    } 'inline')`,
-    "rename that node (or give it an alias and a new file name), or use --runtime local",
-    { blocks_queries: true, node_name: "inline", resource_type: m[1] },
-  );
+  for (const e of errors) {
+    const dup = e.message.match(/duplicate (\w+) 'inline'/);
+    const two = e.message.match(
+      /two resources with the database relation (\S+)\. Nodes: ([^\s,]+), ([^\s,]+)/,
+    );
+    let what: string | undefined;
+    if (dup) what = `a ${dup[1]} named 'inline'`;
+    else if (two) {
+      const mine = [two[2]!, two[3]!].filter((id) =>
+        /^model\.[^.]+\.inline$/.test(id)
+      );
+      const other = [two[2]!, two[3]!].find((id) => !mine.includes(id)) ??
+        mine[1];
+      if (!mine.length || !other) continue;
+      what = `a node (${other}) whose relation is ${two[1]}`;
+    } else continue;
+    return configError(
+      `the project has ${what}: 'inline' is the name dbt Fusion gives the node of 'dbt show --inline', which the agent's own queries use (Fusion: ${
+        e.message.split("\n")[0]
+      })`,
+      "rename that node (or give it another alias), or use --runtime local",
+      { blocks_queries: true, node_name: "inline" },
+    );
+  }
+  return undefined;
 }
