@@ -31,6 +31,8 @@ export interface CallSpec {
   /** Deadline of the call, seconds; none when undefined. */
   timeoutSeconds?: number | undefined;
   onEvent?: ((ev: DbtEvent) => void) | undefined;
+  /** The agent's own variables for the process (a long query's pieces). */
+  env?: Readonly<Record<string, string>> | undefined;
 }
 
 /** The full argument list of a call. */
@@ -64,6 +66,7 @@ export async function callFusion(s: CallSpec): Promise<FusionProcessResult> {
     cwd: s.project.projectDir,
     args: fusionArgs(s),
     onEvent: s.onEvent,
+    env: s.env,
     signal: s.signal,
     killGraceMs: s.killGraceMs,
     timeoutMs: s.timeoutSeconds === undefined

@@ -5,7 +5,9 @@
  * (`dbt show --inline`): a `count(*)` of every table-like relation built
  * (unless `row_counts` is off) and `information_schema.columns` of the built
  * relations and their parents. The query is built from the manifest's
- * relation names only, which must be plain identifiers (src/skip/data.ts);
+ * relation names only, which must be plain identifiers (src/skip/data.ts),
+ * in as many processes as its length needs (long_query.ts); a project
+ * whose queries cannot run at all (a node named `inline`) gets a warning;
  * an adapter without such a query here (only DuckDB and Postgres have one)
  * gets no row counts and the manifest's columns. Column lineage is sqlglot's
  * over the manifest's compiled SQL, in the dbt-core environment's Python.
@@ -21,7 +23,9 @@ import {
   type TypedColumn,
 } from "../../src/dbt/artifact_facts.ts";
 import type { NodeFactsMap } from "../../src/dbt/node_facts.ts";
+import type { FloeDbtError } from "../../src/contract/errors.ts";
 import {
+  blocksQueries,
   isPlainRelation,
   isPlainText,
   relationKey,
@@ -114,6 +118,8 @@ export interface FusionFactsOptions {
   /** One of the agent's own queries through Fusion (`dbt show --inline`). */
   query: (sql: string) => Promise<Obj[]>;
   debug: (message: string) => void;
+  /** A problem the user should see (and can fix). */
+  warn: (message: string) => void;
 }
 
 /** The facts of the nodes a Fusion call built (its target directory's artifacts). */
@@ -149,11 +155,18 @@ export async function fusionFacts(
     try {
       read = readFactsRows(q, await o.query(q.sql));
     } catch (e) {
-      o.debug(
+      const message =
         `no row counts or relation columns: the facts query failed: ${
           e instanceof Error ? e.message : String(e)
-        }`,
-      );
+        }`;
+      // A project the agent's queries can never run on is the user's to fix.
+      if (blocksQueries(e)) {
+        o.warn(
+          `${message} (${(e as FloeDbtError).code}; ${
+            (e as FloeDbtError).hint
+          })`,
+        );
+      } else o.debug(message);
     }
   }
   return await factsFromArtifacts(manifest, runResults, {

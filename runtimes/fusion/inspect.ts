@@ -3,7 +3,10 @@
  * one Fusion call in a call directory of its own: `dbt parse` (the
  * manifest it writes), `dbt ls` (its printed unique ids) and `dbt show
  * --inline` of the agent's own SQL (the rows of its JSON preview, and the
- * manifest it writes too: parse and query in one process).
+ * manifest it writes too: parse and query in one process). A query too
+ * long for one argument goes in pieces (long_query.ts); a project node
+ * named `inline` (the name Fusion gives the query's own node, which it
+ * cannot change) makes every query fail: that is said plainly (E003).
  *
  * @module
  */
@@ -21,6 +24,9 @@ import { callFusion } from "./call.ts";
 import { newCallDirs, pruneCalls } from "./calls.ts";
 import type { FusionBinary } from "./detect.ts";
 import { errorFromFusion } from "./errors.ts";
+import { inlineQuery, splitUnion } from "./long_query.ts";
+import type { FusionError } from "./run.ts";
+import { configError, type FloeDbtError } from "../../src/contract/errors.ts";
 
 /** What a look needs from the runtime. */
 export interface LookContext {
@@ -91,7 +97,11 @@ export async function fusionQuery(
   ctx: LookContext,
   sql: string,
 ): Promise<Record<string, unknown>[]> {
-  return (await fusionShow(ctx, sql, [])).rows;
+  const rows: Record<string, unknown>[] = [];
+  for (const part of splitUnion(sql)) {
+    rows.push(...(await fusionShow(ctx, part, [])).rows);
+  }
+  return rows;
 }
 
 /**
@@ -107,7 +117,15 @@ export async function fusionParseAndQuery(
   allowJinjaVars = false,
 ): Promise<ParsedQuery> {
   if (vars !== undefined) checkVars(vars, "vars", allowJinjaVars);
-  return await fusionShow(ctx, sql, varsArgs(vars, allowJinjaVars));
+  const extra = varsArgs(vars, allowJinjaVars);
+  // Past what one process takes: the first part parses too, the others
+  // only add their rows.
+  const [first, ...rest] = splitUnion(sql);
+  const got = await fusionShow(ctx, first!, extra);
+  for (const part of rest) {
+    got.rows.push(...(await fusionShow(ctx, part, extra)).rows);
+  }
+  return got;
 }
 
 async function fusionShow(
@@ -117,10 +135,11 @@ async function fusionShow(
 ): Promise<ParsedQuery> {
   let preview: string | undefined;
   let target = "";
+  const { inline, env } = inlineQuery(sql);
   await look(
     ctx,
     "show",
-    ["--inline", sql, "--output", "json", "--limit", "-1", ...extra],
+    ["--inline", inline, "--output", "json", "--limit", "-1", ...extra],
     (t) => {
       target = t;
     },
@@ -129,6 +148,7 @@ async function fusionShow(
         preview = ev.data.preview;
       }
     },
+    env,
   );
   const rows = preview ? JSON.parse(preview) as unknown : [];
   return {
@@ -144,6 +164,7 @@ async function look(
   extra: string[],
   onTarget?: (target: string) => void,
   onEvent?: (ev: DbtEvent) => void,
+  env?: Record<string, string>,
 ): Promise<void> {
   checkCall(ctx.project);
   const dirs = await newCallDirs(ctx.project.projectDir);
@@ -159,8 +180,13 @@ async function look(
       killGraceMs: ctx.killGraceMs,
       timeoutSeconds: ctx.timeoutSeconds,
       onEvent,
+      env,
     });
     if (res.code !== 0) {
+      if (command === "show") {
+        const clash = inlineClash(res.errors);
+        if (clash) throw clash;
+      }
       throw errorFromFusion(command, res.errors, res.code, res.stderr);
     }
     onTarget?.(dirs.target);
@@ -168,4 +194,41 @@ async function look(
     ctx.inFlight.delete(dirs.id);
     await pruneCalls(ctx.project.projectDir, ctx.inFlight);
   }
+}
+
+/**
+ * Fusion names the node of `show --inline` `inline` (unique_id
+ * `model.<project>.inline`, relation `inline` in the target schema), and no
+ * option renames it: a project model named `inline` ("Found duplicate
+ * model 'inline'"), or another node whose relation is `inline` ("two
+ * resources with the database relation ... Nodes: seed.p.inline,
+ * model.p.inline"), fails every such query. Marked `blocks_queries` (the
+ * agent's queries cannot run on this project through Fusion at all).
+ */
+function inlineClash(errors: FusionError[]): FloeDbtError | undefined {
+  for (const e of errors) {
+    const dup = e.message.match(/duplicate (\w+) 'inline'/);
+    const two = e.message.match(
+      /two resources with the database relation (\S+)\. Nodes: ([^\s,]+), ([^\s,]+)/,
+    );
+    let what: string | undefined;
+    if (dup) what = `a ${dup[1]} named 'inline'`;
+    else if (two) {
+      const mine = [two[2]!, two[3]!].filter((id) =>
+        /^model\.[^.]+\.inline$/.test(id)
+      );
+      const other = [two[2]!, two[3]!].find((id) => !mine.includes(id)) ??
+        mine[1];
+      if (!mine.length || !other) continue;
+      what = `a node (${other}) whose relation is ${two[1]}`;
+    } else continue;
+    return configError(
+      `the project has ${what}: 'inline' is the name dbt Fusion gives the node of 'dbt show --inline', which the agent's own queries use (Fusion: ${
+        e.message.split("\n")[0]
+      })`,
+      "rename that node (or give it another alias), or use --runtime local",
+      { blocks_queries: true, node_name: "inline" },
+    );
+  }
+  return undefined;
 }

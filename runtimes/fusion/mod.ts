@@ -217,7 +217,8 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
   /**
    * Per-node facts of a finished call into `run.metadata.nodes` (facts.ts):
    * one facts query through Fusion, lineage by sqlglot. Failing facts never
-   * fail the run: a debug line and no facts.
+   * fail the run: a debug line and no facts (a warning when the project
+   * itself keeps every query from running: a node named `inline`).
    */
   async #addFacts(
     run: RunResult,
@@ -246,6 +247,7 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
               inFlight: this.#inFlight,
             }, sql),
           debug,
+          warn: (m) => options.onEvent?.(logEvent("warn", `node facts: ${m}`)),
         },
       );
     } catch (e) {

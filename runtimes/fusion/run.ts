@@ -69,6 +69,8 @@ export interface FusionProcessOptions {
   killGraceMs: number;
   /** Deadline of the whole process, milliseconds; none when undefined. */
   timeoutMs?: number | undefined;
+  /** Variables added to FUSION_ENV (the agent's own, e.g. a long query). */
+  env?: Readonly<Record<string, string>> | undefined;
 }
 
 /**
@@ -108,7 +110,7 @@ export async function runFusionProcess(
     cmd: o.binary,
     args: o.args,
     cwd: o.cwd,
-    env: { ...FUSION_ENV },
+    env: { ...o.env, ...FUSION_ENV },
     signal: o.signal,
     timeoutMs: o.timeoutMs,
     killGraceMs: o.killGraceMs,

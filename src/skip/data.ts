@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { FloeDbtError } from "../contract/errors.ts";
 import type { DataVersion, ManifestView } from "./keys.ts";
 
 type Obj = Record<string, unknown>;
@@ -146,6 +147,15 @@ export function fingerprintSql(
 /** A source's version from its fingerprint row. */
 export function fingerprintVersion(row: Obj): string {
   return `rows=${String(row.b)};agg=${String(row.c)};sum=${String(row.d)}`;
+}
+
+/**
+ * Whether `e` says the runtime cannot run the agent's queries on this
+ * project at all (a FloeDbtError with `details.blocks_queries`, e.g. a
+ * Fusion project with a node named `inline`): retrying cannot help.
+ */
+export function blocksQueries(e: unknown): boolean {
+  return e instanceof FloeDbtError && e.details.blocks_queries === true;
 }
 
 /** What taking the data versions cost and found. */
@@ -305,7 +315,10 @@ export async function lookAtWarehouse(
       );
       rows = await warehouse.query(
         exists ? `${sql}\nunion all\n${exists}` : sql,
-      ).catch(() => undefined);
+      ).catch((e) => {
+        if (blocksQueries(e)) throw e;
+        return undefined;
+      });
     }
     if (!rows) {
       rows = exists ? await warehouse.query(exists) : [];

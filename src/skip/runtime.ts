@@ -34,6 +34,7 @@ import {
 import { targetName } from "../dbt/state.ts";
 import { selectorProblem } from "../dbt/validate.ts";
 import {
+  blocksQueries,
   type DataVersionReport,
   type FreshnessSeen,
   lookAtWarehouse,
@@ -165,6 +166,12 @@ class SkipRuntime extends RuntimeWrapper {
         throw e;
       }
       options.signal?.throwIfAborted();
+      // The runtime cannot run the agent's queries on this project at all
+      // (a Fusion node named `inline`): --skip-unchanged cannot keep its
+      // promise until the project or the runtime changes, so it fails
+      // plainly (the error says what to do) rather than build everything
+      // with the reason buried in a log line.
+      if (skip && blocksQueries(e)) throw e;
       const message = e instanceof Error ? e.message : String(e);
       // Without the flags an ordinary call goes on as before: dbt reports
       // what is wrong with the project itself.
@@ -382,6 +389,7 @@ class SkipRuntime extends RuntimeWrapper {
           throw e;
         }
         options.signal?.throwIfAborted();
+        if (blocksQueries(e)) throw e;
         // The guessed query failed (a relation is gone): parse alone.
       }
     }
