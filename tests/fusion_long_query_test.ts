@@ -193,7 +193,7 @@ Deno.test(
 );
 
 Deno.test(
-  "fusion: a query over what one process takes runs in several, every row kept",
+  "fusion: a query over what one process takes runs in several, every row kept; a query holding Jinja is refused",
   opts,
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "floe-long-query-" });
@@ -224,6 +224,18 @@ Deno.test(
         new Set(Array.from({ length: 2500 }, (_, i) => String(i))),
       );
       assert.ok(rows.every((r) => Number(r.n) === 500));
+      // Fusion would render Jinja in the agent's SQL (env_var's value too):
+      // a query holding a delimiter is refused before Fusion sees it.
+      for (const q of [`select '{{ 6 * 7 }}' as j`, sql + `, '{% if %}'`]) {
+        await assert.rejects(
+          () => rt.inspect.queryRows(ref, q),
+          (e: FloeDbtError) => {
+            assert.equal(e.code, "FLOE-DBT-E003");
+            assert.match(e.message, /Jinja delimiter/);
+            return true;
+          },
+        );
+      }
     } finally {
       await rt.close();
       await Deno.remove(dir, { recursive: true });

@@ -133,6 +133,19 @@ async function fusionShow(
   sql: string,
   extra: string[],
 ): Promise<ParsedQuery> {
+  // Fusion renders what --inline carries as Jinja (through env_var too):
+  // the agent's SQL, built from project names, must hold no delimiter.
+  const jinja = /\{[{%#]/.exec(sql);
+  if (jinja) {
+    throw configError(
+      `A relation or column name in the agent's query holds the Jinja delimiter '${
+        jinja[0]
+      }' (near '${
+        sql.slice(Math.max(0, jinja.index - 40), jinja.index + 20)
+      }'): dbt Fusion would render it`,
+      "rename the relation (or give it an alias) without '{{', '{%' or '{#', or use --runtime local",
+    );
+  }
   let preview: string | undefined;
   let target = "";
   const { inline, env } = inlineQuery(sql);

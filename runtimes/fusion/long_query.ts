@@ -5,8 +5,9 @@
  * nor stdin (checked on dbt-fusion 2.0.0-preview.196). So a query longer
  * than ARG_BYTES goes in pieces, each an environment variable of the
  * process, and `--inline` only joins them: `{{ env_var('FLOE_DBT_QUERY_0')
- * }}{{ env_var('FLOE_DBT_QUERY_1') }}...` (what `env_var` returns is not
- * rendered again). One process still answers it. All the arguments and
+ * }}{{ env_var('FLOE_DBT_QUERY_1') }}...`. Fusion renders what `env_var`
+ * returns as Jinja too, so the caller (inspect.ts) refuses a query holding a
+ * Jinja delimiter before either path. One process still answers it. All the arguments and
  * environment of a process share a larger limit (ARG_MAX, 2 MiB by default):
  * a query longer than PROCESS_BYTES is split between its `union all`
  * branches into several queries, one process each, whose rows the caller
