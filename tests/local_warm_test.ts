@@ -203,3 +203,44 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "warm worker: a model built on an ephemeral model builds again on the reused manifest (its CTE is injected each time)",
+  opts,
+  async () => {
+    await using copy = await copyExample();
+    await Deno.writeTextFile(
+      `${copy.dir}/models/eph_orders.sql`,
+      "{{ config(materialized='ephemeral') }}\nselect order_id from {{ ref('orders') }}",
+    );
+    await Deno.writeTextFile(
+      `${copy.dir}/models/on_eph.sql`,
+      "{{ config(materialized='table') }}\nselect count(*) as n from {{ ref('eph_orders') }}",
+    );
+    const project = { projectDir: copy.dir, profilesDir: copy.dir };
+    const rt = new LocalRuntime();
+    try {
+      const first = await rt.execute("build", project);
+      assert.equal(first.success, true, JSON.stringify(first.metadata.errors));
+      for (let i = 0; i < 2; i++) {
+        const again = await rt.execute("run", project, {
+          select: ["on_eph"],
+        });
+        assert.equal(again.metadata.reused_manifest, true);
+        assert.equal(
+          again.success,
+          true,
+          JSON.stringify(again.metadata.errors),
+        );
+        assert.equal(again.models_run, 1);
+      }
+      const compiled = await Deno.readTextFile(
+        `${copy.dir}/target/compiled/jaffle_duck/models/on_eph.sql`,
+      );
+      assert.match(compiled, /__dbt__cte__eph_orders as \(/);
+      assert.equal(compiled.match(/__dbt__cte__eph_orders as \(/g)!.length, 1);
+    } finally {
+      await rt.close();
+    }
+  },
+);

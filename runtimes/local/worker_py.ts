@@ -92,6 +92,19 @@ def main():
         return {"type": type(exc).__name__, "module": type(exc).__module__,
                 "message": str(exc)}
 
+    def fresh_compile_state(manifest):
+        # A run compiles into the manifest's nodes: a reused one would keep
+        # "ephemeral CTEs already injected" while the next compile renders
+        # the code afresh, and a model on an ephemeral would lose its CTE.
+        from dbt.contracts.graph.nodes import CompiledNode
+        for node in manifest.nodes.values():
+            if isinstance(node, CompiledNode):
+                node.extra_ctes_injected = False
+                node.extra_ctes = []
+                node._pre_injected_sql = None
+                node.compiled = False
+                node.compiled_code = None
+
     def invoke(req):
         rid = req["id"]
         os.environ.clear()
@@ -136,6 +149,7 @@ def main():
                     "reused_manifest": False, "parse_seconds": time.time() - p0}
         if fp is not None and fp == state["fingerprint"] and state["manifest"] is not None:
             manifest = state["manifest"]
+            fresh_compile_state(manifest)
             reused = True
         elif fp is not None:
             state["manifest"] = None
