@@ -132,7 +132,7 @@ Deno.test("skip clock: a clock-reading node and what is built on it are rebuilt,
     seeds: {},
     builtKey: (_id, current) => current,
   });
-  // Every node's last build had exactly today's key.
+  // Every node's last build had exactly today's key, all in one call.
   const records: Record<string, NodeRecord> = {};
   for (const [id, k] of keys) {
     records[id] = {
@@ -141,7 +141,10 @@ Deno.test("skip clock: a clock-reading node and what is built on it are rebuilt,
       parents: k.parents,
       status: k.resource_type === "test" ? "pass" : "success",
       built_at: "2026-12-04T00:00:00Z",
-      invocation_id: null,
+      invocation_id: "a",
+      built_on: Object.fromEntries(
+        k.relationParents.map((p) => [p, "a@2026-12-04T00:00:00Z"]),
+      ),
     };
   }
   const existing = new Set(
@@ -169,6 +172,45 @@ Deno.test("skip clock: a clock-reading node and what is built on it are rebuilt,
     existing,
   );
   assert.deepEqual([...alone.reuse.keys()], ["model.p.on_spine"]);
+  // The spine rebuilt in another call since (same key, other rows): on_spine
+  // and the spine's test are rebuilt, on_plain's child still reused.
+  const later = {
+    ...records,
+    "model.p.spine": {
+      ...records["model.p.spine"]!,
+      built_at: "2026-12-05T00:00:00Z",
+      invocation_id: "b",
+    },
+  };
+  const after = decide(
+    VIEW,
+    keys,
+    later,
+    new Set([
+      "model.p.on_spine",
+      "test.p.not_null_spine",
+      "model.p.after_plain",
+    ]),
+    existing,
+  );
+  assert.deepEqual(Object.fromEntries(after.rebuild), {
+    "model.p.on_spine": "upstream rebuilt: model.p.spine",
+    "test.p.not_null_spine": "upstream rebuilt: model.p.spine",
+  });
+  assert.deepEqual([...after.reuse.keys()], ["model.p.after_plain"]);
+  // A record kept before parent builds were recorded: rebuilt once.
+  const old = {
+    ...records,
+    "model.p.after_plain": {
+      ...records["model.p.after_plain"]!,
+      built_on: undefined,
+    },
+  };
+  assert.equal(
+    decide(VIEW, keys, old, new Set(["model.p.after_plain"]), existing)
+      .rebuild.get("model.p.after_plain"),
+    "upstream rebuilt: model.p.plain",
+  );
   // With no previous build, that is the reason given.
   const fresh = decide(VIEW, keys, {}, new Set(["model.p.spine"]), existing);
   assert.equal(fresh.rebuild.get("model.p.spine"), "no previous build");

@@ -63,6 +63,7 @@ import {
   upstreamSources,
 } from "./plan.ts";
 import {
+  buildStamp,
   type NodeRecord,
   readLook,
   readSkipStore,
@@ -86,6 +87,8 @@ interface Plan {
   cleaned: Record<string, unknown> | undefined;
   view: ManifestView;
   keys: Map<string, NodeKey>;
+  /** The kept records when the plan read them. */
+  records: Record<string, NodeRecord>;
   candidates: Set<string>;
   data: DataVersionReport;
   decision: Decision | undefined;
@@ -233,6 +236,7 @@ class SkipRuntime extends RuntimeWrapper {
             exclude: undefined,
             selector: undefined,
           }, options),
+        Boolean(rest.failFast),
       );
       planned = decision?.rebuild;
     }
@@ -457,6 +461,7 @@ class SkipRuntime extends RuntimeWrapper {
       cleaned,
       view,
       keys,
+      records,
       candidates,
       data,
       decision,
@@ -570,11 +575,19 @@ class SkipRuntime extends RuntimeWrapper {
         status?: unknown;
       }[]
     ) {
-      const id = String(r.unique_id ?? "");
-      const status = String(r.status ?? "");
-      executed.set(id, status);
+      executed.set(String(r.unique_id ?? ""), String(r.status ?? ""));
+    }
+    // Which build of each parent relation a node was built on: this one
+    // when the parent ran in this call, else its kept last build.
+    const stamp = buildStamp({ built_at: now, invocation_id: invocation });
+    for (const [id, status] of executed) {
       const k = plan.keys.get(id);
       if (!k) continue;
+      const builtOn: Record<string, string> = {};
+      for (const p of k.relationParents) {
+        const pr = plan.records[p];
+        builtOn[p] = executed.has(p) ? stamp : pr ? buildStamp(pr) : "none";
+      }
       updates[id] = {
         key: k.key,
         parts: k.parts,
@@ -582,6 +595,7 @@ class SkipRuntime extends RuntimeWrapper {
         status,
         built_at: now,
         invocation_id: invocation,
+        built_on: builtOn,
       };
     }
     try {
