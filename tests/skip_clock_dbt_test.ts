@@ -80,7 +80,11 @@ function rebuilt(r: RunResult): Record<string, string> {
  * ephemeral parent from its second invocation on (`__dbt__cte__stamp_e
  * does not exist`, also without --skip-unchanged; reported separately).
  */
-async function scenario(make: () => DbtRuntime, dir: string): Promise<void> {
+async function scenario(
+  make: () => DbtRuntime,
+  dir: string,
+  failFast = true,
+): Promise<void> {
   const ref = { projectDir: dir, profilesDir: dir } as ProjectRef;
   const call = async (selection: Selection) => {
     const rt = make();
@@ -155,6 +159,14 @@ async function scenario(make: () => DbtRuntime, dir: string): Promise<void> {
   // A failing unit test run alone before the build: with --fail-fast the
   // build does not run; without, it does.
   await writeUnitTest(dir, 2);
+  if (!failFast) {
+    // Fusion has no --fail-fast: refused, as without --skip-unchanged.
+    await assert.rejects(
+      call({ skipUnchanged: true, failFast: true }),
+      /cannot honour --fail-fast/,
+    );
+    return;
+  }
   const fast = await call({ skipUnchanged: true, failFast: true });
   assert.equal(fast.success, false);
   assert.deepEqual(fast.metadata.unit_tests_alone, [SQL_UNIT]);
@@ -205,7 +217,11 @@ Deno.test({
     await withProject(
       "floe-skip-clock-fusion-",
       (dir) =>
-        scenario(() => stateRuntime(skipRuntime(new FusionRuntime())), dir),
+        scenario(
+          () => stateRuntime(skipRuntime(new FusionRuntime())),
+          dir,
+          false,
+        ),
     );
   },
 });

@@ -619,6 +619,9 @@ class SkipRuntime extends RuntimeWrapper {
     const rebuilt: Record<string, string> = {};
     for (const [id] of executed) {
       if (!plan.keys.has(id)) continue;
+      // Fusion lists an ephemeral model among its results: not built.
+      const node = plan.view.nodes[id];
+      if (node && isEphemeral(node)) continue;
       rebuilt[id] = planned?.get(id) ?? "selected with a rebuilt node";
     }
     const reused = [...decision.reuse.keys()].filter((id) => !executed.has(id));
