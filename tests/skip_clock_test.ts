@@ -15,6 +15,7 @@ import {
   type ManifestView,
 } from "../src/skip/keys.ts";
 import { decide } from "../src/skip/plan.ts";
+import { MacroCalls } from "../src/skip/macro_calls.ts";
 import { relationKey } from "../src/skip/data.ts";
 import type { NodeRecord } from "../src/skip/store.ts";
 
@@ -132,7 +133,7 @@ Deno.test("skip clock: a clock-reading node and what is built on it are rebuilt,
     seeds: {},
     builtKey: (_id, current) => current,
   });
-  // Every node's last build had exactly today's key.
+  // Every node's last build had exactly today's key, all in one call.
   const records: Record<string, NodeRecord> = {};
   for (const [id, k] of keys) {
     records[id] = {
@@ -141,7 +142,10 @@ Deno.test("skip clock: a clock-reading node and what is built on it are rebuilt,
       parents: k.parents,
       status: k.resource_type === "test" ? "pass" : "success",
       built_at: "2026-12-04T00:00:00Z",
-      invocation_id: null,
+      invocation_id: "a",
+      built_on: Object.fromEntries(
+        k.relationParents.map((p) => [p, "a@2026-12-04T00:00:00Z"]),
+      ),
     };
   }
   const existing = new Set(
@@ -169,6 +173,45 @@ Deno.test("skip clock: a clock-reading node and what is built on it are rebuilt,
     existing,
   );
   assert.deepEqual([...alone.reuse.keys()], ["model.p.on_spine"]);
+  // The spine rebuilt in another call since (same key, other rows): on_spine
+  // and the spine's test are rebuilt, on_plain's child still reused.
+  const later = {
+    ...records,
+    "model.p.spine": {
+      ...records["model.p.spine"]!,
+      built_at: "2026-12-05T00:00:00Z",
+      invocation_id: "b",
+    },
+  };
+  const after = decide(
+    VIEW,
+    keys,
+    later,
+    new Set([
+      "model.p.on_spine",
+      "test.p.not_null_spine",
+      "model.p.after_plain",
+    ]),
+    existing,
+  );
+  assert.deepEqual(Object.fromEntries(after.rebuild), {
+    "model.p.on_spine": "upstream rebuilt: model.p.spine",
+    "test.p.not_null_spine": "upstream rebuilt: model.p.spine",
+  });
+  assert.deepEqual([...after.reuse.keys()], ["model.p.after_plain"]);
+  // A record kept before parent builds were recorded: rebuilt once.
+  const old = {
+    ...records,
+    "model.p.after_plain": {
+      ...records["model.p.after_plain"]!,
+      built_on: undefined,
+    },
+  };
+  assert.equal(
+    decide(VIEW, keys, old, new Set(["model.p.after_plain"]), existing)
+      .rebuild.get("model.p.after_plain"),
+    "upstream rebuilt: model.p.plain",
+  );
   // With no previous build, that is the reason given.
   const fresh = decide(VIEW, keys, {}, new Set(["model.p.spine"]), existing);
   assert.equal(fresh.rebuild.get("model.p.spine"), "no previous build");
@@ -253,5 +296,75 @@ Deno.test("skip keys: a manifest without macro calls (Fusion's parse): package m
   assert.equal(
     after.get("model.p.plain")!.key,
     before.get("model.p.plain")!.key,
+  );
+});
+
+Deno.test("skip clock: each adapter's clock, random and per-invocation forms; strings hide no code", () => {
+  const cases: [string, string | null][] = [
+    ["select today() as d", "today()"],
+    ["select get_current_timestamp() as d", "get_current_timestamp()"],
+    ["select transaction_timestamp() as d", "transaction_timestamp()"],
+    ["select statement_timestamp() as d", "statement_timestamp()"],
+    ["select clock_timestamp() as d", "clock_timestamp()"],
+    ["select localtimestamp as d", "localtimestamp"],
+    ["select {{ modules.datetime.datetime.utcnow() }} as d", "utcnow()"],
+    [
+      "select '{{ modules.datetime.datetime.now(modules.pytz.utc) }}' as d",
+      "now()",
+    ],
+    ["select '{{ invocation_id }}' as run_id", "invocation_id"],
+    ["{% set t = run_started_at %}select 1", "run_started_at"],
+    ["select random() as r", "random()"],
+    ["select gen_random_uuid() as u", "gen_random_uuid()"],
+    ["select uuid() as u", "uuid()"],
+    ["select 'now'::timestamp as t", "'now'"],
+    // A `--` or `/*` inside a string is no comment.
+    [
+      "select replace(code, '--', '') as code, current_timestamp as at from t",
+      "current_timestamp",
+    ],
+    ["select 'a/*' as g, now() as t, '*/' as h", "now()"],
+    // Not clocks: strings, quoted and longer names, a column invocation_id.
+    ["select 'current_date' as label, \"now\" from t", null],
+    ["select randomize(x), uuid_col, invocation_id from t", null],
+    ["select 1 -- it's now()\n", null],
+  ];
+  for (const [code, want] of cases) assert.equal(clockInCode(code), want, code);
+  const calls = new MacroCalls({
+    "macro.dbt_date.today": { name: "today", package_name: "dbt_date" },
+  });
+  assert.deepEqual(
+    calls.calls("select '--' as sep, {{ dbt_date.today() }} as d"),
+    ["macro.dbt_date.today"],
+  );
+  assert.deepEqual(calls.calls("select 1 -- {{ dbt_date.today() }}"), []);
+});
+
+Deno.test("skip clock: a unit test of a clock-reading model runs again", () => {
+  const view: ManifestView = {
+    ...VIEW,
+    nodes: {
+      ...VIEW.nodes,
+      "unit_test.p.stamped.u": {
+        resource_type: "unit_test",
+        name: "u",
+        model: "stamped",
+        given: [],
+        expect: { rows: [] },
+        depends_on: { macros: [], nodes: ["model.p.stamped"] },
+      },
+    },
+  };
+  const keys = computeKeys(view, {
+    vars: undefined,
+    projectVars: null,
+    target: "dev",
+    sources: {},
+    seeds: {},
+    builtKey: (_id, current) => current,
+  });
+  assert.equal(
+    keys.get("unit_test.p.stamped.u")!.clock,
+    "now() via model.p.stamped",
   );
 });

@@ -13,6 +13,7 @@
  */
 import { createHash } from "node:crypto";
 import { MacroCalls, recordsMacroCalls } from "./macro_calls.ts";
+import { codeOnly, jinjaOf } from "./sql_text.ts";
 /** The parts of a node's definition, hashed one by one (for the reasons). */
 export interface DefinitionParts {
   code: string;
@@ -34,10 +35,18 @@ export interface NodeKey {
   /** A source upstream without a data version: never reused (its id). */
   unknown: string | null;
   /**
-   * What in the node's own code or macros reads the clock (a macro id, or
-   * an SQL function or dbt variable), or null: such a node is never reused.
+   * What in the node's own code or macros, or in an ephemeral model it
+   * inlines (or, for a unit test, in its model), reads the clock or
+   * otherwise makes each build differ (a macro id, or an SQL function or
+   * dbt variable), or null: such a node is never reused.
    */
   clock: string | null;
+  /**
+   * The parent nodes whose relations the node reads (an ephemeral parent's
+   * own parents in its place, as dbt inlines it), no sources: the node is
+   * rebuilt when one of them was built again since the node's last build.
+   */
+  relationParents: string[];
 }
 
 /** A source's data version; `null`: no signal (descendants always rebuilt). */
@@ -254,8 +263,10 @@ class MacroIndex {
 
   /**
    * The first macro (by id) reading the clock among those the node's code
-   * calls, closed over the macros they call; the materialization is left
-   * out (it may stamp times in its own bookkeeping, not in the relation).
+   * calls, closed over the macros they call: by name (dbt's clock macros)
+   * or by its SQL (clockInCode). The materialization is left out (it may
+   * stamp times in its own bookkeeping, not in the relation), and so are
+   * macros named `materialization_*`.
    */
   clock(node: Obj): string | null {
     const direct = this.#nodeCalls(node).sort();
@@ -270,10 +281,21 @@ class MacroIndex {
       seen.add(id);
       stack.push(...this.#macroCalls(id));
     }
-    const hit =
-      [...seen].sort().find((id) =>
-        CLOCK_MACROS.has(String(this.#view.macros[id]?.name ?? ""))
-      ) ?? null;
+    let hit: string | null = null;
+    for (const id of [...seen].sort()) {
+      const m = this.#view.macros[id];
+      const name = String(m?.name ?? "");
+      if (CLOCK_MACROS.has(name)) {
+        hit = id;
+        break;
+      }
+      if (name.startsWith("materialization_")) continue;
+      const found = clockInCode(String(m?.macro_sql ?? ""));
+      if (found) {
+        hit = `${id} (${found})`;
+        break;
+      }
+    }
     this.#clocks.set(memo, hit);
     return hit;
   }
@@ -289,18 +311,33 @@ const CLOCK_MACROS: ReadonlySet<string> = new Set([
   "current_timestamp_in_utc_backcompat",
 ]);
 
-/** SQL functions and dbt context variables whose value is the time of the run. */
-const CLOCK_SQL =
-  /\b(?:(current_timestamp|current_date|current_time|localtimestamp|localtime|sysdate|sysdatetime|systimestamp|run_started_at)\b|(now|getdate|unix_timestamp)\s*\(\s*\))/i;
+/**
+ * SQL functions whose value is the time of the run, or random, or new on
+ * every call (a node using one is never reused), across the adapters:
+ * names used without parentheses, then functions.
+ */
+const CLOCK_SQL = new RegExp(
+  String
+    .raw`\b(?:(current_timestamp|current_date|current_time|localtimestamp|localtime|sysdate|sysdatetime|systimestamp)\b|(now|today|utcnow|getdate|getutcdate|sysutcdatetime|unix_timestamp|get_current_timestamp|get_current_time|current_localtimestamp|current_localtime|transaction_timestamp|statement_timestamp|clock_timestamp|random|rand|gen_random_uuid|uuid|uuid_generate_v1|uuid_generate_v4|newid)\s*\()`,
+  "i",
+);
+/** A Postgres clock literal, as codeOnly keeps it. */
+const CLOCK_LITERAL = /'(now|today|tomorrow|yesterday)'/i;
+/** dbt context variables different on every invocation (in Jinja only). */
+const CLOCK_JINJA = /\b(run_started_at|invocation_id)\b/;
 
-/** SQL and Jinja comments, left out before looking for a clock. */
-const COMMENTS = /\{#[\s\S]*?#\}|\/\*[\s\S]*?\*\/|--[^\n]*/g;
-
-/** What in a node's own code reads the clock, or null. */
-export function clockInCode(code: string): string | null {
-  const m = CLOCK_SQL.exec(code.replace(COMMENTS, " "));
-  if (!m) return null;
-  return m[1] ? m[1].toLowerCase() : `${m[2]!.toLowerCase()}()`;
+/**
+ * What in a piece of SQL and Jinja reads the clock, is random or is new on
+ * every invocation, or null. Comments and the text of string literals are
+ * left out (the Jinja inside a string counts).
+ */
+export function clockInCode(text: string): string | null {
+  const code = codeOnly(text);
+  const m = CLOCK_SQL.exec(code);
+  if (m) return m[1] ? m[1].toLowerCase() : `${m[2]!.toLowerCase()}()`;
+  const lit = CLOCK_LITERAL.exec(code);
+  if (lit) return `'${lit[1]!.toLowerCase()}'`;
+  return CLOCK_JINJA.exec(jinjaOf(code))?.[1] ?? null;
 }
 
 /** A mention of dbt's `var` in Jinja code. */
@@ -369,7 +406,12 @@ function unitTestCode(node: Obj, inputs: KeyInputs): string {
     const part of [...(Array.isArray(node.given) ? node.given : []), expect]
   ) {
     const fixture = obj(part).fixture;
-    if (typeof fixture !== "string" || Array.isArray(obj(part).rows)) continue;
+    // dbt-core records the rows (a list, or a csv or sql text) and names
+    // the fixture; only a path without rows (Fusion) is read from the file.
+    const rows = obj(part).rows;
+    if (typeof fixture !== "string" || (rows !== undefined && rows !== null)) {
+      continue;
+    }
     // A file that could not be read has no version: the test always runs.
     files[fixture] = inputs.fixtures?.[fixture] ??
       `unread:${crypto.randomUUID()}`;
@@ -407,6 +449,10 @@ export function computeKeys(
     visiting.add(id);
     const parents: Record<string, string> = {};
     let unknown: string | null = null;
+    const relationParents = new Set<string>();
+    // A clock read by an ephemeral parent (inlined into this node's SQL),
+    // or by a unit test's model (its SQL runs on the fixtures).
+    let inherited: string | null = null;
     for (const p of parentsOf(node)) {
       if (p.startsWith("source.")) {
         const v = inputs.sources[p];
@@ -422,6 +468,18 @@ export function computeKeys(
         continue;
       }
       unknown ??= pk.unknown;
+      const parentNode = view.nodes[p]!;
+      if (parentNode.resource_type === "model" && isEphemeral(parentNode)) {
+        for (const q of pk.relationParents) relationParents.add(q);
+        if (pk.clock) {
+          inherited ??= pk.clock.includes(" via ")
+            ? pk.clock
+            : `${pk.clock} via ${p}`;
+        }
+      } else relationParents.add(p);
+      if (node.resource_type === "unit_test" && pk.clock) {
+        inherited ??= `${pk.clock} via ${p}`;
+      }
       // A unit test tests its model's code, not its relation: the model
       // counts with its current key even when this call does not build it.
       parents[p] = node.resource_type === "unit_test"
@@ -432,7 +490,8 @@ export function computeKeys(
     const key = sha256(stableJson({ parts, parents }));
     const clock = node.resource_type === "seed"
       ? null
-      : clockInCode(String(node.raw_code ?? "")) ?? macros.clock(node);
+      : clockInCode(String(node.raw_code ?? "")) ?? macros.clock(node) ??
+        inherited;
     const k: NodeKey = {
       unique_id: id,
       resource_type: String(node.resource_type),
@@ -441,6 +500,7 @@ export function computeKeys(
       parents,
       unknown,
       clock,
+      relationParents: [...relationParents].sort(),
     };
     visiting.delete(id);
     out.set(id, k);

@@ -10,10 +10,10 @@
  * @module
  */
 
+import { codeOnly } from "./sql_text.ts";
+
 type Obj = Record<string, unknown>;
 
-/** Jinja and SQL comments: no calls in them. */
-const COMMENTS = /\{#[\s\S]*?#\}|\/\*[\s\S]*?\*\/|--[^\n]*/g;
 /** `pkg.name(` */
 const QUALIFIED = /\b([A-Za-z_]\w*)\s*\.\s*([A-Za-z_]\w*)\s*\(/g;
 /** `name(` not after a dot. */
@@ -45,7 +45,8 @@ export class MacroCalls {
 
   /** Every macro the text may call. */
   calls(text: string): string[] {
-    const code = text.replace(COMMENTS, " ");
+    // No calls in comments or in the text of strings (their Jinja counts).
+    const code = codeOnly(text);
     const out = new Set<string>();
     for (const m of code.matchAll(QUALIFIED)) {
       const id = this.#qualified.get(`${m[1]}.${m[2]}`);

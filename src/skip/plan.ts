@@ -3,9 +3,11 @@
  * reuse it (its key equals the key of its last success on the target and
  * its relation still exists) or rebuild it, with the reason; a node that
  * failed or was skipped last time is never reused, and a test runs again
- * when a parent is rebuilt. A node reading the clock is never reused, nor
- * is anything built on it in the same call (its relation changed though
- * its key did not). Then the dbt selection that builds exactly the
+ * when a parent is rebuilt. A node reading the clock is never reused. A
+ * node is rebuilt when a parent relation it reads is rebuilt in the call,
+ * or was built again since the build the node was built on (kept in its
+ * record), whatever the parent's key: a parent reading the clock keeps its
+ * key but not its rows. Then the dbt selection that builds exactly the
  * rebuilt nodes, as `fqn:` selectors (dbt takes no unique_id). Unit
  * tests are keyed and decided like data tests.
  *
@@ -19,7 +21,7 @@ import {
   type NodeKey,
 } from "./keys.ts";
 import { relationKey, relationParts } from "./data.ts";
-import { type NodeRecord, REUSABLE } from "./store.ts";
+import { buildStamp, type NodeRecord, REUSABLE } from "./store.ts";
 
 /** Reused and rebuilt nodes, in build order. */
 export interface Decision {
@@ -56,27 +58,23 @@ export function decide(
 ): Decision {
   const rebuild = new Map<string, string>();
   const reuse = new Map<string, NodeRecord>();
-  // Rebuilt here with contents its key does not tell: its children too.
-  const clocked = new Set<string>();
   // keys is in build order (parents first).
   for (const [id, k] of keys) {
     if (!candidates.has(id)) continue;
     const node = view.nodes[id] ?? {};
-    const onClock = Object.keys(k.parents).find((p) => clocked.has(p));
-    if (k.clock || onClock) {
-      if (!isTest(k.resource_type)) clocked.add(id);
-      const reason = reasonFor(id, k, records[id], rebuild);
+    const reason = reasonFor(id, k, records[id], rebuild);
+    if (k.clock) {
       rebuild.set(
         id,
-        k.clock && (!reason || reason.startsWith("upstream"))
+        !reason || reason.startsWith("upstream")
           ? `reads the clock: ${k.clock}`
-          : reason ?? `upstream rebuilt: ${onClock}`,
+          : reason,
       );
       continue;
     }
-    const reason = reasonFor(id, k, records[id], rebuild);
-    if (reason) {
-      rebuild.set(id, reason);
+    const why = reason ?? parentBuilt(k, records, rebuild);
+    if (why) {
+      rebuild.set(id, why);
       continue;
     }
     if (!isTest(k.resource_type)) {
@@ -89,6 +87,28 @@ export function decide(
     reuse.set(id, records[id]!);
   }
   return { rebuild, reuse };
+}
+
+/**
+ * `upstream rebuilt: <parent>` when a parent relation the node reads is
+ * rebuilt in this call, or was built again (in another call) since the
+ * build the node's record was built on; else undefined. A parent built
+ * again with the same key may hold other rows (it reads the clock, it is
+ * incremental, a snapshot), so any new build of it counts.
+ */
+function parentBuilt(
+  k: NodeKey,
+  records: Readonly<Record<string, NodeRecord>>,
+  rebuilt: ReadonlyMap<string, string>,
+): string | undefined {
+  const own = records[k.unique_id];
+  for (const p of k.relationParents) {
+    if (rebuilt.has(p)) return `upstream rebuilt: ${p}`;
+    const pr = records[p];
+    const now = pr ? buildStamp(pr) : "none";
+    if (own?.built_on?.[p] !== now) return `upstream rebuilt: ${p}`;
+  }
+  return undefined;
 }
 
 function reasonFor(

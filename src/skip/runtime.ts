@@ -64,6 +64,7 @@ import {
   upstreamSources,
 } from "./plan.ts";
 import {
+  buildStamp,
   type NodeRecord,
   readLook,
   readSkipStore,
@@ -87,6 +88,8 @@ interface Plan {
   cleaned: Record<string, unknown> | undefined;
   view: ManifestView;
   keys: Map<string, NodeKey>;
+  /** The kept records when the plan read them. */
+  records: Record<string, NodeRecord>;
   candidates: Set<string>;
   data: DataVersionReport;
   decision: Decision | undefined;
@@ -240,6 +243,7 @@ class SkipRuntime extends RuntimeWrapper {
             exclude: undefined,
             selector: undefined,
           }, options),
+        Boolean(rest.failFast),
       );
       planned = decision?.rebuild;
     }
@@ -465,6 +469,7 @@ class SkipRuntime extends RuntimeWrapper {
       cleaned,
       view,
       keys,
+      records,
       candidates,
       data,
       decision,
@@ -578,11 +583,19 @@ class SkipRuntime extends RuntimeWrapper {
         status?: unknown;
       }[]
     ) {
-      const id = String(r.unique_id ?? "");
-      const status = String(r.status ?? "");
-      executed.set(id, status);
+      executed.set(String(r.unique_id ?? ""), String(r.status ?? ""));
+    }
+    // Which build of each parent relation a node was built on: this one
+    // when the parent ran in this call, else its kept last build.
+    const stamp = buildStamp({ built_at: now, invocation_id: invocation });
+    for (const [id, status] of executed) {
       const k = plan.keys.get(id);
       if (!k) continue;
+      const builtOn: Record<string, string> = {};
+      for (const p of k.relationParents) {
+        const pr = plan.records[p];
+        builtOn[p] = executed.has(p) ? stamp : pr ? buildStamp(pr) : "none";
+      }
       updates[id] = {
         key: k.key,
         parts: k.parts,
@@ -590,6 +603,7 @@ class SkipRuntime extends RuntimeWrapper {
         status,
         built_at: now,
         invocation_id: invocation,
+        built_on: builtOn,
       };
     }
     try {
@@ -613,6 +627,9 @@ class SkipRuntime extends RuntimeWrapper {
     const rebuilt: Record<string, string> = {};
     for (const [id] of executed) {
       if (!plan.keys.has(id)) continue;
+      // Fusion lists an ephemeral model among its results: not built.
+      const node = plan.view.nodes[id];
+      if (node && isEphemeral(node)) continue;
       rebuilt[id] = planned?.get(id) ?? "selected with a rebuilt node";
     }
     const reused = [...decision.reuse.keys()].filter((id) => !executed.has(id));

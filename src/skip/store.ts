@@ -45,9 +45,21 @@ export const NodeRecordSchema = z.object({
   built_at: z.string(),
   /** dbt's invocation id of that build. */
   invocation_id: z.string().nullable(),
+  /**
+   * The build (buildStamp) of each parent relation it was built on; absent
+   * in records kept before it was added (then the node is rebuilt once).
+   */
+  built_on: z.record(z.string(), z.string()).optional(),
 });
 /** One node's last build. */
 export type NodeRecord = z.infer<typeof NodeRecordSchema>;
+
+/** Which build of a node a record is: its invocation and end time. */
+export function buildStamp(
+  r: Pick<NodeRecord, "built_at" | "invocation_id">,
+): string {
+  return `${r.invocation_id ?? "-"}@${r.built_at}`;
+}
 
 /** skip.json. */
 export const SkipStoreSchema = z.object({

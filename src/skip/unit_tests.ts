@@ -39,7 +39,9 @@ export type CallOn = (
 
 /**
  * Build `ids` with `command`: lone unit tests first in a `test` call,
- * then the rest in one `command` call; one result.
+ * then the rest in one `command` call; one result. With `failFast`, a
+ * failed test call ends there (dbt's `--fail-fast` across both calls):
+ * the rest is not built, and the result says so.
  */
 export async function buildWithUnitTests(
   view: ManifestView,
@@ -47,13 +49,17 @@ export async function buildWithUnitTests(
   command: DbtCommand,
   projectDir: string,
   call: CallOn,
+  failFast = false,
 ): Promise<RunResult> {
   const lone = loneUnitTests(view, ids);
   if (!lone.size) return await call(command, ids);
   const tests = await call("test", lone);
   tests.metadata.unit_tests_alone = [...lone].sort();
   const rest = new Set([...ids].filter((id) => !lone.has(id)));
-  if (!rest.size) {
+  if (rest.size && failFast && !tests.success) {
+    tests.metadata.not_built_fail_fast = [...rest].sort();
+  }
+  if (!rest.size || (failFast && !tests.success)) {
     tests.metadata.dbt_command = "test";
     tests.metadata.command = command;
     return tests;
