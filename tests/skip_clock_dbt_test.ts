@@ -75,25 +75,27 @@ function rebuilt(r: RunResult): Record<string, string> {
   return r.metadata.rebuilt as Record<string, string>;
 }
 
-/**
- * One runtime per call: the warm dbt-core worker fails a model on an
- * ephemeral parent from its second invocation on (`__dbt__cte__stamp_e
- * does not exist`, also without --skip-unchanged; reported separately).
- */
+/** The scenario, every call through one warm runtime. */
 async function scenario(
   make: () => DbtRuntime,
   dir: string,
   failFast = true,
 ): Promise<void> {
+  const rt = make();
+  try {
+    await steps(rt, dir, failFast);
+  } finally {
+    await rt.close();
+  }
+}
+
+async function steps(
+  rt: DbtRuntime,
+  dir: string,
+  failFast: boolean,
+): Promise<void> {
   const ref = { projectDir: dir, profilesDir: dir } as ProjectRef;
-  const call = async (selection: Selection) => {
-    const rt = make();
-    try {
-      return await rt.execute("build", ref, selection);
-    } finally {
-      await rt.close();
-    }
-  };
+  const call = (selection: Selection) => rt.execute("build", ref, selection);
   const build = async (selection: Selection = {}) => {
     const r = await call(selection);
     assert.ok(r.success, JSON.stringify(r.metadata.errors));
