@@ -16,22 +16,18 @@ import { join } from "./_path.ts";
 import { ACCOUNT, cloudSetup } from "./cloud/setup.ts";
 import {
   addRevenueModel,
+  assertBuiltIds,
+  assertColumnsAsRelation,
   assertExampleLineage,
+  assertNoLineageWithoutUpstream,
+  assertRevenueDescriptions,
+  assertSeedLoad,
+  BUILT,
   REVENUE,
-  rows,
 } from "./_facts.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const DOCS_JOB = 102;
-const BUILT = [
-  "model.jaffle_duck.customer_revenue",
-  "model.jaffle_duck.customers",
-  "model.jaffle_duck.orders",
-  "model.jaffle_duck.stg_customers",
-  "model.jaffle_duck.stg_orders",
-  "model.jaffle_duck.stg_payments",
-  "seed.jaffle_duck.raw_payments",
-];
 
 async function read(dir: string, names: string[]) {
   const out: Record<string, string> = {};
@@ -107,7 +103,7 @@ models:
       assert.equal(r.tests_run, count("test."));
       assert.equal(r.models_run, count("model."));
       const nodes = r.metadata.nodes as NodeFactsMap;
-      assert.deepEqual(Object.keys(nodes).sort(), BUILT);
+      assertBuiltIds(nodes);
       // The build step's run_results.json, asked for by its step index.
       const stepGets = s.server.calls(/\/artifacts\/run_results\.json$/)
         .filter((c) => c.query.step !== undefined);
@@ -116,35 +112,13 @@ models:
       assert.ok(
         stepGets[0]!.path.startsWith(`/api/v2/accounts/${ACCOUNT}/runs/`),
       );
-      for (const id of BUILT) {
-        const name = id.split(".").at(-1)!;
-        const want = await rows(
-          copy.dir,
-          `select column_name, data_type from information_schema.columns where table_schema = 'main' and table_name = '${name}' order by ordinal_position`,
-        );
-        assert.ok(want.length > 0, name);
-        assert.deepEqual(
-          nodes[id]!.columns.map((c) => [c.name, c.data_type]),
-          want,
-          name,
-        );
-        assert.equal(nodes[id]!.row_count, null, name);
-      }
-      const [[seeded]] = await rows(
-        copy.dir,
-        "select count(*) from main.raw_payments",
-      );
-      const seed = nodes["seed.jaffle_duck.raw_payments"]!;
-      assert.equal(seed.rows_affected, seeded);
-      assert.equal(seed.relation, "jaffle_duck.main.raw_payments");
-      assert.equal(
-        nodes[REVENUE]!.columns.find((c) => c.name === "revenue")
-          ?.description,
-        "Sum of the customer's order amounts.",
-      );
+      await assertColumnsAsRelation(copy.dir, nodes);
+      for (const id of BUILT) assert.equal(nodes[id]!.row_count, null, id);
+      await assertSeedLoad(copy.dir, nodes);
+      assertRevenueDescriptions(nodes);
       assertExampleLineage((id) => nodes[id]!.column_lineage);
       // An external CSV source has no catalog entry: no lineage, no error.
-      assert.equal(nodes["model.jaffle_duck.stg_orders"]!.column_lineage, null);
+      assertNoLineageWithoutUpstream(nodes);
       assert.ok(
         events.some((e) =>
           e.type === "log" && e.level === "debug" &&
@@ -159,7 +133,7 @@ models:
       const r = await s.runtime.execute("build", s.project);
       assert.equal(r.success, true);
       const nodes = r.metadata.nodes as NodeFactsMap;
-      assert.deepEqual(Object.keys(nodes).sort(), BUILT);
+      assertBuiltIds(nodes);
       assert.equal(
         s.server.calls(/\/artifacts\//).filter((c) => c.query.step).length,
         0,
