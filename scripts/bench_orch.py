@@ -188,6 +188,17 @@ def run_child(python: str, args: list[str], env: dict[str, str]) -> dict[str, An
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def interleaved(
+    rounds: int, python: str, env: dict[str, str], first: list[str], second: list[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``rounds`` runs of each child, in turns: drift on a shared machine hits both."""
+    a, b = [], []
+    for _ in range(rounds):
+        a.append(run_child(python, first, env))
+        b.append(run_child(python, second, env))
+    return a, b
+
+
 def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     secs = [r["seconds"] for r in rounds]
     rss = [r["peak_rss_mb"] for r in rounds]
@@ -204,10 +215,9 @@ def bench_dagster(python: str, root: Path, dbt: str, sizes: list[int], rounds: i
         proj = root / f"dagster_{size}"
         generate(proj, size)
         manifest = dbt_parse(dbt, proj)
-        floe, plain = [], []
-        for _ in range(rounds):  # interleaved: drift on a shared machine hits both
-            floe.append(run_child(python, ["dagster-load", "floe", str(manifest), str(proj)], env))
-            plain.append(run_child(python, ["dagster-load", "dagster-dbt", str(manifest), str(proj)], env))
+        floe, plain = interleaved(rounds, python, env,
+                                  ["dagster-load", "floe", str(manifest), str(proj)],
+                                  ["dagster-load", "dagster-dbt", str(manifest), str(proj)])  # fmt: skip
         for a, b in zip(floe, plain):
             assert a["assets"] == b["assets"] == size, (a["assets"], b["assets"], size)
             assert a["asset_checks"] == b["asset_checks"], (a["asset_checks"], b["asset_checks"])
@@ -300,10 +310,9 @@ def bench_parse(root: Path, dbt: str, size: int, rounds: int) -> dict[str, Any]:
     manifest = dbt_parse(dbt, proj)
     folder = root / f"dags_parse_{size}"
     floe_file, cosmos_file = write_dags(folder, proj, manifest, dbt, "http://127.0.0.1:9")
-    floe, cosmos = [], []
-    for _ in range(rounds):
-        floe.append(run_child(sys.executable, ["airflow-parse", str(floe_file), "floe_bench"], env))
-        cosmos.append(run_child(sys.executable, ["airflow-parse", str(cosmos_file), "cosmos_bench"], env))
+    floe, cosmos = interleaved(rounds, sys.executable, env,
+                               ["airflow-parse", str(floe_file), "floe_bench"],
+                               ["airflow-parse", str(cosmos_file), "cosmos_bench"])  # fmt: skip
     for a, b in zip(floe, cosmos):
         # one task per model each; floe-dbt's group has its submit task too
         assert a["tasks"] == size + 1 and b["tasks"] == size, (a["tasks"], b["tasks"], size)

@@ -36,8 +36,14 @@ export async function rows(
   return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
-/** A model that renames and aggregates, with documented columns. */
-export async function addRevenueModel(dir: string): Promise<void> {
+/**
+ * A model that renames and aggregates, with documented columns; with
+ * `revenueType`, the manifest also declares the revenue column's type.
+ */
+export async function addRevenueModel(
+  dir: string,
+  revenueType?: string,
+): Promise<void> {
   await writeFile(
     dir,
     "models/marts/customer_revenue.sql",
@@ -61,7 +67,7 @@ models:
     columns:
       - name: revenue
         description: Sum of the customer's order amounts.
-`,
+${revenueType ? `        data_type: ${revenueType}\n` : ""}`,
   );
 }
 
@@ -176,6 +182,24 @@ export function assertNoLineageWithoutUpstream(nodes: NodeFactsMap): void {
   assert.equal(stg.column_lineage, null);
   assert.ok(stg.columns.length > 0);
   assert.equal(nodes[SEED]!.column_lineage, null);
+}
+
+/** Asserts a build with `row_counts: false`: no counts, the seed's load still reported. */
+export function assertNoRowCounts(nodes: NodeFactsMap): void {
+  assert.equal(nodes["model.jaffle_duck.customers"]!.row_count, null);
+  assert.equal(nodes[SEED]!.row_count, null);
+  assert.ok((nodes[SEED]!.rows_affected ?? 0) > 0);
+}
+
+/** Asserts a runtime with `node_facts: false` runs one model and reports no facts. */
+export async function assertFactsOff(
+  rt: DbtRuntime,
+  project: ProjectRef,
+): Promise<void> {
+  const r = await rt.execute("run", project, { select: ["customers"] });
+  assert.equal(r.success, true);
+  assert.equal(r.models_run, 1);
+  assert.equal(r.metadata.nodes, undefined);
 }
 
 /** A build of the example (with the revenue model) and its node facts. */

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
 import type { NodeFactsMap } from "../src/dbt/node_facts.ts";
 import type { ProgressEvent } from "../src/contract/schemas.ts";
-import { copyExample, writeFile } from "./_helpers.ts";
+import { copyExample } from "./_helpers.ts";
 import { join } from "./_path.ts";
 import { ACCOUNT, cloudSetup } from "./cloud/setup.ts";
 import {
@@ -43,20 +43,8 @@ Deno.test(
   async (t) => {
     // The real thing dbt Cloud would run: dbt build, then dbt docs generate.
     await using copy = await copyExample("floe-cloud-facts-");
-    await addRevenueModel(copy.dir);
     // A column type the manifest declares (used when there is no catalog).
-    await writeFile(
-      copy.dir,
-      "models/marts/customer_revenue.yml",
-      `version: 2
-models:
-  - name: customer_revenue
-    columns:
-      - name: revenue
-        description: Sum of the customer's order amounts.
-        data_type: decimal(38,2)
-`,
-    );
+    await addRevenueModel(copy.dir, "decimal(38,2)");
     const local = new LocalRuntime();
     const project = { projectDir: copy.dir, profilesDir: copy.dir };
     let build: Record<string, string>;

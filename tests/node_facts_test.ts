@@ -12,7 +12,13 @@ import assert from "node:assert/strict";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { type NodeFactsMap, parseNodeFacts } from "../src/dbt/node_facts.ts";
 import { copyExample, runAgent, writeFile } from "./_helpers.ts";
-import { buildWithFacts, nodeFactsSuite, rows } from "./_facts.ts";
+import {
+  assertFactsOff,
+  assertNoRowCounts,
+  buildWithFacts,
+  nodeFactsSuite,
+  rows,
+} from "./_facts.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -68,19 +74,14 @@ Deno.test("node facts: row_counts and node_facts opt out", opts, async () => {
     const r = await noCounts.execute("build", project);
     assert.equal(r.success, true);
     const nodes = r.metadata.nodes as NodeFactsMap;
-    assert.equal(nodes["model.jaffle_duck.customers"].row_count, null);
-    assert.equal(nodes["seed.jaffle_duck.raw_payments"].row_count, null);
-    assert.ok((nodes["seed.jaffle_duck.raw_payments"].rows_affected ?? 0) > 0);
+    assertNoRowCounts(nodes);
     assert.ok(nodes["model.jaffle_duck.customers"].column_lineage);
   } finally {
     await noCounts.close();
   }
   const none = new LocalRuntime({ node_facts: false });
   try {
-    const r = await none.execute("run", project, { select: ["customers"] });
-    assert.equal(r.success, true);
-    assert.equal(r.models_run, 1);
-    assert.equal(r.metadata.nodes, undefined);
+    await assertFactsOff(none, project);
   } finally {
     await none.close();
   }

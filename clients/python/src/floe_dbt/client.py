@@ -65,6 +65,7 @@ JOB_OPTIONS = (
 def _project_query(
     project_dir: Any, profiles_dir: Any, target: str | None, runtime: str | None
 ) -> dict[str, str]:
+    """The project's fields (only those given), as a query or a job body has them."""
     q = {"project_dir": str(project_dir)}
     if profiles_dir is not None:
         q["profiles_dir"] = str(profiles_dir)
@@ -212,11 +213,10 @@ class _Base:
         options: dict[str, Any],
     ) -> _Call:
         """The POST of a job: its body (only the fields given) and idempotency key."""
-        body: dict[str, Any] = {"command": command, "project_dir": str(project_dir)}
-        if profiles_dir is not None:
-            body["profiles_dir"] = str(profiles_dir)
-        if target:
-            body["target"] = target
+        body: dict[str, Any] = {
+            "command": command,
+            **_project_query(project_dir, profiles_dir, target, runtime),
+        }
         if select:
             body["select"] = select
         if exclude:
@@ -225,8 +225,6 @@ class _Base:
             body["full_refresh"] = True
         if fix:
             body["fix"] = True
-        if runtime:
-            body["runtime"] = runtime
         for name, value in (options or {}).items():
             if name not in JOB_OPTIONS:
                 raise TypeError(
