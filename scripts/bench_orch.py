@@ -57,6 +57,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from _bench_common import generate_project, write_results
+
 REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve()
 
@@ -151,11 +153,7 @@ def deno() -> str:
 def generate(dest: Path, models: int) -> None:
     """A synthetic project (scripts/synthetic.ts) with absolute DuckDB and
     CSV paths (cosmos runs dbt from a temporary copy of the project)."""
-    code = (
-        f'import {{ generateProject }} from "{REPO / "scripts" / "synthetic.ts"}";'
-        f"await generateProject({json.dumps(str(dest))}, {models});"
-    )
-    subprocess.run([deno(), "eval", code], check=True)
+    generate_project(deno(), dest, models)
     absolute(dest)
 
 
@@ -190,6 +188,17 @@ def run_child(python: str, args: list[str], env: dict[str, str]) -> dict[str, An
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def interleaved(
+    rounds: int, python: str, env: dict[str, str], first: list[str], second: list[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``rounds`` runs of each child, in turns: drift on a shared machine hits both."""
+    a, b = [], []
+    for _ in range(rounds):
+        a.append(run_child(python, first, env))
+        b.append(run_child(python, second, env))
+    return a, b
+
+
 def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     secs = [r["seconds"] for r in rounds]
     rss = [r["peak_rss_mb"] for r in rounds]
@@ -206,10 +215,9 @@ def bench_dagster(python: str, root: Path, dbt: str, sizes: list[int], rounds: i
         proj = root / f"dagster_{size}"
         generate(proj, size)
         manifest = dbt_parse(dbt, proj)
-        floe, plain = [], []
-        for _ in range(rounds):  # interleaved: drift on a shared machine hits both
-            floe.append(run_child(python, ["dagster-load", "floe", str(manifest), str(proj)], env))
-            plain.append(run_child(python, ["dagster-load", "dagster-dbt", str(manifest), str(proj)], env))
+        floe, plain = interleaved(rounds, python, env,
+                                  ["dagster-load", "floe", str(manifest), str(proj)],
+                                  ["dagster-load", "dagster-dbt", str(manifest), str(proj)])  # fmt: skip
         for a, b in zip(floe, plain):
             assert a["assets"] == b["assets"] == size, (a["assets"], b["assets"], size)
             assert a["asset_checks"] == b["asset_checks"], (a["asset_checks"], b["asset_checks"])
@@ -302,10 +310,9 @@ def bench_parse(root: Path, dbt: str, size: int, rounds: int) -> dict[str, Any]:
     manifest = dbt_parse(dbt, proj)
     folder = root / f"dags_parse_{size}"
     floe_file, cosmos_file = write_dags(folder, proj, manifest, dbt, "http://127.0.0.1:9")
-    floe, cosmos = [], []
-    for _ in range(rounds):
-        floe.append(run_child(sys.executable, ["airflow-parse", str(floe_file), "floe_bench"], env))
-        cosmos.append(run_child(sys.executable, ["airflow-parse", str(cosmos_file), "cosmos_bench"], env))
+    floe, cosmos = interleaved(rounds, sys.executable, env,
+                               ["airflow-parse", str(floe_file), "floe_bench"],
+                               ["airflow-parse", str(cosmos_file), "cosmos_bench"])  # fmt: skip
     for a, b in zip(floe, cosmos):
         # one task per model each; floe-dbt's group has its submit task too
         assert a["tasks"] == size + 1 and b["tasks"] == size, (a["tasks"], b["tasks"], size)
@@ -348,6 +355,15 @@ def run_dag(dag_file: Path, env: dict[str, str]) -> tuple[float, dict[str, str],
     return res["seconds"], res["states"], total
 
 
+def built(states: dict[str, str], tasks: int, proj: Path, size: int) -> int:
+    """Asserts a DAG run's ``tasks`` all succeeded and made ``size`` relations in ``proj``."""
+    bad = {k: v for k, v in states.items() if v != "success"}
+    assert len(states) == tasks and not bad, (len(states), bad)
+    made = relations(proj)
+    assert made == size, (made, size)
+    return made
+
+
 def bench_build(root: Path, dbt: str, size: int) -> dict[str, Any]:
     sys.path.insert(0, str(REPO / "clients" / "python" / "tests"))
     from conftest import Daemon
@@ -382,10 +398,7 @@ def bench_build(root: Path, dbt: str, size: int) -> dict[str, Any]:
     job_seconds = (
         datetime.fromisoformat(job.finished_at) - datetime.fromisoformat(job.started_at)
     ).total_seconds()
-    bad = {k: v for k, v in states.items() if v != "success"}
-    assert len(states) == size + 1 and not bad, (len(states), bad)
-    made = relations(floe_proj)
-    assert made == size, (made, size)
+    made = built(states, size + 1, floe_proj, size)
     out["floe_dbt_task_group"] = {"dag_test_seconds": wall, "process_seconds": total,
                                   "tasks": len(states), "relations": made,
                                   "agent_job_seconds": job_seconds,
@@ -395,10 +408,7 @@ def bench_build(root: Path, dbt: str, size: int) -> dict[str, Any]:
     floe_file, cosmos_file = write_dags(dags, cosmos_proj, cosmos_manifest, dbt, "")
     floe_file.unlink()
     wall, states, total = run_dag(cosmos_file, env)
-    bad = {k: v for k, v in states.items() if v != "success"}
-    assert len(states) == size and not bad, (len(states), bad)
-    made = relations(cosmos_proj)
-    assert made == size, (made, size)
+    made = built(states, size, cosmos_proj, size)
     out["cosmos_local"] = {"dag_test_seconds": wall, "process_seconds": total,
                            "tasks": len(states), "relations": made}  # fmt: skip
     print(f"bench_orch: airflow build {size}: cosmos {wall:.1f}s", file=sys.stderr)
@@ -438,10 +448,7 @@ def main() -> int:
         if "build" in only:
             out["airflow_build"] = bench_build(root, dbt, 20 if args.quick else 200)
     out["load_average_at_end"] = os.getloadavg()
-    dest = REPO / "bench" / "results"
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / "orchestrators.json").write_text(json.dumps(out, indent=2))
-    print(json.dumps(out, indent=2))
+    write_results("orchestrators.json", out)
     return 0
 
 

@@ -36,13 +36,7 @@ from dagster_dbt import DbtCliResource, dbt_assets  # noqa: E402
 from floe_dbt import FloeDbtClient  # noqa: E402
 from floe_dbt.dagster import FloeDbtResource, floe_dbt_assets, floe_dbt_source_specs  # noqa: E402
 
-
-def generate(dest: Path, models: int) -> None:
-    code = (
-        f'import {{ generateProject }} from "{REPO / "scripts" / "synthetic.ts"}";'
-        f"await generateProject({json.dumps(str(dest))}, {models});"
-    )
-    subprocess.run([DENO, "eval", code], check=True)
+from _bench_common import generate_project, write_results  # noqa: E402
 
 
 def materialize_floe(daemon: Daemon, project: Path, manifest: Path) -> tuple[float, int]:
@@ -81,7 +75,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="floe-bench-py-") as tmp:
         root = Path(tmp)
         base = root / "synthetic"
-        generate(base, args.models)
+        generate_project(DENO, base, args.models)
         floe_proj = root / "floe"
         plain_proj = root / "plain"
         shutil.copytree(base, floe_proj)
@@ -117,10 +111,7 @@ def main() -> int:
         "ratio_dagster_dbt_over_floe": statistics.median(plain_walls) / statistics.median(floe_walls),
         "agent_dispatch_overhead_ms_per_node": 1000 * statistics.median(overheads),
     }
-    dest = REPO / "bench" / "results"
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / "python.json").write_text(json.dumps(out, indent=2))
-    print(json.dumps(out, indent=2))
+    write_results("python.json", out)
     return 0
 
 

@@ -14,7 +14,7 @@
  */
 import { dirname, join } from "node:path";
 import { parse } from "yaml";
-import { copyProject, WAREHOUSE } from "../tests/_skip_project.ts";
+import { copyProject, random, WAREHOUSE } from "../tests/_skip_project.ts";
 
 /** The checkouts a `--sources` folder holds: folder name and repository. */
 export const SOURCES = {
@@ -107,17 +107,6 @@ async function writeFile(dir: string, rel: string, text: string) {
 
 /** The project's seed folder (its seeds load into the `raw` schema). */
 const SEEDS = "seeds/jaffle-data";
-
-/** A seeded pseudo-random generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A UUID-shaped id drawn from `next`. */
 function uuid(next: () => number): string {

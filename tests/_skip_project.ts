@@ -254,3 +254,14 @@ export function downstream(dir: string, ids: string[]): string[] {
   }
   return [...seen].filter((id) => BUILT.test(id)).sort();
 }
+
+/** A seeded pseudo-random generator (mulberry32). */
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,24 +1,13 @@
 import assert from "node:assert/strict";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { FloeDbtError } from "../src/contract/errors.ts";
-import { copyExample, ROOT, writeFile } from "./_helpers.ts";
+import { copyExample, writeFile } from "./_helpers.ts";
+import { rows } from "./_facts.ts";
 
-const PY = `${ROOT}/.venv/dbt-core/bin/python`;
-
-/** Query the project's DuckDB file with the dbt-core venv's duckdb. */
-async function query(projectDir: string, sql: string): Promise<string> {
-  const out = await new Deno.Command(PY, {
-    args: [
-      "-c",
-      "import duckdb,sys; c=duckdb.connect(sys.argv[1], read_only=True); print(c.execute(sys.argv[2]).fetchall()[0][0])",
-      `${projectDir}/.floe/jaffle_duck.duckdb`,
-      sql,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  return new TextDecoder().decode(out.stdout).trim();
+/** The first value of a query on the project's DuckDB file. */
+async function query(projectDir: string, sql: string): Promise<unknown> {
+  const [[value]] = await rows(projectDir, sql);
+  return value;
 }
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

@@ -11,27 +11,23 @@ import assert from "node:assert/strict";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
 import type { NodeFactsMap } from "../src/dbt/node_facts.ts";
 import type { ProgressEvent } from "../src/contract/schemas.ts";
-import { copyExample, writeFile } from "./_helpers.ts";
+import { copyExample } from "./_helpers.ts";
 import { join } from "./_path.ts";
 import { ACCOUNT, cloudSetup } from "./cloud/setup.ts";
 import {
   addRevenueModel,
+  assertBuiltIds,
+  assertColumnsAsRelation,
   assertExampleLineage,
+  assertNoLineageWithoutUpstream,
+  assertRevenueDescriptions,
+  assertSeedLoad,
+  BUILT,
   REVENUE,
-  rows,
 } from "./_facts.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const DOCS_JOB = 102;
-const BUILT = [
-  "model.jaffle_duck.customer_revenue",
-  "model.jaffle_duck.customers",
-  "model.jaffle_duck.orders",
-  "model.jaffle_duck.stg_customers",
-  "model.jaffle_duck.stg_orders",
-  "model.jaffle_duck.stg_payments",
-  "seed.jaffle_duck.raw_payments",
-];
 
 async function read(dir: string, names: string[]) {
   const out: Record<string, string> = {};
@@ -47,20 +43,8 @@ Deno.test(
   async (t) => {
     // The real thing dbt Cloud would run: dbt build, then dbt docs generate.
     await using copy = await copyExample("floe-cloud-facts-");
-    await addRevenueModel(copy.dir);
     // A column type the manifest declares (used when there is no catalog).
-    await writeFile(
-      copy.dir,
-      "models/marts/customer_revenue.yml",
-      `version: 2
-models:
-  - name: customer_revenue
-    columns:
-      - name: revenue
-        description: Sum of the customer's order amounts.
-        data_type: decimal(38,2)
-`,
-    );
+    await addRevenueModel(copy.dir, "decimal(38,2)");
     const local = new LocalRuntime();
     const project = { projectDir: copy.dir, profilesDir: copy.dir };
     let build: Record<string, string>;
@@ -107,7 +91,7 @@ models:
       assert.equal(r.tests_run, count("test."));
       assert.equal(r.models_run, count("model."));
       const nodes = r.metadata.nodes as NodeFactsMap;
-      assert.deepEqual(Object.keys(nodes).sort(), BUILT);
+      assertBuiltIds(nodes);
       // The build step's run_results.json, asked for by its step index.
       const stepGets = s.server.calls(/\/artifacts\/run_results\.json$/)
         .filter((c) => c.query.step !== undefined);
@@ -116,35 +100,13 @@ models:
       assert.ok(
         stepGets[0]!.path.startsWith(`/api/v2/accounts/${ACCOUNT}/runs/`),
       );
-      for (const id of BUILT) {
-        const name = id.split(".").at(-1)!;
-        const want = await rows(
-          copy.dir,
-          `select column_name, data_type from information_schema.columns where table_schema = 'main' and table_name = '${name}' order by ordinal_position`,
-        );
-        assert.ok(want.length > 0, name);
-        assert.deepEqual(
-          nodes[id]!.columns.map((c) => [c.name, c.data_type]),
-          want,
-          name,
-        );
-        assert.equal(nodes[id]!.row_count, null, name);
-      }
-      const [[seeded]] = await rows(
-        copy.dir,
-        "select count(*) from main.raw_payments",
-      );
-      const seed = nodes["seed.jaffle_duck.raw_payments"]!;
-      assert.equal(seed.rows_affected, seeded);
-      assert.equal(seed.relation, "jaffle_duck.main.raw_payments");
-      assert.equal(
-        nodes[REVENUE]!.columns.find((c) => c.name === "revenue")
-          ?.description,
-        "Sum of the customer's order amounts.",
-      );
+      await assertColumnsAsRelation(copy.dir, nodes);
+      for (const id of BUILT) assert.equal(nodes[id]!.row_count, null, id);
+      await assertSeedLoad(copy.dir, nodes);
+      assertRevenueDescriptions(nodes);
       assertExampleLineage((id) => nodes[id]!.column_lineage);
       // An external CSV source has no catalog entry: no lineage, no error.
-      assert.equal(nodes["model.jaffle_duck.stg_orders"]!.column_lineage, null);
+      assertNoLineageWithoutUpstream(nodes);
       assert.ok(
         events.some((e) =>
           e.type === "log" && e.level === "debug" &&
@@ -159,7 +121,7 @@ models:
       const r = await s.runtime.execute("build", s.project);
       assert.equal(r.success, true);
       const nodes = r.metadata.nodes as NodeFactsMap;
-      assert.deepEqual(Object.keys(nodes).sort(), BUILT);
+      assertBuiltIds(nodes);
       assert.equal(
         s.server.calls(/\/artifacts\//).filter((c) => c.query.step).length,
         0,

@@ -14,10 +14,11 @@ import type { NodeFactsMap } from "../src/dbt/node_facts.ts";
 import type { ProgressEvent } from "../src/contract/schemas.ts";
 import { copyExample, writeFile } from "./_helpers.ts";
 import {
-  addRevenueModel,
-  assertExampleLineage,
+  assertFactsOff,
+  assertNoRowCounts,
+  buildWithFacts,
+  nodeFactsSuite,
   REVENUE,
-  rows,
 } from "./_facts.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -27,51 +28,18 @@ Deno.test(
   opts,
   async (t) => {
     await using copy = await copyExample("floe-fusion-facts-");
-    await addRevenueModel(copy.dir);
     const rt = new FusionRuntime({ fallback_to_core: false });
-    const project = { projectDir: copy.dir, profilesDir: copy.dir };
     try {
-      const r = await rt.execute("build", project);
-      assert.equal(r.metadata.executed_by, "fusion");
-      assert.equal(r.success, true, JSON.stringify(r.metadata.errors));
-      const nodes = r.metadata.nodes as NodeFactsMap;
-      assert.ok(nodes, "metadata.nodes is present");
-
-      await t.step("one entry per model and seed built, none for tests", () => {
-        assert.deepEqual(Object.keys(nodes).sort(), [
-          "model.jaffle_duck.customer_revenue",
-          "model.jaffle_duck.customers",
-          "model.jaffle_duck.orders",
-          "model.jaffle_duck.stg_customers",
-          "model.jaffle_duck.stg_orders",
-          "model.jaffle_duck.stg_payments",
-          "seed.jaffle_duck.raw_payments",
-        ]);
-      });
+      const build = await buildWithFacts(rt, copy.dir);
+      const { project, nodes } = build;
+      assert.equal(build.result.metadata.executed_by, "fusion");
+      await nodeFactsSuite(t, rt, build);
 
       await t.step(
-        "row counts equal DuckDB's count(*); views are not counted",
-        async () => {
-          for (
-            const table of [
-              "customers",
-              "orders",
-              "raw_payments",
-              "customer_revenue",
-            ]
-          ) {
-            const id = Object.keys(nodes).find((k) => k.endsWith(`.${table}`))!;
-            const [[count]] = await rows(
-              copy.dir,
-              `select count(*) from main.${table}`,
-            );
-            assert.equal(nodes[id].row_count, count, table);
-            assert.ok((count as number) > 0);
-          }
-          assert.equal(nodes["model.jaffle_duck.stg_orders"].row_count, null);
+        "the seed's rows_affected is its count; a model's 0 is not a count",
+        () => {
           const seed = nodes["seed.jaffle_duck.raw_payments"];
           assert.equal(seed.rows_affected, seed.row_count);
-          assert.equal(seed.relation, "jaffle_duck.main.raw_payments");
           // Fusion writes rows_affected 0 for every model: not a count.
           assert.equal(
             nodes["model.jaffle_duck.customers"].rows_affected,
@@ -79,58 +47,6 @@ Deno.test(
           );
         },
       );
-
-      await t.step(
-        "columns and types are the relation's, descriptions the manifest's",
-        async () => {
-          for (const id of Object.keys(nodes)) {
-            const name = id.split(".").at(-1)!;
-            const want = await rows(
-              copy.dir,
-              `select column_name, data_type from information_schema.columns where table_schema = 'main' and table_name = '${name}' order by ordinal_position`,
-            );
-            assert.ok(want.length > 0, name);
-            assert.deepEqual(
-              nodes[id].columns.map((c) => [c.name, c.data_type]),
-              want,
-              name,
-            );
-          }
-          const cols = nodes[REVENUE].columns;
-          assert.equal(
-            cols.find((c) => c.name === "revenue")?.description,
-            "Sum of the customer's order amounts.",
-          );
-          assert.equal(
-            cols.find((c) => c.name === "buyer_id")?.description,
-            null,
-          );
-        },
-      );
-
-      await t.step(
-        "column lineage through renames, aggregates and expressions",
-        () => assertExampleLineage((id) => nodes[id].column_lineage),
-      );
-
-      await t.step("a model over an external source gets no lineage", () => {
-        assert.equal(
-          nodes["model.jaffle_duck.stg_orders"].column_lineage,
-          null,
-        );
-        assert.equal(
-          nodes["seed.jaffle_duck.raw_payments"].column_lineage,
-          null,
-        );
-      });
-
-      await t.step("a test run reports no node facts", async () => {
-        const tested = await rt.execute("test", project, {
-          select: ["customers"],
-        });
-        assert.equal(tested.success, true);
-        assert.equal(tested.metadata.nodes, undefined);
-      });
 
       await t.step(
         "a run of one model reads its parents' columns",
@@ -171,11 +87,7 @@ Deno.test(
       });
       assert.equal(r.success, true);
       const nodes = r.metadata.nodes as NodeFactsMap;
-      assert.equal(nodes["model.jaffle_duck.customers"].row_count, null);
-      assert.equal(nodes["seed.jaffle_duck.raw_payments"].row_count, null);
-      assert.ok(
-        (nodes["seed.jaffle_duck.raw_payments"].rows_affected ?? 0) > 0,
-      );
+      assertNoRowCounts(nodes);
       // Columns still come from the facts query; lineage needs the Python.
       assert.equal(
         nodes["model.jaffle_duck.customers"].columns[0]?.data_type,
@@ -196,10 +108,7 @@ Deno.test(
       node_facts: false,
     });
     try {
-      const r = await none.execute("run", project, { select: ["customers"] });
-      assert.equal(r.success, true);
-      assert.equal(r.models_run, 1);
-      assert.equal(r.metadata.nodes, undefined);
+      await assertFactsOff(none, project);
     } finally {
       await none.close();
     }

@@ -13,9 +13,10 @@ import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { type NodeFactsMap, parseNodeFacts } from "../src/dbt/node_facts.ts";
 import { copyExample, runAgent, writeFile } from "./_helpers.ts";
 import {
-  addRevenueModel,
-  assertExampleLineage,
-  REVENUE,
+  assertFactsOff,
+  assertNoRowCounts,
+  buildWithFacts,
+  nodeFactsSuite,
   rows,
 } from "./_facts.ts";
 
@@ -26,112 +27,11 @@ Deno.test(
   opts,
   async (t) => {
     await using copy = await copyExample();
-    await addRevenueModel(copy.dir);
     const rt = new LocalRuntime();
-    const project = { projectDir: copy.dir, profilesDir: copy.dir };
     try {
-      const r = await rt.execute("build", project);
-      assert.equal(r.success, true, JSON.stringify(r.metadata.errors));
-      const nodes = r.metadata.nodes as NodeFactsMap;
-      assert.ok(nodes, "metadata.nodes is present");
-
-      await t.step("one entry per model and seed built, none for tests", () => {
-        const ids = Object.keys(nodes).sort();
-        assert.deepEqual(ids, [
-          "model.jaffle_duck.customer_revenue",
-          "model.jaffle_duck.customers",
-          "model.jaffle_duck.orders",
-          "model.jaffle_duck.stg_customers",
-          "model.jaffle_duck.stg_orders",
-          "model.jaffle_duck.stg_payments",
-          "seed.jaffle_duck.raw_payments",
-        ]);
-      });
-
-      await t.step(
-        "row counts equal DuckDB's count(*); views are not counted",
-        async () => {
-          for (
-            const table of [
-              "customers",
-              "orders",
-              "raw_payments",
-              "customer_revenue",
-            ]
-          ) {
-            const id = Object.keys(nodes).find((k) => k.endsWith(`.${table}`))!;
-            const [[count]] = await rows(
-              copy.dir,
-              `select count(*) from main.${table}`,
-            );
-            assert.equal(nodes[id].row_count, count, table);
-            assert.ok((count as number) > 0);
-          }
-          assert.equal(nodes["model.jaffle_duck.stg_orders"].row_count, null);
-          // The seed's load is reported by the adapter itself.
-          const [[seeded]] = await rows(
-            copy.dir,
-            "select count(*) from main.raw_payments",
-          );
-          assert.equal(
-            nodes["seed.jaffle_duck.raw_payments"].rows_affected,
-            seeded,
-          );
-          assert.equal(
-            nodes["seed.jaffle_duck.raw_payments"].relation,
-            "jaffle_duck.main.raw_payments",
-          );
-        },
-      );
-
-      await t.step(
-        "columns and types are the relation's, descriptions the manifest's",
-        async () => {
-          const want = await rows(
-            copy.dir,
-            "select column_name, data_type from information_schema.columns where table_name = 'customer_revenue' order by ordinal_position",
-          );
-          const cols = nodes[REVENUE].columns;
-          assert.deepEqual(cols.map((c) => [c.name, c.data_type]), want);
-          assert.equal(
-            cols.find((c) => c.name === "revenue")?.description,
-            "Sum of the customer's order amounts.",
-          );
-          assert.equal(
-            cols.find((c) => c.name === "buyer_id")?.description,
-            null,
-          );
-        },
-      );
-
-      await t.step(
-        "column lineage through renames, aggregates and expressions",
-        () => assertExampleLineage((id) => nodes[id].column_lineage),
-      );
-
-      await t.step(
-        "a model over unknown upstream columns: no lineage, no error",
-        () => {
-          // stg_orders reads an external CSV source: no relation to read columns from
-          assert.equal(
-            nodes["model.jaffle_duck.stg_orders"].column_lineage,
-            null,
-          );
-          assert.ok(nodes["model.jaffle_duck.stg_orders"].columns.length > 0);
-          assert.equal(
-            nodes["seed.jaffle_duck.raw_payments"].column_lineage,
-            null,
-          );
-        },
-      );
-
-      await t.step("a test run reports no node facts", async () => {
-        const tested = await rt.execute("test", project, {
-          select: ["customers"],
-        });
-        assert.equal(tested.success, true);
-        assert.equal(tested.metadata.nodes, undefined);
-      });
+      const build = await buildWithFacts(rt, copy.dir);
+      const { project } = build;
+      await nodeFactsSuite(t, rt, build);
 
       await t.step(
         "dbt retry reports the facts of the nodes it re-ran",
@@ -174,19 +74,14 @@ Deno.test("node facts: row_counts and node_facts opt out", opts, async () => {
     const r = await noCounts.execute("build", project);
     assert.equal(r.success, true);
     const nodes = r.metadata.nodes as NodeFactsMap;
-    assert.equal(nodes["model.jaffle_duck.customers"].row_count, null);
-    assert.equal(nodes["seed.jaffle_duck.raw_payments"].row_count, null);
-    assert.ok((nodes["seed.jaffle_duck.raw_payments"].rows_affected ?? 0) > 0);
+    assertNoRowCounts(nodes);
     assert.ok(nodes["model.jaffle_duck.customers"].column_lineage);
   } finally {
     await noCounts.close();
   }
   const none = new LocalRuntime({ node_facts: false });
   try {
-    const r = await none.execute("run", project, { select: ["customers"] });
-    assert.equal(r.success, true);
-    assert.equal(r.models_run, 1);
-    assert.equal(r.metadata.nodes, undefined);
+    await assertFactsOff(none, project);
   } finally {
     await none.close();
   }

@@ -19,6 +19,7 @@ import {
   executedNodes,
   makeSkipProject,
   MODELS,
+  random,
   rebuiltNodes,
   warehouseContents,
   writeCents,
@@ -407,17 +408,6 @@ Deno.test({
     }
   },
 });
-
-/** A seeded pseudo-random generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A seeded random sequence of changes; after each, the `--skip-unchanged`

@@ -238,14 +238,7 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
           rowCounts: this.config.row_counts,
           python: dbtCorePython(this.localConfig.python),
           query: (sql) =>
-            fusionQuery({
-              bin,
-              project,
-              options,
-              killGraceMs: this.#killGraceMs,
-              timeoutSeconds: this.#timeoutSeconds(options),
-              inFlight: this.#inFlight,
-            }, sql),
+            fusionQuery(this.#lookContext(bin, project, options), sql),
           debug,
           warn: (m) => options.onEvent?.(logEvent("warn", `node facts: ${m}`)),
         },
@@ -303,6 +296,22 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
       ),
   };
 
+  /** What one Fusion call of a look needs: the binary, limits and in-flight set. */
+  #lookContext(
+    bin: FusionBinary,
+    project: ResolvedProject,
+    options: CallOptions,
+  ): LookContext {
+    return {
+      bin,
+      project,
+      options,
+      killGraceMs: this.#killGraceMs,
+      timeoutSeconds: this.#timeoutSeconds(options),
+      inFlight: this.#inFlight,
+    };
+  }
+
   async #look<T>(
     ref: ProjectRef,
     options: CallOptions,
@@ -314,15 +323,7 @@ export class FusionRuntime extends RuntimeBase implements DbtRuntime {
     let reason = unsupported;
     if (!reason) {
       const bin = await this.binary();
-      const call = () =>
-        work({
-          bin,
-          project,
-          options,
-          killGraceMs: this.#killGraceMs,
-          timeoutSeconds: this.#timeoutSeconds(options),
-          inFlight: this.#inFlight,
-        });
+      const call = () => work(this.#lookContext(bin, project, options));
       try {
         return await this.#limit(() =>
           opensWarehouse

@@ -62,48 +62,10 @@ JOB_OPTIONS = (
 )
 
 
-def _job_body(
-    command: str,
-    project_dir: Any,
-    profiles_dir: Any,
-    target: str | None,
-    select: str | list[str] | None,
-    exclude: str | list[str] | None,
-    full_refresh: bool,
-    fix: bool,
-    runtime: str | None,
-    options: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"command": command, "project_dir": str(project_dir)}
-    if profiles_dir is not None:
-        body["profiles_dir"] = str(profiles_dir)
-    if target:
-        body["target"] = target
-    if select:
-        body["select"] = select
-    if exclude:
-        body["exclude"] = exclude
-    if full_refresh:
-        body["full_refresh"] = True
-    if fix:
-        body["fix"] = True
-    if runtime:
-        body["runtime"] = runtime
-    for name, value in (options or {}).items():
-        if name not in JOB_OPTIONS:
-            raise TypeError(
-                f"submit() got an unexpected keyword argument '{name}' "
-                f"(job options: {', '.join(JOB_OPTIONS)})"
-            )
-        if value is None or value is False:
-            continue
-        body[name] = str(value) if name == "state" else value
-    return body
-
-
 def _project_query(
     project_dir: Any, profiles_dir: Any, target: str | None, runtime: str | None
 ) -> dict[str, str]:
+    """The project's fields (only those given), as a query or a job body has them."""
     q = {"project_dir": str(project_dir)}
     if profiles_dir is not None:
         q["profiles_dir"] = str(profiles_dir)
@@ -250,18 +212,28 @@ class _Base:
         idempotency_key: str | None,
         options: dict[str, Any],
     ) -> _Call:
-        body = _job_body(
-            command,
-            project_dir,
-            profiles_dir,
-            target,
-            select,
-            exclude,
-            full_refresh,
-            fix,
-            runtime,
-            options,
-        )
+        """The POST of a job: its body (only the fields given) and idempotency key."""
+        body: dict[str, Any] = {
+            "command": command,
+            **_project_query(project_dir, profiles_dir, target, runtime),
+        }
+        if select:
+            body["select"] = select
+        if exclude:
+            body["exclude"] = exclude
+        if full_refresh:
+            body["full_refresh"] = True
+        if fix:
+            body["fix"] = True
+        for name, value in (options or {}).items():
+            if name not in JOB_OPTIONS:
+                raise TypeError(
+                    f"submit() got an unexpected keyword argument '{name}' "
+                    f"(job options: {', '.join(JOB_OPTIONS)})"
+                )
+            if value is None or value is False:
+                continue
+            body[name] = str(value) if name == "state" else value
         key = idempotency_key or uuid.uuid4().hex
         return _Call("POST", "/v1/jobs", json=body, headers={"Idempotency-Key": key})
 
