@@ -92,3 +92,11 @@ Deno.test("cloud run results: a run mapped to a job that builds reports that bui
   const kept = await pick("run", "build", ["Invoke dbt with `dbt build`"]);
   assert.deepEqual(kept.asked, []);
 });
+
+Deno.test("cloud run results: a job of dbt run then dbt test, called as run, reports its run step", async () => {
+  const { asked } = await pick("run", "test", [
+    "Invoke dbt with `dbt run`",
+    "Invoke dbt with `dbt test`",
+  ]);
+  assert.deepEqual(asked, [3]);
+});

@@ -140,6 +140,35 @@ Deno.test(
       assert.equal(cust.column_lineage, null);
     });
 
+    await t.step(
+      "the build step's run_results.json missing: zero counts, why, and docs generate's file neither kept nor read",
+      async () => {
+        await using s = await cloudSetup({
+          job_ids: { run: 101, build: DOCS_JOB },
+        });
+        s.server.jobs.set(DOCS_JOB, ["dbt build", "dbt docs generate"]);
+        s.server.executor = () =>
+          Promise.resolve({
+            ok: true,
+            artifacts: docs,
+            stepArtifacts: [{}, docs],
+          });
+        const r = await s.runtime.execute("build", s.project);
+        assert.equal(r.success, true);
+        assert.equal(r.models_run, 0);
+        assert.equal(r.tests_run, 0);
+        assert.equal(r.run_results_path, "");
+        assert.match(
+          String(r.metadata.run_results_unavailable),
+          /no run_results\.json for step 3/,
+        );
+        assert.equal(r.metadata.nodes, undefined);
+        const kept = String(r.metadata.artifacts_dir);
+        await assert.rejects(Deno.stat(`${kept}/run_results.json`));
+        await Deno.stat(`${kept}/manifest.json`);
+      },
+    );
+
     await t.step("node_facts: false reports none", async () => {
       await using s = await cloudSetup({ node_facts: false });
       s.server.executor = () => Promise.resolve({ ok: true, artifacts: build });

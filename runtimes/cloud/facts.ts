@@ -88,12 +88,18 @@ export async function commandRunResults(
   const last = files["run_results.json"]!;
   const which = obj(obj(parse(last)).args).which;
   const wanted = whichOf(command);
-  if (typeof which !== "string" || wanted.has(which)) return { text: last };
-  // The command's own step, else (a building command) the last building one.
+  const self = command === "docs-generate" ? "generate" : command;
+  if (typeof which !== "string" || which === self) return { text: last };
+  // The command's own step (a job of `dbt run` then `dbt test`, called as
+  // run, reports its run), else, when the last step is one like it (a
+  // retry, or a run mapped to a job that builds), that one, else the last
+  // building step.
   const own = stepPattern([dbtCommandWords(command).join("\\s+")]);
   const any = stepPattern([...wanted]);
   const indexed = (runSteps ?? []).filter((s) => typeof s.index === "number");
-  const step = indexed.filter((s) => own.test(String(s.name ?? ""))).at(-1) ??
+  const mine = indexed.filter((s) => own.test(String(s.name ?? ""))).at(-1);
+  if (!mine && wanted.has(which)) return { text: last };
+  const step = mine ??
     indexed.filter((s) => any.test(String(s.name ?? ""))).at(-1);
   if (!step) {
     return {

@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { commandResultFrom } from "../../src/dbt/artifacts.ts";
+import { artifactPaths, commandResultFrom } from "../../src/dbt/artifacts.ts";
 import type { CloudConfig } from "../../src/config/config.ts";
 import { ERROR_CODES, FloeDbtError } from "../../src/contract/errors.ts";
 import type { CallOptions, ProjectRef } from "../../src/contract/runtime.ts";
@@ -139,7 +139,11 @@ export async function followRun(
       (step) => api.runArtifact(run.id, "run_results.json", signal, step),
     );
     if ("text" in own) files["run_results.json"] = own.text;
-    else problem = own.problem;
+    else {
+      // Another step's file is not this command's: neither kept nor read.
+      problem = own.problem;
+      delete files["run_results.json"];
+    }
   }
   const dir = await storeArtifacts(ctx.cache, run.id, files, {
     run_id: run.id,
@@ -150,27 +154,42 @@ export async function followRun(
     targetDir: join(ctx.ref.projectDir, "target"),
   });
   ctx.stored?.(run.id, jobId);
+  if (problem) {
+    // Another step's counts would be wrong: none, and why.
+    emit(logEvent("warn", `run results: ${problem}`));
+    const succeeded = run.status === 10;
+    return {
+      result: {
+        success: succeeded,
+        manifest_path: files["manifest.json"]
+          ? artifactPaths(dir).manifest
+          : "",
+        run_results_path: "",
+        catalog_path: null,
+        execution_time_seconds: wallSeconds(ctx),
+        models_run: 0,
+        tests_run: 0,
+        failures: 0,
+        metadata: {
+          ...meta,
+          cached: Boolean(ctx.cache),
+          artifacts_dir: dir,
+          seeds_run: 0,
+          snapshots_run: 0,
+          skipped: 0,
+          statuses: {},
+          run_results_unavailable: problem,
+          ...(succeeded ? {} : { error_code: ERROR_CODES.execution }),
+        },
+      },
+      run,
+    };
+  }
   const result = await commandResultFrom(command, dir, {
     ...meta,
     cached: Boolean(ctx.cache),
     artifacts_dir: dir,
   }, run.status === 10);
-  if (problem) {
-    // Another step's counts would be wrong: none, and why.
-    emit(logEvent("warn", `run results: ${problem}`));
-    result.models_run = 0;
-    result.tests_run = 0;
-    result.failures = 0;
-    Object.assign(result.metadata, {
-      seeds_run: 0,
-      snapshots_run: 0,
-      skipped: 0,
-      statuses: {},
-      run_results_unavailable: problem,
-    });
-    result.execution_time_seconds = wallSeconds(ctx);
-    return { result, run };
-  }
   if (config.node_facts && FACT_COMMANDS.has(command)) {
     const debug = (m: string) => emit(logEvent("debug", `node facts: ${m}`));
     try {
