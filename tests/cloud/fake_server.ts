@@ -420,8 +420,12 @@ export class FakeDbtCloud {
         const run = this.runs.get(Number(p.run));
         // ?step=N: the artifacts of the run step with index N (1-based,
         // set-up steps counted, which have none); none: the last step's.
+        // The last step's index gives the same files as no index.
         const step = url.searchParams.get("step");
-        const text = step === null
+        const dbtSteps = run ? (run.steps ?? this.jobs.get(run.job) ?? []) : [];
+        const last = SETUP_STEPS.length + dbtSteps.length;
+        const text = step === null ||
+            (!run?.stepArtifacts && Number(step) === last)
           ? run?.artifacts[p.path!]
           : run?.stepArtifacts?.[Number(step) - 1 - SETUP_STEPS.length]
             ?.[p.path!];
