@@ -261,18 +261,14 @@ class MacroIndex {
     return out;
   }
 
-  /**
-   * The first macro (by id) reading the clock among those the node's code
-   * calls, closed over the macros they call: by name (dbt's clock macros)
-   * or by its SQL (clockInCode). The materialization is left out (it may
-   * stamp times in its own bookkeeping, not in the relation), and so are
-   * macros named `materialization_*`.
-   */
-  clock(node: Obj): string | null {
-    const direct = this.#nodeCalls(node).sort();
-    const memo = direct.join("\n");
-    const have = this.#clocks.get(memo);
-    if (have !== undefined) return have;
+  /** A reader of macro calls in Jinja text (also where dbt records them). */
+  #reader(): MacroCalls {
+    return this.#scan ?? (this.#text ??= new MacroCalls(this.#view.macros));
+  }
+  #text: MacroCalls | undefined;
+
+  /** The macros `direct` reach (closed over the macros they call). */
+  #reach(direct: string[]): string[] {
     const seen = new Set<string>();
     const stack = [...direct];
     while (stack.length) {
@@ -281,8 +277,51 @@ class MacroIndex {
       seen.add(id);
       stack.push(...this.#macroCalls(id));
     }
+    return [...seen].sort();
+  }
+
+  /**
+   * The first macro (by id) reading the clock among those the node's code
+   * calls, closed over the macros they call: by name (dbt's clock macros)
+   * or by its SQL (clockInCode). The materialization is left out (it may
+   * stamp times in its own bookkeeping, not in the relation), and so are
+   * macros named `materialization_*`. dbt records the macros of the node's
+   * hooks among its own: those called only by a hook are left out too (an
+   * audit hook writing the time into another table does not change the
+   * node's rows); a hook that reads the clock and writes `{{ this }}`
+   * (`update {{ this }} set loaded_at = now()`) makes the node read it.
+   */
+  clock(node: Obj): string | null {
+    const hooks = hookTexts(node);
+    let direct = this.#nodeCalls(node);
+    if (hooks.length) {
+      const reader = this.#reader();
+      const inCode = new Set(reader.calls(String(node.raw_code ?? "")));
+      const byHooks = new Set(hooks.flatMap((h) => reader.calls(h)));
+      direct = direct.filter((id) => inCode.has(id) || !byHooks.has(id));
+    }
+    const hit = this.#clockOf(direct.sort());
+    if (hit) return hit;
+    for (const h of hooks) {
+      const calls = this.#reach(this.#reader().calls(h));
+      const writes = WRITES_THIS.test(h) ||
+        calls.some((id) =>
+          WRITES_THIS.test(String(this.#view.macros[id]?.macro_sql ?? ""))
+        );
+      if (!writes) continue;
+      const found = clockInCode(h) ?? this.#clockOf(calls);
+      if (found) return `hook: ${found}`;
+    }
+    return null;
+  }
+
+  /** The first macro reading the clock among those `direct` reach. */
+  #clockOf(direct: string[]): string | null {
+    const memo = direct.join("\n");
+    const have = this.#clocks.get(memo);
+    if (have !== undefined) return have;
     let hit: string | null = null;
-    for (const id of [...seen].sort()) {
+    for (const id of this.#reach(direct)) {
       const m = this.#view.macros[id];
       const name = String(m?.name ?? "");
       if (CLOCK_MACROS.has(name)) {
@@ -299,6 +338,32 @@ class MacroIndex {
     this.#clocks.set(memo, hit);
     return hit;
   }
+}
+
+/** SQL that writes the node's own relation (in a hook or its macros). */
+const WRITES_THIS =
+  /\b(?:update|insert\s+(?:or\s+\w+\s+)?into|merge\s+into|delete\s+from|alter\s+table|truncate(?:\s+table)?|copy)\s+\{\{-?\s*this\b/i;
+
+/**
+ * The SQL text of a node's pre- and post-hooks, as dbt-core's manifest
+ * keeps them (`config["post-hook"]`: a list of `{sql, transaction}`).
+ */
+export function hookTexts(node: Obj): string[] {
+  const config = obj(node.config);
+  const out: string[] = [];
+  for (
+    const key of ["pre-hook", "post-hook", "pre_hook", "post_hook"]
+  ) {
+    const v = config[key];
+    for (const h of Array.isArray(v) ? v : v === undefined ? [] : [v]) {
+      if (typeof h === "string") out.push(h);
+      else if (h && typeof h === "object") {
+        const sql = (h as Obj).sql;
+        if (typeof sql === "string") out.push(sql);
+      }
+    }
+  }
+  return out;
 }
 
 /**
