@@ -42,6 +42,11 @@ export interface NodeKey {
    */
   clock: string | null;
   /**
+   * An input the key cannot see (an `env_var` whose name is not a
+   * literal), or null: such a node is never reused.
+   */
+  opaque: string | null;
+  /**
    * The parent nodes whose relations the node reads (an ephemeral parent's
    * own parents in its place, as dbt inlines it), no sources: the node is
    * rebuilt when one of them was built again since the node's last build.
@@ -64,6 +69,12 @@ export interface KeyInputs {
   projectVars: unknown;
   /** The profile target name. */
   target: string;
+  /**
+   * The environment dbt gets (the runtime's child environment, secrets of
+   * the agent left out): a node's `env_var('NAME')` values are keyed (as
+   * sha256, never the value). Undefined: none keyed.
+   */
+  env?: Readonly<Record<string, string>>;
   /** Data version per source unique_id. */
   sources: Record<string, DataVersion>;
   /** Seed file checksums (sha256 of the file), per seed unique_id. */
@@ -315,6 +326,41 @@ class MacroIndex {
     return null;
   }
 
+  /**
+   * The `env_var` names a node reads, in its code, its hooks and the
+   * macros they reach (closed); `dynamic` is the first call whose name is
+   * not a literal (the value cannot be keyed).
+   */
+  envUse(node: Obj): { names: string[]; dynamic: string | null } {
+    const hooks = hookTexts(node);
+    const reader = this.#reader();
+    const direct = [
+      ...new Set([
+        ...this.#nodeCalls(node),
+        ...hooks.flatMap((h) => reader.calls(h)),
+      ]),
+    ].sort();
+    const memo = direct.join("\n");
+    let inMacros = this.#envs.get(memo);
+    if (!inMacros) {
+      inMacros = envCalls(
+        this.#reach(direct).map((id) =>
+          String(this.#view.macros[id]?.macro_sql ?? "")
+        ),
+      );
+      this.#envs.set(memo, inMacros);
+    }
+    const own = envCalls([String(node.raw_code ?? ""), ...hooks]);
+    return {
+      names: [...new Set([...own.names, ...inMacros.names])].sort(),
+      dynamic: own.dynamic ?? inMacros.dynamic,
+    };
+  }
+  readonly #envs = new Map<
+    string,
+    { names: string[]; dynamic: string | null }
+  >();
+
   /** The first macro reading the clock among those `direct` reach. */
   #clockOf(direct: string[]): string | null {
     const memo = direct.join("\n");
@@ -338,6 +384,30 @@ class MacroIndex {
     this.#clocks.set(memo, hit);
     return hit;
   }
+}
+
+/** A Jinja comment (its `env_var` calls do not run). */
+const JINJA_COMMENT = /\{#[\s\S]*?#\}/g;
+/**
+ * An `env_var(` call: 2 is a literal name, 3 what follows it (`,` or `)`;
+ * absent when the name is an expression).
+ */
+const ENV_CALL = /\benv_var\s*\(\s*(?:(['"])([^'"\\]*)\1\s*([,)]))?/g;
+
+/** The `env_var` names called in texts, and the first non-literal call. */
+function envCalls(
+  texts: string[],
+): { names: string[]; dynamic: string | null } {
+  const names = new Set<string>();
+  let dynamic: string | null = null;
+  for (const text of texts) {
+    if (!text.includes("env_var")) continue;
+    for (const m of text.replace(JINJA_COMMENT, "").matchAll(ENV_CALL)) {
+      if (m[2] !== undefined && m[3]) names.add(m[2]);
+      else dynamic ??= m[0].trim();
+    }
+  }
+  return { names: [...names], dynamic };
 }
 
 /** SQL that writes the node's own relation (in a hook or its macros). */
@@ -439,22 +509,42 @@ function definition(
   }));
   const used = macros.closure(node);
   const usesVars = used.vars || VAR_USE.test(String(node.raw_code ?? ""));
+  // The values (as sha256: a DBT_ENV_SECRET_* value is never kept) of the
+  // env_var names the node reads, as dbt gets them.
+  const envNames = macros.envUse(node).names;
+  const env = envNames.length
+    ? {
+      env: Object.fromEntries(envNames.map((n) => {
+        const v = inputs.env?.[n];
+        return [n, v === undefined ? null : sha256(v)];
+      })),
+    }
+    : {};
   return {
     code,
     config,
     macros: used.hash,
     // Only a node whose code or macros mention `var` reads vars (a var in
-    // a config is in the config already).
+    // a config is in the config already); its env_var values count here.
     vars: sha256(
       usesVars
         ? stableJson({
           invocation: inputs.vars ?? null,
           project: inputs.projectVars ?? null,
+          ...env,
         })
+        : envNames.length
+        ? stableJson(env)
         : "no var used",
     ),
     target: sha256(inputs.target),
   };
+}
+
+/** Why a node's key cannot see one of its inputs, or null. */
+function dynamicEnv(macros: MacroIndex, node: Obj): string | null {
+  const d = macros.envUse(node).dynamic;
+  return d ? `env_var name not a literal: ${d}` : null;
 }
 
 /**
@@ -518,6 +608,7 @@ export function computeKeys(
     // A clock read by an ephemeral parent (inlined into this node's SQL),
     // or by a unit test's model (its SQL runs on the fixtures).
     let inherited: string | null = null;
+    let opaque: string | null = null;
     for (const p of parentsOf(node)) {
       if (p.startsWith("source.")) {
         const v = inputs.sources[p];
@@ -534,6 +625,15 @@ export function computeKeys(
       }
       unknown ??= pk.unknown;
       const parentNode = view.nodes[p]!;
+      if (
+        pk.opaque &&
+        ((parentNode.resource_type === "model" && isEphemeral(parentNode)) ||
+          node.resource_type === "unit_test")
+      ) {
+        opaque ??= pk.opaque.includes(" via ")
+          ? pk.opaque
+          : `${pk.opaque} via ${p}`;
+      }
       if (parentNode.resource_type === "model" && isEphemeral(parentNode)) {
         for (const q of pk.relationParents) relationParents.add(q);
         if (pk.clock) {
@@ -565,6 +665,7 @@ export function computeKeys(
       parents,
       unknown,
       clock,
+      opaque: dynamicEnv(macros, node) ?? opaque,
       relationParents: [...relationParents].sort(),
     };
     visiting.delete(id);

@@ -26,6 +26,7 @@ import type {
 } from "../contract/runtime.ts";
 import { RuntimeWrapper } from "../wrappers/base.ts";
 import { readRegularText } from "../os/safe_fs.ts";
+import { childEnv } from "../os/child_env.ts";
 import {
   type DbtCommand,
   logEvent,
@@ -474,6 +475,8 @@ class SkipRuntime extends RuntimeWrapper {
         vars: selection.vars,
         projectVars: project.project.vars ?? null,
         target,
+        // What dbt gets: the runtimes start it with this environment.
+        env: childEnv(),
         sources: data.versions,
         seeds,
         fixtures,
