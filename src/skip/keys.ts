@@ -453,13 +453,17 @@ const CLOCK_MACROS: ReadonlySet<string> = new Set([
  */
 const CLOCK_SQL = new RegExp(
   String
-    .raw`\b(?:(current_timestamp|current_date|current_time|localtimestamp|localtime|sysdate|sysdatetime|systimestamp)\b|(now|today|utcnow|getdate|getutcdate|sysutcdatetime|unix_timestamp|get_current_timestamp|get_current_time|current_localtimestamp|current_localtime|transaction_timestamp|statement_timestamp|clock_timestamp|random|rand|gen_random_uuid|uuid|uuid_generate_v1|uuid_generate_v4|newid)\s*\()`,
+    .raw`\b(?:(current_timestamp|current_date|current_time|localtimestamp|localtime|sysdate|sysdatetime|systimestamp|tablesample|using\s+sample)\b|(now|current_datetime|timeofday|generate_uuid|uuid_string|today|utcnow|getdate|getutcdate|sysutcdatetime|unix_timestamp|get_current_timestamp|get_current_time|current_localtimestamp|current_localtime|transaction_timestamp|statement_timestamp|clock_timestamp|random|rand|gen_random_uuid|uuid|uuid_generate_v1|uuid_generate_v4|newid)\s*\()`,
   "i",
 );
 /** A Postgres clock literal, as codeOnly keeps it. */
 const CLOCK_LITERAL = /'(now|today|tomorrow|yesterday)'/i;
-/** dbt context variables different on every invocation (in Jinja only). */
-const CLOCK_JINJA = /\b(run_started_at|invocation_id)\b/;
+/**
+ * dbt context variables different on every invocation, and the Python
+ * modules dbt exposes that read the clock or are random (in Jinja only).
+ */
+const CLOCK_JINJA =
+  /\b(run_started_at|invocation_id|modules\s*\.\s*(?:time|random)\b)/;
 
 /**
  * What in a piece of SQL and Jinja reads the clock, is random or is new on
@@ -469,10 +473,14 @@ const CLOCK_JINJA = /\b(run_started_at|invocation_id)\b/;
 export function clockInCode(text: string): string | null {
   const code = codeOnly(text);
   const m = CLOCK_SQL.exec(code);
-  if (m) return m[1] ? m[1].toLowerCase() : `${m[2]!.toLowerCase()}()`;
+  if (m) {
+    return m[1]
+      ? m[1].toLowerCase().replace(/\s+/g, " ")
+      : `${m[2]!.toLowerCase()}()`;
+  }
   const lit = CLOCK_LITERAL.exec(code);
   if (lit) return `'${lit[1]!.toLowerCase()}'`;
-  return CLOCK_JINJA.exec(jinjaOf(code))?.[1] ?? null;
+  return CLOCK_JINJA.exec(jinjaOf(code))?.[1]?.replace(/\s+/g, "") ?? null;
 }
 
 /** A mention of dbt's `var` in Jinja code. */
