@@ -7,8 +7,10 @@
  * node that succeeded (store.ts), so the first `--skip-unchanged` after an
  * ordinary build already reuses. With the flag, it builds only what must
  * be rebuilt (plan.ts), with an explicit dbt selection, and reports what
- * it rebuilt (and why) and what it reused. Without `inspect` (dbt Cloud)
- * the flag is refused and nothing is recorded.
+ * it rebuilt (and why) and what it reused. `seed`, `snapshot` and `retry`
+ * calls are recorded too (keyed after dbt ran); a deferred call drops the
+ * records of the nodes it executed. Without `inspect` (dbt Cloud) the flag
+ * is refused and nothing is recorded.
  *
  * @module
  */
