@@ -1,6 +1,7 @@
 /**
  * `--skip-unchanged` after calls other than run and build, against real
- * dbt-core on DuckDB: a seed loaded again by `seed` is recorded, so the
+ * dbt-core on DuckDB: a seed loaded again by `seed` (or a snapshot taken
+ * again by `snapshot`) is recorded, so the
  * next `run --skip-unchanged` rebuilds its child on the new rows instead of
  * reusing it; `--skip-unchanged` on `seed` is still refused.
  *
@@ -70,6 +71,59 @@ Deno.test({
       assert.deepEqual(Object.keys(r.metadata.rebuilt as object), [
         `${P}audit_copy`,
       ]);
+    } finally {
+      await rt.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a snapshot taken again by `snapshot` makes its child rebuilt at the next run --skip-unchanged",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "floe-skip-snap-" });
+    await makeSkipProject(dir);
+    await writeFile(
+      dir,
+      "snapshots/cust_snap.sql",
+      `{% snapshot cust_snap %}
+{{ config(target_schema='main', unique_key='id', strategy='check', check_cols=['name']) }}
+select id, name from {{ source('raw', 'customers') }}
+{% endsnapshot %}
+`,
+    );
+    await writeFile(
+      dir,
+      "models/marts/snap_child.sql",
+      "select count(*) as n from {{ ref('cust_snap') }}\n",
+    );
+    const rt = stateRuntime(skipRuntime(new LocalRuntime()));
+    const ref = { projectDir: dir, profilesDir: dir } as ProjectRef;
+    try {
+      let r = await rt.execute("build", ref, {});
+      assert.ok(r.success, JSON.stringify(r.metadata.errors));
+      assert.equal(
+        await duckdb(dir, "select n from main.snap_child"),
+        "[[3]]",
+      );
+      await duckdb(dir, "update raw.customers set name = 'Ann B' where id = 1");
+      r = await rt.execute("snapshot", ref, {});
+      assert.ok(r.success, JSON.stringify(r.metadata.errors));
+      r = await rt.execute("run", ref, { skipUnchanged: true });
+      assert.ok(r.success, JSON.stringify(r.metadata.errors));
+      const rebuilt = r.metadata.rebuilt as Record<string, string>;
+      assert.equal(
+        rebuilt[`${P}snap_child`],
+        "upstream changed: snapshot.skipper.cust_snap",
+        JSON.stringify(rebuilt),
+      );
+      assert.equal(
+        await duckdb(dir, "select n from main.snap_child"),
+        "[[4]]",
+      );
     } finally {
       await rt.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
