@@ -441,7 +441,11 @@ class SkipRuntime extends RuntimeWrapper {
       : undefined;
     const view = manifestView(manifest);
     lap(done ? "parse_and_query_ms" : "parse_ms");
-    const types = candidateTypes(command);
+    // A seed or snapshot call builds only its own type: the data versions
+    // taken are those upstream of what it can build.
+    const types = command === "seed" || command === "snapshot"
+      ? new Set([command])
+      : candidateTypes(command);
     const chosen = selected
       ? await (early ?? listing())
       : Object.keys(view.nodes);
