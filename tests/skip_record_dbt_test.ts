@@ -3,12 +3,13 @@
  * dbt-core on DuckDB: a seed loaded again by `seed` (or a snapshot taken
  * again by `snapshot`) is recorded, so the
  * next `run --skip-unchanged` rebuilds its child on the new rows instead of
- * reusing it; `--skip-unchanged` on `seed` is still refused.
+ * reusing it; `--skip-unchanged` on `seed` is still refused; a deferred
+ * call (`--changed`) drops the records of the nodes it executed.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { duckdb, makeSkipProject } from "./_skip_project.ts";
+import { duckdb, makeSkipProject, writeModel } from "./_skip_project.ts";
 import { writeFile } from "./_helpers.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { skipRuntime } from "../src/skip/runtime.ts";
@@ -71,6 +72,21 @@ Deno.test({
       assert.deepEqual(Object.keys(r.metadata.rebuilt as object), [
         `${P}audit_copy`,
       ]);
+
+      // A deferred call (--changed): the records of what it executed are
+      // dropped (built on the state's relations), the others kept.
+      await writeModel(dir, "region_list", 1);
+      r = await rt.execute("run", ref, { changed: true });
+      assert.ok(r.success, JSON.stringify(r.metadata.errors));
+      const kept = (await readSkipStore(dir, "dev")).nodes;
+      assert.ok(!(`${P}region_list` in kept), Object.keys(kept).join());
+      assert.ok(`${P}customer_orders` in kept);
+      r = await rt.execute("run", ref, { skipUnchanged: true });
+      assert.ok(r.success, JSON.stringify(r.metadata.errors));
+      assert.equal(
+        (r.metadata.rebuilt as Record<string, string>)[`${P}region_list`],
+        "no previous build",
+      );
     } finally {
       await rt.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
