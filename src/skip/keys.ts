@@ -3,10 +3,12 @@
  * test and unit test of a parsed manifest, a hash of what its built relation (or its
  * result) depends on: its definition (checksum, config, contract, relation
  * name, the macros it uses, the invocation's vars and the project's vars,
- * the target), the keys its parents have in the warehouse, and the data
- * version of each source it reads; and whether it reads the clock (its
- * relation differs from one build to the next whatever its inputs, so it
- * is never reused). Pure functions over the manifest; the data versions and
+ * the values of the `env_var`s it reads (as sha256), the target), the keys
+ * its parents have in the warehouse, and the data version of each source
+ * it reads; whether it reads the clock (its relation differs from one
+ * build to the next whatever its inputs, so it is never reused: its hooks
+ * count only when they write its own relation); and whether it reads an
+ * input the key cannot see (an `env_var` whose name is not a literal). Pure functions over the manifest; the data versions and
  * seed file checksums come from the caller.
  *
  * @module
