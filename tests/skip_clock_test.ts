@@ -318,6 +318,15 @@ Deno.test("skip clock: each adapter's clock, random and per-invocation forms; st
     ["select gen_random_uuid() as u", "gen_random_uuid()"],
     ["select uuid() as u", "uuid()"],
     ["select 'now'::timestamp as t", "'now'"],
+    ["select current_datetime() as d", "current_datetime()"],
+    ["select generate_uuid() as u", "generate_uuid()"],
+    ["select uuid_string() as u", "uuid_string()"],
+    ["select timeofday() as t", "timeofday()"],
+    ["select * from t using sample 10%", "using sample"],
+    ["select * from t USING\n  SAMPLE 5 rows", "using sample"],
+    ["select * from t tablesample bernoulli (10)", "tablesample"],
+    ["select {{ modules.time.time() }} as t", "modules.time"],
+    ["select {{ modules . random.choice([1, 2]) }} as r", "modules.random"],
     // A `--` or `/*` inside a string is no comment.
     [
       "select replace(code, '--', '') as code, current_timestamp as at from t",
@@ -327,6 +336,7 @@ Deno.test("skip clock: each adapter's clock, random and per-invocation forms; st
     // Not clocks: strings, quoted and longer names, a column invocation_id.
     ["select 'current_date' as label, \"now\" from t", null],
     ["select randomize(x), uuid_col, invocation_id from t", null],
+    ["select sample_id, using_col, time from t", null],
     ["select 1 -- it's now()\n", null],
   ];
   for (const [code, want] of cases) assert.equal(clockInCode(code), want, code);

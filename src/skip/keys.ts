@@ -3,10 +3,12 @@
  * test and unit test of a parsed manifest, a hash of what its built relation (or its
  * result) depends on: its definition (checksum, config, contract, relation
  * name, the macros it uses, the invocation's vars and the project's vars,
- * the target), the keys its parents have in the warehouse, and the data
- * version of each source it reads; and whether it reads the clock (its
- * relation differs from one build to the next whatever its inputs, so it
- * is never reused). Pure functions over the manifest; the data versions and
+ * the values of the `env_var`s it reads (as sha256), the target), the keys
+ * its parents have in the warehouse, and the data version of each source
+ * it reads; whether it reads the clock (its relation differs from one
+ * build to the next whatever its inputs, so it is never reused: its hooks
+ * count only when they write its own relation); and whether it reads an
+ * input the key cannot see (an `env_var` whose name is not a literal). Pure functions over the manifest; the data versions and
  * seed file checksums come from the caller.
  *
  * @module
@@ -42,6 +44,11 @@ export interface NodeKey {
    */
   clock: string | null;
   /**
+   * An input the key cannot see (an `env_var` whose name is not a
+   * literal), or null: such a node is never reused.
+   */
+  opaque: string | null;
+  /**
    * The parent nodes whose relations the node reads (an ephemeral parent's
    * own parents in its place, as dbt inlines it), no sources: the node is
    * rebuilt when one of them was built again since the node's last build.
@@ -64,6 +71,12 @@ export interface KeyInputs {
   projectVars: unknown;
   /** The profile target name. */
   target: string;
+  /**
+   * The environment dbt gets (the runtime's child environment, secrets of
+   * the agent left out): a node's `env_var('NAME')` values are keyed (as
+   * sha256, never the value). Undefined: none keyed.
+   */
+  env?: Readonly<Record<string, string>>;
   /** Data version per source unique_id. */
   sources: Record<string, DataVersion>;
   /** Seed file checksums (sha256 of the file), per seed unique_id. */
@@ -261,18 +274,14 @@ class MacroIndex {
     return out;
   }
 
-  /**
-   * The first macro (by id) reading the clock among those the node's code
-   * calls, closed over the macros they call: by name (dbt's clock macros)
-   * or by its SQL (clockInCode). The materialization is left out (it may
-   * stamp times in its own bookkeeping, not in the relation), and so are
-   * macros named `materialization_*`.
-   */
-  clock(node: Obj): string | null {
-    const direct = this.#nodeCalls(node).sort();
-    const memo = direct.join("\n");
-    const have = this.#clocks.get(memo);
-    if (have !== undefined) return have;
+  /** A reader of macro calls in Jinja text (also where dbt records them). */
+  #reader(): MacroCalls {
+    return this.#scan ?? (this.#text ??= new MacroCalls(this.#view.macros));
+  }
+  #text: MacroCalls | undefined;
+
+  /** The macros `direct` reach (closed over the macros they call). */
+  #reach(direct: string[]): string[] {
     const seen = new Set<string>();
     const stack = [...direct];
     while (stack.length) {
@@ -281,8 +290,86 @@ class MacroIndex {
       seen.add(id);
       stack.push(...this.#macroCalls(id));
     }
+    return [...seen].sort();
+  }
+
+  /**
+   * The first macro (by id) reading the clock among those the node's code
+   * calls, closed over the macros they call: by name (dbt's clock macros)
+   * or by its SQL (clockInCode). The materialization is left out (it may
+   * stamp times in its own bookkeeping, not in the relation), and so are
+   * macros named `materialization_*`. dbt records the macros of the node's
+   * hooks among its own: those called only by a hook are left out too (an
+   * audit hook writing the time into another table does not change the
+   * node's rows); a hook that reads the clock and writes `{{ this }}`
+   * (`update {{ this }} set loaded_at = now()`) makes the node read it.
+   */
+  clock(node: Obj): string | null {
+    const hooks = hookTexts(node);
+    let direct = this.#nodeCalls(node);
+    if (hooks.length) {
+      const reader = this.#reader();
+      const inCode = new Set(reader.calls(String(node.raw_code ?? "")));
+      const byHooks = new Set(hooks.flatMap((h) => reader.calls(h)));
+      direct = direct.filter((id) => inCode.has(id) || !byHooks.has(id));
+    }
+    const hit = this.#clockOf(direct.sort());
+    if (hit) return hit;
+    for (const h of hooks) {
+      const calls = this.#reach(this.#reader().calls(h));
+      const writes = WRITES_THIS.test(h) ||
+        calls.some((id) =>
+          WRITES_THIS.test(String(this.#view.macros[id]?.macro_sql ?? ""))
+        );
+      if (!writes) continue;
+      const found = clockInCode(h) ?? this.#clockOf(calls);
+      if (found) return `hook: ${found}`;
+    }
+    return null;
+  }
+
+  /**
+   * The `env_var` names a node reads, in its code, its hooks and the
+   * macros they reach (closed); `dynamic` is the first call whose name is
+   * not a literal (the value cannot be keyed).
+   */
+  envUse(node: Obj): { names: string[]; dynamic: string | null } {
+    const hooks = hookTexts(node);
+    const reader = this.#reader();
+    const direct = [
+      ...new Set([
+        ...this.#nodeCalls(node),
+        ...hooks.flatMap((h) => reader.calls(h)),
+      ]),
+    ].sort();
+    const memo = direct.join("\n");
+    let inMacros = this.#envs.get(memo);
+    if (!inMacros) {
+      inMacros = envCalls(
+        this.#reach(direct).map((id) =>
+          String(this.#view.macros[id]?.macro_sql ?? "")
+        ),
+      );
+      this.#envs.set(memo, inMacros);
+    }
+    const own = envCalls([String(node.raw_code ?? ""), ...hooks]);
+    return {
+      names: [...new Set([...own.names, ...inMacros.names])].sort(),
+      dynamic: own.dynamic ?? inMacros.dynamic,
+    };
+  }
+  readonly #envs = new Map<
+    string,
+    { names: string[]; dynamic: string | null }
+  >();
+
+  /** The first macro reading the clock among those `direct` reach. */
+  #clockOf(direct: string[]): string | null {
+    const memo = direct.join("\n");
+    const have = this.#clocks.get(memo);
+    if (have !== undefined) return have;
     let hit: string | null = null;
-    for (const id of [...seen].sort()) {
+    for (const id of this.#reach(direct)) {
       const m = this.#view.macros[id];
       const name = String(m?.name ?? "");
       if (CLOCK_MACROS.has(name)) {
@@ -299,6 +386,56 @@ class MacroIndex {
     this.#clocks.set(memo, hit);
     return hit;
   }
+}
+
+/** A Jinja comment (its `env_var` calls do not run). */
+const JINJA_COMMENT = /\{#[\s\S]*?#\}/g;
+/**
+ * An `env_var(` call: 2 is a literal name, 3 what follows it (`,` or `)`;
+ * absent when the name is an expression).
+ */
+const ENV_CALL = /\benv_var\s*\(\s*(?:(['"])([^'"\\]*)\1\s*([,)]))?/g;
+
+/** The `env_var` names called in texts, and the first non-literal call. */
+function envCalls(
+  texts: string[],
+): { names: string[]; dynamic: string | null } {
+  const names = new Set<string>();
+  let dynamic: string | null = null;
+  for (const text of texts) {
+    if (!text.includes("env_var")) continue;
+    for (const m of text.replace(JINJA_COMMENT, "").matchAll(ENV_CALL)) {
+      if (m[2] !== undefined && m[3]) names.add(m[2]);
+      else dynamic ??= m[0].trim();
+    }
+  }
+  return { names: [...names], dynamic };
+}
+
+/** SQL that writes the node's own relation (in a hook or its macros). */
+const WRITES_THIS =
+  /\b(?:update|insert\s+(?:or\s+\w+\s+)?into|merge\s+into|delete\s+from|alter\s+table|truncate(?:\s+table)?|copy)\s+\{\{-?\s*this\b/i;
+
+/**
+ * The SQL text of a node's pre- and post-hooks, as dbt-core's manifest
+ * keeps them (`config["post-hook"]`: a list of `{sql, transaction}`).
+ */
+export function hookTexts(node: Obj): string[] {
+  const config = obj(node.config);
+  const out: string[] = [];
+  for (
+    const key of ["pre-hook", "post-hook", "pre_hook", "post_hook"]
+  ) {
+    const v = config[key];
+    for (const h of Array.isArray(v) ? v : v === undefined ? [] : [v]) {
+      if (typeof h === "string") out.push(h);
+      else if (h && typeof h === "object") {
+        const sql = (h as Obj).sql;
+        if (typeof sql === "string") out.push(sql);
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -318,13 +455,17 @@ const CLOCK_MACROS: ReadonlySet<string> = new Set([
  */
 const CLOCK_SQL = new RegExp(
   String
-    .raw`\b(?:(current_timestamp|current_date|current_time|localtimestamp|localtime|sysdate|sysdatetime|systimestamp)\b|(now|today|utcnow|getdate|getutcdate|sysutcdatetime|unix_timestamp|get_current_timestamp|get_current_time|current_localtimestamp|current_localtime|transaction_timestamp|statement_timestamp|clock_timestamp|random|rand|gen_random_uuid|uuid|uuid_generate_v1|uuid_generate_v4|newid)\s*\()`,
+    .raw`\b(?:(current_timestamp|current_date|current_time|localtimestamp|localtime|sysdate|sysdatetime|systimestamp|tablesample|using\s+sample)\b|(now|current_datetime|timeofday|generate_uuid|uuid_string|today|utcnow|getdate|getutcdate|sysutcdatetime|unix_timestamp|get_current_timestamp|get_current_time|current_localtimestamp|current_localtime|transaction_timestamp|statement_timestamp|clock_timestamp|random|rand|gen_random_uuid|uuid|uuid_generate_v1|uuid_generate_v4|newid)\s*\()`,
   "i",
 );
 /** A Postgres clock literal, as codeOnly keeps it. */
 const CLOCK_LITERAL = /'(now|today|tomorrow|yesterday)'/i;
-/** dbt context variables different on every invocation (in Jinja only). */
-const CLOCK_JINJA = /\b(run_started_at|invocation_id)\b/;
+/**
+ * dbt context variables different on every invocation, and the Python
+ * modules dbt exposes that read the clock or are random (in Jinja only).
+ */
+const CLOCK_JINJA =
+  /\b(run_started_at|invocation_id|modules\s*\.\s*(?:time|random)\b)/;
 
 /**
  * What in a piece of SQL and Jinja reads the clock, is random or is new on
@@ -334,10 +475,14 @@ const CLOCK_JINJA = /\b(run_started_at|invocation_id)\b/;
 export function clockInCode(text: string): string | null {
   const code = codeOnly(text);
   const m = CLOCK_SQL.exec(code);
-  if (m) return m[1] ? m[1].toLowerCase() : `${m[2]!.toLowerCase()}()`;
+  if (m) {
+    return m[1]
+      ? m[1].toLowerCase().replace(/\s+/g, " ")
+      : `${m[2]!.toLowerCase()}()`;
+  }
   const lit = CLOCK_LITERAL.exec(code);
   if (lit) return `'${lit[1]!.toLowerCase()}'`;
-  return CLOCK_JINJA.exec(jinjaOf(code))?.[1] ?? null;
+  return CLOCK_JINJA.exec(jinjaOf(code))?.[1]?.replace(/\s+/g, "") ?? null;
 }
 
 /** A mention of dbt's `var` in Jinja code. */
@@ -374,22 +519,42 @@ function definition(
   }));
   const used = macros.closure(node);
   const usesVars = used.vars || VAR_USE.test(String(node.raw_code ?? ""));
+  // The values (as sha256: a DBT_ENV_SECRET_* value is never kept) of the
+  // env_var names the node reads, as dbt gets them.
+  const envNames = macros.envUse(node).names;
+  const env = envNames.length
+    ? {
+      env: Object.fromEntries(envNames.map((n) => {
+        const v = inputs.env?.[n];
+        return [n, v === undefined ? null : sha256(v)];
+      })),
+    }
+    : {};
   return {
     code,
     config,
     macros: used.hash,
     // Only a node whose code or macros mention `var` reads vars (a var in
-    // a config is in the config already).
+    // a config is in the config already); its env_var values count here.
     vars: sha256(
       usesVars
         ? stableJson({
           invocation: inputs.vars ?? null,
           project: inputs.projectVars ?? null,
+          ...env,
         })
+        : envNames.length
+        ? stableJson(env)
         : "no var used",
     ),
     target: sha256(inputs.target),
   };
+}
+
+/** Why a node's key cannot see one of its inputs, or null. */
+function dynamicEnv(macros: MacroIndex, node: Obj): string | null {
+  const d = macros.envUse(node).dynamic;
+  return d ? `env_var name not a literal: ${d}` : null;
 }
 
 /**
@@ -453,6 +618,7 @@ export function computeKeys(
     // A clock read by an ephemeral parent (inlined into this node's SQL),
     // or by a unit test's model (its SQL runs on the fixtures).
     let inherited: string | null = null;
+    let opaque: string | null = null;
     for (const p of parentsOf(node)) {
       if (p.startsWith("source.")) {
         const v = inputs.sources[p];
@@ -469,6 +635,15 @@ export function computeKeys(
       }
       unknown ??= pk.unknown;
       const parentNode = view.nodes[p]!;
+      if (
+        pk.opaque &&
+        ((parentNode.resource_type === "model" && isEphemeral(parentNode)) ||
+          node.resource_type === "unit_test")
+      ) {
+        opaque ??= pk.opaque.includes(" via ")
+          ? pk.opaque
+          : `${pk.opaque} via ${p}`;
+      }
       if (parentNode.resource_type === "model" && isEphemeral(parentNode)) {
         for (const q of pk.relationParents) relationParents.add(q);
         if (pk.clock) {
@@ -500,6 +675,7 @@ export function computeKeys(
       parents,
       unknown,
       clock,
+      opaque: dynamicEnv(macros, node) ?? opaque,
       relationParents: [...relationParents].sort(),
     };
     visiting.delete(id);

@@ -72,6 +72,15 @@ export function decide(
       );
       continue;
     }
+    if (k.opaque) {
+      rebuild.set(
+        id,
+        !reason || reason.startsWith("upstream")
+          ? `unknown input: ${k.opaque}`
+          : reason,
+      );
+      continue;
+    }
     const why = reason ?? parentBuilt(k, records, rebuild);
     if (why) {
       rebuild.set(id, why);

@@ -7,8 +7,10 @@
  * node that succeeded (store.ts), so the first `--skip-unchanged` after an
  * ordinary build already reuses. With the flag, it builds only what must
  * be rebuilt (plan.ts), with an explicit dbt selection, and reports what
- * it rebuilt (and why) and what it reused. Without `inspect` (dbt Cloud)
- * the flag is refused and nothing is recorded.
+ * it rebuilt (and why) and what it reused. `seed`, `snapshot` and `retry`
+ * calls are recorded too (keyed after dbt ran); a deferred call drops the
+ * records of the nodes it executed. Without `inspect` (dbt Cloud) the flag
+ * is refused and nothing is recorded.
  *
  * @module
  */
@@ -26,6 +28,7 @@ import type {
 } from "../contract/runtime.ts";
 import { RuntimeWrapper } from "../wrappers/base.ts";
 import { readRegularText } from "../os/safe_fs.ts";
+import { childEnv } from "../os/child_env.ts";
 import {
   type DbtCommand,
   logEvent,
@@ -65,6 +68,7 @@ import {
 } from "./plan.ts";
 import {
   buildStamp,
+  forgetRecords,
   type NodeRecord,
   readLook,
   readSkipStore,
@@ -73,8 +77,19 @@ import {
   writeLook,
 } from "./store.ts";
 
-/** Commands whose nodes are keyed and recorded. */
-const RECORDED: ReadonlySet<string> = new Set(["run", "build"]);
+/** Commands that take `--skip-unchanged` (their nodes keyed before dbt runs). */
+const SKIPPABLE: ReadonlySet<string> = new Set(["run", "build"]);
+/**
+ * Commands whose executed nodes are recorded: a seed or snapshot rebuilt by
+ * its own command (or a retry) is a new build its children must see.
+ */
+const RECORDED: ReadonlySet<string> = new Set([
+  "run",
+  "build",
+  "seed",
+  "snapshot",
+  "retry",
+]);
 
 /** Everything the plan found before dbt runs. */
 interface Plan {
@@ -88,6 +103,12 @@ interface Plan {
   cleaned: Record<string, unknown> | undefined;
   view: ManifestView;
   keys: Map<string, NodeKey>;
+  /**
+   * The keys again once dbt ran, each node dbt executed counted with its
+   * current key (a seed, snapshot or retry call: what it builds is known
+   * only then); undefined for run and build, keyed before.
+   */
+  rekey?: (executed: ReadonlySet<string>) => Map<string, NodeKey>;
   /** The kept records when the plan read them. */
   records: Record<string, NodeRecord>;
   candidates: Set<string>;
@@ -153,10 +174,16 @@ class SkipRuntime extends RuntimeWrapper {
         skip ? "--skip-unchanged" : "--skip-stale-sources",
       );
     }
-    // A deferred call builds on another state's relations: its keys would
-    // not say what this target holds, so none are kept.
-    if (!RECORDED.has(command) || !inspect || rest.defer) {
+    if (!RECORDED.has(command) || !inspect) {
       return await this.inner.execute(command, ref, rest, options);
+    }
+    // A deferred call builds on another state's relations: the nodes it
+    // executed are no longer what their last records say, so their
+    // records are dropped (they and their children are rebuilt next time).
+    if (rest.defer) {
+      const result = await this.inner.execute(command, ref, rest, options);
+      await this.#forget(ref, result, options);
+      return result;
     }
     let plan: Plan | undefined;
     try {
@@ -300,7 +327,7 @@ class SkipRuntime extends RuntimeWrapper {
           : "use --runtime local or fusion",
       );
     }
-    if (!RECORDED.has(command)) {
+    if (!SKIPPABLE.has(command)) {
       throw refuse(
         `${flag} applies to run and build, not ${command}`,
         `drop ${flag}, or use it with floe-dbt run or build`,
@@ -414,7 +441,11 @@ class SkipRuntime extends RuntimeWrapper {
       : undefined;
     const view = manifestView(manifest);
     lap(done ? "parse_and_query_ms" : "parse_ms");
-    const types = candidateTypes(command);
+    // A seed or snapshot call builds only its own type: the data versions
+    // taken are those upstream of what it can build.
+    const types = command === "seed" || command === "snapshot"
+      ? new Set([command])
+      : candidateTypes(command);
     const chosen = selected
       ? await (early ?? listing())
       : Object.keys(view.nodes);
@@ -443,21 +474,27 @@ class SkipRuntime extends RuntimeWrapper {
       await writeLook(project.projectDir, target, data.look).catch(() => {});
     }
     lap("warehouse_ms");
-    const keys = computeKeys(view, {
-      vars: selection.vars,
-      projectVars: project.project.vars ?? null,
-      target,
-      sources: data.versions,
-      seeds: await seedChecksums(project, view),
-      fixtures: await fixtureChecksums(project.projectDir, view),
-      builtKey: (id, current) => {
-        const node = view.nodes[id];
-        if (candidates.has(id) || (node && isEphemeral(node))) return current;
-        const r = records[id];
-        if (!r) return `unrecorded:${current}`;
-        return REUSABLE.has(r.status) ? r.key : `failed:${r.key}`;
-      },
-    });
+    const seeds = await seedChecksums(project, view);
+    const fixtures = await fixtureChecksums(project.projectDir, view);
+    const keysFor = (built: ReadonlySet<string>) =>
+      computeKeys(view, {
+        vars: selection.vars,
+        projectVars: project.project.vars ?? null,
+        target,
+        // What dbt gets: the runtimes start it with this environment.
+        env: childEnv(),
+        sources: data.versions,
+        seeds,
+        fixtures,
+        builtKey: (id, current) => {
+          const node = view.nodes[id];
+          if (built.has(id) || (node && isEphemeral(node))) return current;
+          const r = records[id];
+          if (!r) return `unrecorded:${current}`;
+          return REUSABLE.has(r.status) ? r.key : `failed:${r.key}`;
+        },
+      });
+    const keys = keysFor(candidates);
     const decision = skip
       ? decide(view, keys, records, candidates, existing)
       : undefined;
@@ -469,6 +506,7 @@ class SkipRuntime extends RuntimeWrapper {
       cleaned,
       view,
       keys,
+      rekey: SKIPPABLE.has(command) ? undefined : keysFor,
       records,
       candidates,
       data,
@@ -553,6 +591,36 @@ class SkipRuntime extends RuntimeWrapper {
     };
   }
 
+  /** Drop the records of the nodes a deferred call executed. */
+  async #forget(
+    ref: ProjectRef,
+    result: RunResult,
+    options: CallOptions,
+  ): Promise<void> {
+    if (!result.run_results_path) return;
+    try {
+      const project = resolveProject(ref);
+      const doc = JSON.parse(
+        await readRegularText(result.run_results_path, {
+          root: project.projectDir,
+          what: "run results",
+        }),
+      ) as { results?: unknown };
+      const ids = (Array.isArray(doc.results) ? doc.results : []).map((
+        r: { unique_id?: unknown },
+      ) => String(r?.unique_id ?? "")).filter(Boolean);
+      await forgetRecords(project.projectDir, targetName(project), ids);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      result.metadata.skip_keys_error = message;
+      log(
+        options,
+        "warn",
+        `skip: input keys of a deferred call not dropped: ${message}`,
+      );
+    }
+  }
+
   /** Record each executed node's key; returns the executed ids. */
   async #record(
     plan: Plan,
@@ -585,6 +653,7 @@ class SkipRuntime extends RuntimeWrapper {
     ) {
       executed.set(String(r.unique_id ?? ""), String(r.status ?? ""));
     }
+    if (plan.rekey) plan.keys = plan.rekey(new Set(executed.keys()));
     // Which build of each parent relation a node was built on: this one
     // when the parent ran in this call, else its kept last build.
     const stamp = buildStamp({ built_at: now, invocation_id: invocation });

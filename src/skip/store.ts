@@ -134,6 +134,35 @@ export async function updateSkipStore(
   await writeAtomic(path, text);
 }
 
+/**
+ * Drop the kept records of `ids` (nodes built from other relations, by a
+ * deferred call): each is rebuilt at its next `--skip-unchanged`, and so
+ * are its children (their parent is unrecorded).
+ */
+export async function forgetRecords(
+  projectDir: string,
+  target: string,
+  ids: Iterable<string>,
+): Promise<void> {
+  const drop = new Set(ids);
+  if (!drop.size) return;
+  const dir = keptStateDir(projectDir, target);
+  if (!(await checkDirInside(projectDir, dir, "floe-dbt state directory"))) {
+    return;
+  }
+  const store = await readSkipStore(projectDir, target);
+  let changed = false;
+  for (const id of drop) {
+    if (id in store.nodes) {
+      delete store.nodes[id];
+      changed = true;
+    }
+  }
+  if (!changed) return;
+  const text = JSON.stringify(SkipStoreSchema.parse(store)) + "\n";
+  await writeAtomic(join(dir, SKIP_FILE), text);
+}
+
 /** look.json: what the last plan asked the warehouse. */
 export const LookSchema = z.object({
   adapterType: z.string(),
