@@ -18,7 +18,11 @@ import { join, resolve, sep } from "node:path";
 import { writeAtomic } from "../os/atomic.ts";
 import { optionMetadata } from "../dbt/dbt_options.ts";
 import { ERROR_CODES, FloeDbtError } from "../contract/errors.ts";
-import { type ResolvedProject, resolveProject } from "../dbt/project.ts";
+import {
+  type ResolvedProject,
+  resolveProject,
+  targetDir,
+} from "../dbt/project.ts";
 import type {
   CallOptions,
   DbtInspector,
@@ -232,6 +236,11 @@ class SkipRuntime extends RuntimeWrapper {
     for (const id of stale.keys()) toBuild?.delete(id);
     if (decision) this.#announce(plan, decision, options);
     this.#announceStale(plan, stale, options);
+    // The run results dbt left before this call: a call that fails before
+    // dbt writes new ones must not record the old ones as its own.
+    const before = await fileStamp(
+      join(targetDir(plan.project), "run_results.json"),
+    );
     let result: RunResult;
     let planned: Map<string, string> | undefined;
     const selectors = toBuild && fqnSelectors(plan.view, toBuild);
@@ -274,7 +283,10 @@ class SkipRuntime extends RuntimeWrapper {
       );
       planned = decision?.rebuild;
     }
-    const executed = await this.#record(plan, result, options);
+    const executed = before !== undefined &&
+        await fileStamp(result.run_results_path) === before
+      ? new Map<string, string>()
+      : await this.#record(plan, result, options);
     // What keeping the keys cost this call (before dbt ran).
     result.metadata.input_keys = {
       plan_ms: Math.round(plan.seconds * 1000),
@@ -797,4 +809,15 @@ async function seedChecksums(
 /** Wrap a runtime so runs and builds record input keys and take `skipUnchanged`. */
 export function skipRuntime(rt: DbtRuntime): DbtRuntime {
   return new SkipRuntime(rt);
+}
+
+/** A file's identity and version (inode, size, mtime), or undefined. */
+async function fileStamp(path: string): Promise<string | undefined> {
+  if (!path) return undefined;
+  try {
+    const st = await Deno.lstat(path);
+    return `${st.ino}:${st.size}:${st.mtime?.getTime()}`;
+  } catch {
+    return undefined;
+  }
 }
