@@ -255,16 +255,8 @@ class MacroIndex {
     const memo = direct.sort().join("\n");
     const have = this.#closures.get(memo);
     if (have) return have;
-    const seen = new Set<string>();
-    const stack = [...direct];
-    while (stack.length) {
-      const id = stack.pop()!;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      stack.push(...this.#macroCalls(id));
-    }
     let vars = false;
-    const parts = [...seen].sort().map((id) => {
+    const parts = this.#reach(direct).map((id) => {
       const m = this.#macro(id);
       vars ||= m.vars;
       return `${id}:${m.hash}`;
