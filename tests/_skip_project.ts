@@ -11,6 +11,11 @@
 import { join } from "./_path.ts";
 import { ROOT, writeFile } from "./_helpers.ts";
 import type { RunResult } from "../src/contract/schemas.ts";
+import {
+  computeKeys,
+  type ManifestView,
+  type NodeKey,
+} from "../src/skip/keys.ts";
 
 const PYTHON = join(ROOT, ".venv", "dbt-core", "bin", "python");
 
@@ -264,4 +269,19 @@ export function random(seed: number): () => number {
     x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * The keys of `view` with no vars, sources or seeds, on target dev, each
+ * parent as built with its current key.
+ */
+export function plainKeys(view: ManifestView): Map<string, NodeKey> {
+  return computeKeys(view, {
+    vars: undefined,
+    projectVars: null,
+    target: "dev",
+    sources: {},
+    seeds: {},
+    builtKey: (_id, current) => current,
+  });
 }

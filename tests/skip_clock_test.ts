@@ -9,11 +9,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  clockInCode,
-  computeKeys,
-  type ManifestView,
-} from "../src/skip/keys.ts";
+import { clockInCode, type ManifestView } from "../src/skip/keys.ts";
+import { plainKeys } from "./_skip_project.ts";
 import { decide } from "../src/skip/plan.ts";
 import { MacroCalls } from "../src/skip/macro_calls.ts";
 import { relationKey } from "../src/skip/data.ts";
@@ -109,14 +106,7 @@ Deno.test("skip clock: what reads the clock, in code and through macros", () => 
     clockInCode("select 1 -- now()\n/* current_date */ {# sysdate #}"),
     null,
   );
-  const keys = computeKeys(VIEW, {
-    vars: undefined,
-    projectVars: null,
-    target: "dev",
-    sources: {},
-    seeds: {},
-    builtKey: (_id, current) => current,
-  });
+  const keys = plainKeys(VIEW);
   assert.equal(keys.get("model.p.spine")!.clock, "macro.dbt.current_timestamp");
   assert.equal(keys.get("model.p.stamped")!.clock, "now()");
   assert.equal(keys.get("model.p.on_spine")!.clock, null);
@@ -125,14 +115,7 @@ Deno.test("skip clock: what reads the clock, in code and through macros", () => 
 });
 
 Deno.test("skip clock: a clock-reading node and what is built on it are rebuilt, the rest reused", () => {
-  const keys = computeKeys(VIEW, {
-    vars: undefined,
-    projectVars: null,
-    target: "dev",
-    sources: {},
-    seeds: {},
-    builtKey: (_id, current) => current,
-  });
+  const keys = plainKeys(VIEW);
   // Every node's last build had exactly today's key, all in one call.
   const records: Record<string, NodeRecord> = {};
   for (const [id, k] of keys) {
@@ -263,19 +246,10 @@ function fusionView(dateSql: string): ManifestView {
 }
 
 Deno.test("skip keys: a manifest without macro calls (Fusion's parse): package macros and the clock are read from the text", () => {
-  const inputs = {
-    vars: undefined,
-    projectVars: null,
-    target: "dev",
-    sources: {},
-    seeds: {},
-    builtKey: (_id: string, current: string) => current,
-  };
-  const before = computeKeys(
+  const before = plainKeys(
     fusionView(
       "{% macro now(tz=None) %}{{ dbt.current_timestamp() }}{% endmacro %}",
     ),
-    inputs,
   );
   assert.equal(
     before.get("model.p.spine")!.clock,
@@ -283,11 +257,10 @@ Deno.test("skip keys: a manifest without macro calls (Fusion's parse): package m
   );
   assert.equal(before.get("model.p.plain")!.clock, null);
   // A package macro edited: the node calling it through another changes.
-  const after = computeKeys(
+  const after = plainKeys(
     fusionView(
       "{% macro now(tz=None) %}{{ dbt.current_timestamp() }} + 1{% endmacro %}",
     ),
-    inputs,
   );
   assert.notEqual(
     after.get("model.p.spine")!.parts.macros,
@@ -365,14 +338,7 @@ Deno.test("skip clock: a unit test of a clock-reading model runs again", () => {
       },
     },
   };
-  const keys = computeKeys(view, {
-    vars: undefined,
-    projectVars: null,
-    target: "dev",
-    sources: {},
-    seeds: {},
-    builtKey: (_id, current) => current,
-  });
+  const keys = plainKeys(view);
   assert.equal(
     keys.get("unit_test.p.stamped.u")!.clock,
     "now() via model.p.stamped",

@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "./_path.ts";
-import { makeSkipProject, writeModel } from "./_skip_project.ts";
+import { makeSkipProject, plainKeys, writeModel } from "./_skip_project.ts";
 import { writeFile } from "./_helpers.ts";
 import { LocalRuntime } from "../runtimes/local/mod.ts";
 import { FusionRuntime } from "../runtimes/fusion/mod.ts";
@@ -378,15 +378,7 @@ Deno.test("skip keys: a unit test without a checksum is keyed on its rows and fi
   }];
   assert.notEqual(key(edited, "a").parts.code, base.parts.code);
   // An unread fixture file has no version: never the same key twice.
-  const unread = (v: ManifestView) =>
-    computeKeys(v, {
-      vars: undefined,
-      projectVars: null,
-      target: "dev",
-      sources: {},
-      seeds: {},
-      builtKey: (_id, current) => current,
-    }).get("unit_test.p.m.t")!.key;
+  const unread = (v: ManifestView) => plainKeys(v).get("unit_test.p.m.t")!.key;
   assert.notEqual(unread(fusionView(null)), unread(fusionView(null)));
   assert.deepEqual(fqnSelectors(fusionView(null), ["unit_test.p.m.t"]), [
     "unit_test:p.t,fqn:p.m.t",
