@@ -64,18 +64,17 @@ Deno.test(
       await local.close();
     }
     assert.equal(JSON.parse(docs["run_results.json"]!).args.which, "generate");
-
-    await t.step("a job that generates docs: catalog types", async () => {
-      await using s = await cloudSetup({
-        job_ids: { run: 101, build: DOCS_JOB },
-      });
+    /** A build job ending in docs generate, its steps' files as given. */
+    const docsJob = async (stepArtifacts: Record<string, string>[]) => {
+      const s = await cloudSetup({ job_ids: { run: 101, build: DOCS_JOB } });
       s.server.jobs.set(DOCS_JOB, ["dbt build", "dbt docs generate"]);
       s.server.executor = () =>
-        Promise.resolve({
-          ok: true,
-          artifacts: docs,
-          stepArtifacts: [build, docs],
-        });
+        Promise.resolve({ ok: true, artifacts: docs, stepArtifacts });
+      return s;
+    };
+
+    await t.step("a job that generates docs: catalog types", async () => {
+      await using s = await docsJob([build, docs]);
       const events: ProgressEvent[] = [];
       const r = await s.runtime.execute("build", s.project, {}, {
         onEvent: (e) => events.push(e),
@@ -143,16 +142,7 @@ Deno.test(
     await t.step(
       "the build step's run_results.json missing: zero counts, why, and docs generate's file neither kept nor read",
       async () => {
-        await using s = await cloudSetup({
-          job_ids: { run: 101, build: DOCS_JOB },
-        });
-        s.server.jobs.set(DOCS_JOB, ["dbt build", "dbt docs generate"]);
-        s.server.executor = () =>
-          Promise.resolve({
-            ok: true,
-            artifacts: docs,
-            stepArtifacts: [{}, docs],
-          });
+        await using s = await docsJob([{}, docs]);
         const r = await s.runtime.execute("build", s.project);
         assert.equal(r.success, true);
         assert.equal(r.models_run, 0);
